@@ -1,0 +1,31 @@
+// hidden[t, :] = E[token[t], :], dequantizing the embedding table as it is read.
+// One thread per 8-wide block of one token's row. Needs a weight format prepended (load_w8).
+
+override K: u32;  // hidden size
+override WG: u32 = 64;
+
+struct Step { tokens: u32, start_pos: u32 }
+
+@group(0) @binding(0) var<storage, read> token_ids: array<u32>;
+@group(0) @binding(1) var<storage, read_write> hidden: array<f32>;
+@group(0) @binding(4) var<uniform> step: Step;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  let blocks = (K + 7u) / 8u;
+  let t = i / blocks;
+  let word = i % blocks;
+  if (t >= step.tokens) {
+    return;
+  }
+  let w = load_w8(token_ids[t], word);
+  let values = array<f32, 8>(w.lo.x, w.lo.y, w.lo.z, w.lo.w, w.hi.x, w.hi.y, w.hi.z, w.hi.w);
+  for (var j = 0u; j < 8u; j++) {
+    let k = word * 8u + j;
+    if (k < K) {
+      hidden[t * K + k] = values[j];
+    }
+  }
+}

@@ -1,0 +1,34 @@
+// out[t, :] = x[t, :] / sqrt(mean(x[t, :]^2) + eps) * weight, in float32 as Baichuan and llama2.c do.
+// One workgroup per token row.
+
+override H: u32;
+override EPS: f32;
+override WG: u32 = 64;
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let base = wid.x * H;
+  var ss = 0.0;
+  for (var k = lid; k < H; k += WG) {
+    let v = x[base + k];
+    ss += v * v;
+  }
+  partial[lid] = ss;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) {
+      partial[lid] += partial[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  let inv = 1.0 / sqrt(partial[0] / f32(H) + EPS);
+  for (var k = lid; k < H; k += WG) {
+    out[base + k] = weight[k] * (inv * x[base + k]);
+  }
+}

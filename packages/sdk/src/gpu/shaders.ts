@@ -1,0 +1,24 @@
+/** The WGSL sources, one file per kernel, and the weight formats that can be prepended to them. */
+import argmax from './kernels/argmax.wgsl?raw';
+import attention from './kernels/attention.wgsl?raw';
+import embedding from './kernels/embedding.wgsl?raw';
+import matmul from './kernels/matmul.wgsl?raw';
+import matvec from './kernels/matvec.wgsl?raw';
+import rmsnorm from './kernels/rmsnorm.wgsl?raw';
+import rope from './kernels/rope.wgsl?raw';
+import swiglu from './kernels/swiglu.wgsl?raw';
+import weightsF32 from './kernels/weights_f32.wgsl?raw';
+import weightsQ4F16 from './kernels/weights_q4f16.wgsl?raw';
+import weightsQ4F32 from './kernels/weights_q4f32.wgsl?raw';
+
+export const KERNELS = { argmax, attention, embedding, matmul, matvec, rmsnorm, rope, swiglu } as const;
+export type KernelName = keyof typeof KERNELS;
+
+/** How a matrix's weights are stored on the GPU. */
+export type WeightFormat = 'f32' | 'q4f32' | 'q4f16';
+
+export const WEIGHT_FORMAT_WGSL: Record<WeightFormat, string> = {
+  f32: weightsF32,
+  q4f32: weightsQ4F32,
+  q4f16: weightsQ4F16,
+};

@@ -1,0 +1,33 @@
+/** Writes deterministic random models (tests, and the demo's default model) as artifacts. */
+import { BAICHUAN_7B, type ModelConfig } from '../model/config.js';
+import type { Quantization } from '../model/quant.js';
+import { randomParams } from '../model/random.js';
+import { writeArtifact } from './write-model.js';
+
+/** A tiny model in Baichuan-7B's exact layout: fused W_pack, untied lm_head, its 64,000-token vocabulary. */
+export function tinyBaichuanConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {
+  return {
+    ...BAICHUAN_7B,
+    hiddenSize: 64,
+    intermediateSize: 172, // not a multiple of 32: exercises the padded last quantization group
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 4,
+    headDim: 16,
+    contextWindow: 256,
+    ...overrides,
+  };
+}
+
+export async function writeRandomModel(
+  outDir: string,
+  config: ModelConfig,
+  quantization: Quantization,
+  seed: number,
+  tokenizerModel?: string,
+): Promise<void> {
+  const params = (function* () {
+    for (const p of randomParams(config, seed)) yield [p.name, p.values] as [string, Float32Array];
+  })();
+  await writeArtifact(outDir, config, quantization, params, { tokenizerModel });
+}
