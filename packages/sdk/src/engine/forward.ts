@@ -28,6 +28,8 @@ const ELEMENTWISE: BindingShape = { 0: 'read', 1: 'write', 4: 'uniform' };
 const ARGMAX: BindingShape = { 0: 'read', 1: 'write' };
 
 const THREADS = 64;
+/** Output rows per matvec workgroup (ROWS in matvec.wgsl). */
+const MATVEC_ROWS = 4;
 
 export interface ForwardOptions {
   /** KV cache length in tokens; at most the model's context window (default: all of it). */
@@ -50,7 +52,10 @@ class Linear {
     const shape = w.scales ? WEIGHTED : WEIGHTED_F32;
     const constants = { ...weightConstants(w), K: w.cols, N: w.rows, ACCUMULATE: accumulate ? 1 : 0 };
     const prefix = WEIGHT_FORMAT_WGSL[w.format];
-    this.matvec = kernels.get(`matvec/${w.format}`, prefix + KERNELS.matvec, constants, shape);
+    // Narrow rows (tiny models) get narrow workgroups rather than threads with nothing to do.
+    const words = constants.W_WORDS!;
+    const threads = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(words))));
+    this.matvec = kernels.get(`matvec/${w.format}`, prefix + KERNELS.matvec, { ...constants, WG: threads }, shape);
     this.matmul = kernels.get(`matmul/${w.format}`, prefix + KERNELS.matmul, constants, shape);
     const buffers: Record<number, GPUBuffer> = { 0: x, 1: y, 2: w.weights, 4: step };
     if (w.scales) buffers[3] = w.scales;
@@ -62,7 +67,7 @@ class Linear {
     if (tokens === 1) {
       pass.setPipeline(this.matvec.pipeline);
       pass.setBindGroup(0, this.bindGroup);
-      pass.dispatchWorkgroups(...grid1D(this.rows));
+      pass.dispatchWorkgroups(...grid1D(Math.ceil(this.rows / MATVEC_ROWS)));
     } else {
       pass.setPipeline(this.matmul.pipeline);
       pass.setBindGroup(0, this.bindGroup);
