@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { isQuantization, QUANTIZATIONS, type Quantization } from '../model/quant.js';
 import { generateGreedy } from '../engine/generate.js';
 import { StreamingDetokenizer } from '../tokenizer/tokenizer.js';
+import { convertHf } from './convert.js';
 import { importLlama2c } from './import-llama2c.js';
 import { tinyBaichuanConfig, writeRandomModel } from './random-model.js';
 import { loadNodeModel, loadNodeTokenizer } from './runtime.js';
@@ -16,6 +17,8 @@ const USAGE = `webchuan <command> [options]
 
   import-llama2c <model.bin> --tokenizer <tok.model> --quant <q> --out <dir>
       Import a llama2.c checkpoint into an MLC-layout artifact.
+  convert <hf-model-dir> --quant <q> --out <dir>
+      Convert a Hugging Face checkpoint (Baichuan-7B or LLaMA-family; .bin, sharded, safetensors).
   random-model --out <dir> [--quant <q>] [--seed N] [--kv-heads N] [--layers N] [--tokenizer <tok.model>]
       Write a tiny random model in Baichuan-7B's layout (for tests and the demo).
   generate --model <dir> --prompt "<text>" [--max-tokens N] [--temperature 0] [--json]
@@ -73,6 +76,15 @@ export async function main(argv: string[]): Promise<number> {
         const checkpoint = required(positionals[0], '<model.bin>');
         const config = await importLlama2c(checkpoint, required(o.tokenizer, '--tokenizer'), quant(o.quant), required(o.out, '--out'));
         process.stderr.write(`imported ${checkpoint}: ${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ${config.vocabSize} → ${o.out}\n`);
+        return 0;
+      }
+      case 'convert': {
+        const dir = required(positionals[0], '<hf-model-dir>');
+        const config = await convertHf(dir, quant(o.quant), required(o.out, '--out'), {
+          onNote: (note) => process.stderr.write(`note: ${note}\n`),
+          onProgress: (done, total) => process.stderr.write(`\rconverting: ${done}/${total} tensors`),
+        });
+        process.stderr.write(`\nconverted ${dir}: ${config.modelType}, ${config.numLayers} layers, hidden ${config.hiddenSize} → ${o.out}\n`);
         return 0;
       }
       case 'random-model': {
