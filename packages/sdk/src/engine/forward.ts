@@ -53,7 +53,7 @@ class Linear {
     const constants = { ...weightConstants(w), K: w.cols, N: w.rows, ACCUMULATE: accumulate ? 1 : 0 };
     const prefix = WEIGHT_FORMAT_WGSL[w.format];
     // Narrow rows (tiny models) get narrow workgroups rather than threads with nothing to do.
-    const words = constants.W_WORDS!;
+    const words = weightConstants(w)['W_WORDS']!;
     const threads = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(words))));
     this.matvec = kernels.get(`matvec/${w.format}`, prefix + KERNELS.matvec, { ...constants, WG: threads }, shape);
     this.matmul = kernels.get(`matmul/${w.format}`, prefix + KERNELS.matmul, constants, shape);
@@ -239,7 +239,7 @@ export class ForwardPass {
       const chunk = Array.from({ length: Math.min(this.maxBatchTokens, n - offset) }, (_, i) => tokens[offset + i]!);
       const last = offset + chunk.length === n;
       if (all) {
-        all.set(await this.runChunk(chunk, startPos + offset, 'all-logits'), offset * V);
+        all.set((await this.runChunk(chunk, startPos + offset, 'all-logits')) as Float32Array, offset * V);
       } else if (last) {
         result = await this.runChunk(chunk, startPos + offset, output as 'argmax' | 'logits');
       } else {

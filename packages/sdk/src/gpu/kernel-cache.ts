@@ -43,7 +43,8 @@ export class KernelCache {
 
   /** The pipeline for `code` specialised by `constants` (WGSL override values). */
   get(label: string, code: string, constants: Record<string, number>, shape: BindingShape): CompiledKernel {
-    const key = `${label}|${JSON.stringify(constants)}|${JSON.stringify(shape)}`;
+    // Keyed by the source itself: two kernels may share a label and constants but not their code.
+    const key = `${code}|${JSON.stringify(constants)}|${JSON.stringify(shape)}`;
     let kernel = this.pipelines.get(key);
     if (!kernel) {
       const layout = this.layoutFor(shape);

@@ -10,6 +10,7 @@ import { StreamingDetokenizer } from '../tokenizer/tokenizer.js';
 import { convertHf } from './convert.js';
 import { importLlama2c } from './import-llama2c.js';
 import { tinyBaichuanConfig, writeRandomModel } from './random-model.js';
+import { tinyTokenizerPieces } from './tiny-tokenizer.js';
 import { loadNodeModel, loadNodeTokenizer } from './runtime.js';
 import { benchmark } from './bench.js';
 
@@ -20,7 +21,8 @@ const USAGE = `webchuan <command> [options]
   convert <hf-model-dir> --quant <q> --out <dir>
       Convert a Hugging Face checkpoint (Baichuan-7B or LLaMA-family; .bin, sharded, safetensors).
   random-model --out <dir> [--quant <q>] [--seed N] [--kv-heads N] [--layers N] [--tokenizer <tok.model>]
-      Write a tiny random model in Baichuan-7B's layout (for tests and the demo).
+      Write a tiny random model in Baichuan-7B's layout (for tests and the demo); without --tokenizer
+      it gets a small generated SentencePiece tokenizer.
   generate --model <dir> --prompt "<text>" [--max-tokens N] [--temperature 0] [--json]
       Print the greedy continuation of the prompt (stdout); figures go to stderr.
   tokenize --tokenizer <tokenizer.model|model dir>
@@ -88,11 +90,15 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'random-model': {
+        // Without --tokenizer, a small generated SentencePiece model sets the vocabulary.
+        const tokenizer = o.tokenizer ? await loadNodeTokenizer(o.tokenizer) : undefined;
         const config = tinyBaichuanConfig({
           numKvHeads: int(o['kv-heads'], '--kv-heads', 4),
           numLayers: int(o.layers, '--layers', 2),
+          vocabSize: tokenizer?.vocabSize ?? tinyTokenizerPieces().length,
         });
-        await writeRandomModel(required(o.out, '--out'), config, quant(o.quant, 'q4f16_1'), int(o.seed, '--seed', 0), o.tokenizer);
+        tokenizer?.dispose();
+        await writeRandomModel(required(o.out, '--out'), config, quant(o.quant, 'q4f16_1'), int(o.seed, '--seed', 0), o.tokenizer ?? 'tiny');
         process.stderr.write(`wrote a random ${config.modelType} model to ${o.out}\n`);
         return 0;
       }

@@ -2,6 +2,10 @@
 import { BAICHUAN_7B, type ModelConfig } from '../model/config.js';
 import type { Quantization } from '../model/quant.js';
 import { randomParams } from '../model/random.js';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tinyTokenizerModel } from './tiny-tokenizer.js';
 import { writeArtifact } from './write-model.js';
 
 /** A tiny model in Baichuan-7B's exact layout: fused W_pack, untied lm_head, its 64,000-token vocabulary. */
@@ -24,10 +28,20 @@ export async function writeRandomModel(
   config: ModelConfig,
   quantization: Quantization,
   seed: number,
+  /** A SentencePiece model file to include, or 'tiny' for the generated one (tiny-tokenizer.ts). */
   tokenizerModel?: string,
 ): Promise<void> {
+  let tokenizerFile = tokenizerModel;
+  if (tokenizerModel === 'tiny') {
+    tokenizerFile = join(tmpdir(), `webchuan-tiny-tokenizer-${process.pid}.model`);
+    await writeFile(tokenizerFile, tinyTokenizerModel());
+  }
   const params = (function* () {
     for (const p of randomParams(config, seed)) yield [p.name, p.values] as [string, Float32Array];
   })();
-  await writeArtifact(outDir, config, quantization, params, { tokenizerModel });
+  try {
+    await writeArtifact(outDir, config, quantization, params, { tokenizerModel: tokenizerFile });
+  } finally {
+    if (tokenizerModel === 'tiny' && tokenizerFile) await rm(tokenizerFile, { force: true });
+  }
 }
