@@ -30,6 +30,7 @@ export async function writeRandomModel(
   seed: number,
   /** A SentencePiece model file to include, or 'tiny' for the generated one (tiny-tokenizer.ts). */
   tokenizerModel?: string,
+  shardBytes?: number,
 ): Promise<void> {
   let tokenizerFile = tokenizerModel;
   if (tokenizerModel === 'tiny') {
@@ -40,7 +41,7 @@ export async function writeRandomModel(
     for (const p of randomParams(config, seed)) yield [p.name, p.values] as [string, Float32Array];
   })();
   try {
-    await writeArtifact(outDir, config, quantization, params, { tokenizerModel: tokenizerFile });
+    await writeArtifact(outDir, config, quantization, params, { tokenizerModel: tokenizerFile, shardBytes });
   } finally {
     if (tokenizerModel === 'tiny' && tokenizerFile) await rm(tokenizerFile, { force: true });
   }

@@ -1,0 +1,86 @@
+/**
+ * Typed errors of webchuan. Every error a user can act on has its own class and a stable `code`,
+ * so a page can tell "no WebGPU" from "not enough disk" without parsing messages.
+ */
+
+export type WebchuanErrorCode =
+  | 'webgpu-unavailable'
+  | 'model-not-found'
+  | 'bad-artifact'
+  | 'integrity'
+  | 'quota'
+  | 'network'
+  | 'context-overflow'
+  | 'device-lost'
+  | 'aborted';
+
+export class WebchuanError extends Error {
+  constructor(
+    readonly code: WebchuanErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The artifact (or one of its files) is not at the URL given. */
+export class ModelNotFoundError extends WebchuanError {
+  constructor(readonly url: string, status: number) {
+    super('model-not-found', `No model artifact at ${url} (HTTP ${status}). Check the model URL.`);
+  }
+}
+
+/** The artifact's files are malformed or do not describe a model we can run. */
+export class BadArtifactError extends WebchuanError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('bad-artifact', message, options);
+  }
+}
+
+/** A shard kept failing its integrity check after re-fetching. */
+export class IntegrityError extends WebchuanError {
+  constructor(readonly file: string, attempts: number) {
+    super('integrity', `${file} failed its integrity check ${attempts} times; the server may hold a corrupt copy.`);
+  }
+}
+
+/** Not enough browser storage for what is still to be downloaded. */
+export class QuotaExceededError extends WebchuanError {
+  constructor(
+    readonly neededBytes: number,
+    readonly freeBytes: number,
+  ) {
+    super(
+      'quota',
+      `The model needs ${formatBytes(neededBytes)} more storage but only ${formatBytes(freeBytes)} is free for this site. ` +
+        'Free some space (delete cached models or other site data) and try again.',
+    );
+  }
+}
+
+/** The network failed repeatedly without progress. */
+export class NetworkError extends WebchuanError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('network', message, options);
+  }
+}
+
+/** The request was cancelled through its AbortSignal. */
+export class AbortError extends WebchuanError {
+  constructor(message = 'The operation was aborted.') {
+    super('aborted', message);
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}

@@ -1,0 +1,81 @@
+/**
+ * A static file server for artifacts that misbehaves on request, as real networks do: it can cut a
+ * connection after K bytes, flip one byte of a file, or ignore Range requests. It is a Connect-style
+ * middleware, mounted in the Vite server that serves the test page (same origin, no CORS).
+ */
+import { createReadStream, statSync } from 'node:fs';
+import { join, normalize } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export interface Faults {
+  /** For each of the next shard responses, cut the connection after this many body bytes. */
+  cutAfter: number[];
+  /** Files to serve with one byte flipped, with how many more times to do it. */
+  corrupt: Map<string, number>;
+  /** Answer Range requests with the whole file (200), as some servers do. */
+  ignoreRange: boolean;
+}
+
+export interface RequestLog {
+  file: string;
+  range?: string;
+  status: number;
+}
+
+export function faultyArtifactServer(root: string, mount = '/artifacts/') {
+  const faults: Faults = { cutAfter: [], corrupt: new Map(), ignoreRange: false };
+  const log: RequestLog[] = [];
+  const middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!url.pathname.startsWith(mount)) return next();
+    const file = normalize(decodeURIComponent(url.pathname.slice(mount.length)));
+    if (file.startsWith('..')) return next();
+    const path = join(root, file);
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      log.push({ file, status: 404 });
+      res.statusCode = 404;
+      res.end('not found');
+      return;
+    }
+    const range = req.headers.range;
+    let start = 0;
+    const match = range && !faults.ignoreRange ? /^bytes=(\d+)-$/.exec(range) : null;
+    if (match) start = Number(match[1]);
+    const status = match ? 206 : 200;
+    log.push({ file, range, status });
+    res.statusCode = status;
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.setHeader('Accept-Ranges', faults.ignoreRange ? 'none' : 'bytes');
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Content-Length', String(size - start));
+    if (match) res.setHeader('Content-Range', `bytes ${start}-${size - 1}/${size}`);
+    const isShard = file.endsWith('.bin');
+    const cut = isShard ? faults.cutAfter.shift() : undefined;
+    const corruptLeft = faults.corrupt.get(file) ?? 0;
+    if (corruptLeft > 0) faults.corrupt.set(file, corruptLeft - 1);
+    let sent = 0;
+    const stream = createReadStream(path, { start });
+    stream.on('data', (chunk: Buffer | string) => {
+      let data = Buffer.from(chunk);
+      if (corruptLeft > 0 && sent <= (size - start) / 2 && (size - start) / 2 < sent + data.length) {
+        data = Buffer.from(data);
+        const at = Math.floor((size - start) / 2) - sent;
+        data[at] = data[at]! ^ 0xff;
+      }
+      if (cut !== undefined && sent + data.length >= cut) {
+        stream.destroy();
+        // Let the bytes reach the client, then drop the connection mid-body, as a flaky network does.
+        res.write(data.subarray(0, cut - sent), () => setTimeout(() => res.socket?.destroy(), 50));
+        sent = cut;
+        return;
+      }
+      sent += data.length;
+      res.write(data);
+    });
+    stream.on('end', () => res.end());
+  };
+  return { middleware, faults, log };
+}

@@ -1,0 +1,57 @@
+/** Starts the harness page (Vite, with the faulty artifact server mounted) and Debian's Chromium. */
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import { createServer, type ViteDevServer } from 'vite';
+import { faultyArtifactServer } from './fault-server.js';
+
+export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+
+/** True when Chromium is installed; otherwise prints how to install it (and fails under CI=true). */
+export function haveChromium(): boolean {
+  if (existsSync(CHROMIUM)) return true;
+  if (process.env['CI'] === 'true') throw new Error(`CI=true but ${CHROMIUM} is missing: apt-get install -y chromium`);
+  console.warn(`[skip] ${CHROMIUM} is absent (apt-get install -y chromium): browser tests are skipped`);
+  return false;
+}
+
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+];
+
+export async function launchChromium(webgpu = true): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: webgpu ? [...FLAGS, '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader'] : [...FLAGS, '--disable-webgpu'],
+  });
+}
+
+export interface Harness {
+  origin: string;
+  server: ViteDevServer;
+  artifacts: ReturnType<typeof faultyArtifactServer>;
+  close(): Promise<void>;
+}
+
+/** Serves test/browser/ (the harness page) and, under /artifacts/, the files of `artifactRoot`. */
+export async function startHarness(artifactRoot: string): Promise<Harness> {
+  const artifacts = faultyArtifactServer(artifactRoot);
+  const server = await createServer({
+    configFile: false,
+    root: dirname(fileURLToPath(import.meta.url)),
+    logLevel: 'error',
+    server: { host: 'localhost', port: 0, strictPort: false },
+    optimizeDeps: { include: ['@mlc-ai/web-tokenizers', 'idb-keyval'] },
+    plugins: [{ name: 'faulty-artifacts', configureServer: (s) => void s.middlewares.use(artifacts.middleware) }],
+  });
+  await server.listen();
+  const address = server.httpServer!.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { origin: `http://localhost:${port}`, server, artifacts, close: () => server.close() };
+}
