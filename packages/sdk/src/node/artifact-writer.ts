@@ -1,21 +1,34 @@
 /**
- * Writes an artifact in MLC's layout, streaming: tensors are appended to the current shard and each
- * shard goes to disk (with its MD5 for MLC and SHA-256 for browsers) once it reaches the shard size,
- * so memory holds at most one shard. Everything is written into a hidden sibling directory that is
- * renamed into place only when complete: an interrupted run never leaves an artifact that looks whole.
+ * Writes an artifact in MLC's layout, streaming: tensor bytes go straight to the current shard file
+ * (hashed as they pass, MD5 for MLC and SHA-256 for browsers), so memory never holds more than the
+ * block being written. A shard is closed once it reaches the shard size; a tensor larger than a
+ * shard gets one of its own. Everything is written into a hidden sibling directory that is renamed
+ * into place only when complete: an interrupted run never leaves an artifact that looks whole.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, writeFile, copyFile, stat } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { copyFile, mkdir, open, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CHAT_CONFIG_FILE, TENSOR_CACHE_FILE, type ChatConfigJson, type ShardRecord, type TensorCacheJson } from '../model/artifact.js';
-import type { EncodedTensor } from '../model/encode.js';
 
 export const DEFAULT_SHARD_BYTES = 32 * 1024 * 1024;
 
+export interface TensorMeta {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'float16' | 'uint32';
+  nbytes: number;
+}
+
+interface OpenShard {
+  record: ShardRecord;
+  handle: FileHandle;
+  md5: Hash;
+  sha256: Hash;
+}
+
 export class ArtifactWriter {
   private readonly shards: ShardRecord[] = [];
-  private pending: EncodedTensor[] = [];
-  private pendingBytes = 0;
+  private current: OpenShard | undefined;
   private params = 0;
   private totalBytes = 0;
   readonly tmpDir: string;
@@ -34,11 +47,44 @@ export class ArtifactWriter {
     return writer;
   }
 
-  async add(tensor: EncodedTensor, paramCount = 0): Promise<void> {
-    if (this.pendingBytes > 0 && this.pendingBytes + tensor.bytes.byteLength > this.shardBytes) await this.flush();
-    this.pending.push(tensor);
-    this.pendingBytes += tensor.bytes.byteLength;
+  /** Writes one tensor whose bytes arrive in `chunks` (which must add up to meta.nbytes). */
+  async addTensor(meta: TensorMeta, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, paramCount = 0): Promise<void> {
+    if (this.current && this.current.record.nbytes > 0 && this.current.record.nbytes + meta.nbytes > this.shardBytes) await this.closeShard();
+    const shard = this.current ?? (await this.openShard());
+    const byteOffset = shard.record.nbytes;
+    let written = 0;
+    for await (const chunk of chunks) {
+      await shard.handle.write(chunk);
+      shard.md5.update(chunk);
+      shard.sha256.update(chunk);
+      written += chunk.byteLength;
+    }
+    if (written !== meta.nbytes) throw new Error(`${meta.name}: wrote ${written} bytes, expected ${meta.nbytes}`);
+    shard.record.records.push({ name: meta.name, shape: meta.shape, dtype: meta.dtype, format: 'raw', nbytes: meta.nbytes, byteOffset });
+    shard.record.nbytes += meta.nbytes;
     this.params += paramCount;
+  }
+
+  private async openShard(): Promise<OpenShard> {
+    const dataPath = `params_shard_${this.shards.length}.bin`;
+    this.current = {
+      record: { dataPath, format: 'raw-shard', nbytes: 0, records: [] },
+      handle: await open(join(this.tmpDir, dataPath), 'w'),
+      md5: createHash('md5'),
+      sha256: createHash('sha256'),
+    };
+    return this.current;
+  }
+
+  private async closeShard(): Promise<void> {
+    const shard = this.current;
+    if (!shard) return;
+    await shard.handle.close();
+    shard.record.md5sum = shard.md5.digest('hex');
+    shard.record.sha256 = shard.sha256.digest('hex');
+    this.shards.push(shard.record);
+    this.totalBytes += shard.record.nbytes;
+    this.current = undefined;
   }
 
   /** Copies a file (the tokenizer) into the artifact. */
@@ -46,39 +92,15 @@ export class ArtifactWriter {
     await copyFile(from, join(this.tmpDir, name));
   }
 
-  async writeText(name: string, text: string): Promise<void> {
-    await writeFile(join(this.tmpDir, name), text);
-  }
-
-  private async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const dataPath = `params_shard_${this.shards.length}.bin`;
-    const data = new Uint8Array(this.pendingBytes);
-    const record: ShardRecord = { dataPath, format: 'raw-shard', nbytes: this.pendingBytes, records: [] };
-    let offset = 0;
-    for (const t of this.pending) {
-      data.set(t.bytes, offset);
-      record.records.push({ name: t.name, shape: t.shape, dtype: t.dtype, format: 'raw', nbytes: t.bytes.byteLength, byteOffset: offset });
-      offset += t.bytes.byteLength;
-    }
-    record.md5sum = createHash('md5').update(data).digest('hex');
-    record.sha256 = createHash('sha256').update(data).digest('hex');
-    await writeFile(join(this.tmpDir, dataPath), data);
-    this.shards.push(record);
-    this.totalBytes += this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-  }
-
   /** Writes the JSON files and moves the finished artifact into place (replacing an old one). */
   async finish(chatConfig: ChatConfigJson): Promise<TensorCacheJson> {
-    await this.flush();
+    await this.closeShard();
     const cache: TensorCacheJson = {
       metadata: { ParamSize: this.params, ParamBytes: this.totalBytes, BitsPerParam: this.params ? (8 * this.totalBytes) / this.params : 0 },
       records: this.shards,
     };
-    await this.writeText(TENSOR_CACHE_FILE, JSON.stringify(cache, null, 1));
-    await this.writeText(CHAT_CONFIG_FILE, JSON.stringify(chatConfig, null, 2));
+    await writeFile(join(this.tmpDir, TENSOR_CACHE_FILE), JSON.stringify(cache, null, 1));
+    await writeFile(join(this.tmpDir, CHAT_CONFIG_FILE), JSON.stringify(chatConfig, null, 2));
     const exists = await stat(this.outDir).then(() => true, () => false);
     if (exists) await rm(this.outDir, { recursive: true, force: true });
     await mkdir(dirname(this.outDir), { recursive: true });
@@ -88,6 +110,8 @@ export class ArtifactWriter {
 
   /** Removes the partial output after a failure. */
   async abort(): Promise<void> {
+    await this.current?.handle.close().catch(() => undefined);
+    this.current = undefined;
     await rm(this.tmpDir, { recursive: true, force: true });
   }
 }

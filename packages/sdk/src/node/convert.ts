@@ -13,7 +13,7 @@ import type { Quantization } from '../model/quant.js';
 import { PyTorchReader } from './checkpoint/pytorch.js';
 import { SafetensorsReader } from './checkpoint/safetensors.js';
 import type { CheckpointReader } from './checkpoint/tensor-file.js';
-import { writeArtifact, type WriteArtifactOptions } from './write-model.js';
+import { writeArtifact, type ParamSource, type WriteArtifactOptions } from './write-model.js';
 
 interface HfConfig {
   model_type?: string;
@@ -132,41 +132,48 @@ export async function convertHf(dir: string, quantization: Quantization, outDir:
       if (SKIPPABLE.test(name) || (config.tieWordEmbeddings && name === 'lm_head.weight')) options.onNote?.(`skipped ${name} (not needed for inference)`);
       else throw new Error(`${entries.get(name)!.file}: unexpected tensor ${name} for a ${config.modelType} model`);
     }
-    const specs = paramSpecs(config);
-    const params = async function* (): AsyncGenerator<[string, Float32Array]> {
-      for (const spec of specs) {
-        const parts = sources.get(spec.name)!;
-        const cols = spec.shape.length === 2 ? spec.shape[1]! : spec.shape[0]!;
-        let rows = 0;
-        for (const part of parts) {
-          const entry = entries.get(part);
-          if (!entry) throw new Error(`${dir}: tensor ${part} is missing`);
-          const entryCols = entry.shape[entry.shape.length - 1];
-          if (entry.shape.length !== spec.shape.length || entryCols !== cols) {
-            throw new Error(`${entry.file}: ${part} has shape [${entry.shape}], which does not match config.json (expected ${spec.shape.length === 2 ? `[*, ${cols}]` : `[${cols}]`})`);
-          }
-          rows += entry.shape.length === 2 ? entry.shape[0]! : 1;
+    const params: ParamSource[] = paramSpecs(config).map((spec) => {
+      const parts = sources.get(spec.name)!;
+      const cols = spec.shape.length === 2 ? spec.shape[1]! : spec.shape[0]!;
+      const partRows: number[] = [];
+      for (const part of parts) {
+        const entry = entries.get(part);
+        if (!entry) throw new Error(`${dir}: tensor ${part} is missing`);
+        if (entry.shape.length !== spec.shape.length || entry.shape[entry.shape.length - 1] !== cols) {
+          throw new Error(
+            `${entry.file}: ${part} has shape [${entry.shape}], which does not match config.json (expected ${spec.shape.length === 2 ? `[*, ${cols}]` : `[${cols}]`})`,
+          );
         }
-        if (spec.shape.length === 2 && rows !== spec.shape[0]) {
-          throw new Error(`${dir}: ${parts.join(' + ')} give ${rows} rows, config.json implies ${spec.shape[0]} for ${spec.name}`);
-        }
-        if (parts.length === 1) {
-          yield [spec.name, await reader.read(parts[0]!)];
-          continue;
-        }
-        const values = new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
-        let at = 0;
-        for (const part of parts) {
-          const v = await reader.read(part);
-          values.set(v, at);
-          at += v.length;
-        }
-        yield [spec.name, values];
+        partRows.push(entry.shape.length === 2 ? entry.shape[0]! : 1);
       }
-    };
-    await writeArtifact(outDir, config, quantization, params(), { tokenizerModel, ...options });
+      const rows = partRows.reduce((a, b) => a + b, 0);
+      if (spec.shape.length === 2 && rows !== spec.shape[0]) {
+        throw new Error(`${dir}: ${parts.join(' + ')} give ${rows} rows, config.json implies ${spec.shape[0]} for ${spec.name}`);
+      }
+      return { name: spec.name, readRows: (start, count) => readFusedRows(reader, parts, partRows, cols, start, count) };
+    });
+    await writeArtifact(outDir, config, quantization, params, { tokenizerModel, ...options });
     return config;
   } finally {
     await reader.close();
   }
+}
+
+/** Rows [start, start + count) of parts stacked on top of each other (W_pack = q|k|v, gate|up). */
+async function readFusedRows(reader: CheckpointReader, parts: string[], partRows: number[], cols: number, start: number, count: number): Promise<Float32Array> {
+  if (parts.length === 1) return reader.readRows(parts[0]!, start, count);
+  const out = new Float32Array(count * cols);
+  let partStart = 0;
+  let at = 0;
+  for (const [i, part] of parts.entries()) {
+    const rows = partRows[i]!;
+    const from = Math.max(start, partStart);
+    const to = Math.min(start + count, partStart + rows);
+    if (from < to) {
+      out.set(await reader.readRows(part, from - partStart, to - from), at);
+      at += (to - from) * cols;
+    }
+    partStart += rows;
+  }
+  return out;
 }

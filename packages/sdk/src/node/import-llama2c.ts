@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import type { ModelConfig } from '../model/config.js';
 import { paramSpecs } from '../model/params.js';
 import type { Quantization } from '../model/quant.js';
-import { writeArtifact, type WriteArtifactOptions } from './write-model.js';
+import { memoryParam, writeArtifact, type WriteArtifactOptions } from './write-model.js';
 
 export interface Llama2cCheckpoint {
   config: ModelConfig;
@@ -127,6 +127,7 @@ export async function importLlama2c(
   options: WriteArtifactOptions = {},
 ): Promise<ModelConfig> {
   const { config, params } = parseLlama2c(new Uint8Array(await readFile(checkpoint)), checkpoint);
-  await writeArtifact(outDir, config, quantization, params.entries(), { tokenizerModel, ...options });
+  const sources = paramSpecs(config).map((spec) => memoryParam(spec.name, params.get(spec.name)!, spec.shape.at(-1)!));
+  await writeArtifact(outDir, config, quantization, sources, { tokenizerModel, ...options });
   return config;
 }

@@ -6,7 +6,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyTokenizerModel } from './tiny-tokenizer.js';
-import { writeArtifact } from './write-model.js';
+import { paramSpecs } from '../model/params.js';
+import { memoryParam, writeArtifact } from './write-model.js';
 
 /** A tiny model in Baichuan-7B's exact layout: fused W_pack, untied lm_head, its 64,000-token vocabulary. */
 export function tinyBaichuanConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {
@@ -37,8 +38,9 @@ export async function writeRandomModel(
     tokenizerFile = join(tmpdir(), `webchuan-tiny-tokenizer-${process.pid}.model`);
     await writeFile(tokenizerFile, tinyTokenizerModel());
   }
+  const cols = new Map(paramSpecs(config).map((s) => [s.name, s.shape.at(-1)!]));
   const params = (function* () {
-    for (const p of randomParams(config, seed)) yield [p.name, p.values] as [string, Float32Array];
+    for (const p of randomParams(config, seed)) yield memoryParam(p.name, p.values, cols.get(p.name)!);
   })();
   try {
     await writeArtifact(outDir, config, quantization, params, { tokenizerModel: tokenizerFile, shardBytes });

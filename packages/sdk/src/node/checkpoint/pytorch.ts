@@ -5,7 +5,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { readPickle, type TensorRef } from './pickle.js';
-import { DTYPE_BYTES, toFloat32, type CheckpointReader, type SourceDtype, type TensorEntry } from './tensor-file.js';
+import { DTYPE_BYTES, readRowsAt, type CheckpointReader, type SourceDtype, type TensorEntry } from './tensor-file.js';
 import { entryDataOffset, readZipDirectory, type ZipEntry } from './zip.js';
 
 const STORAGE_DTYPES: Record<string, SourceDtype> = {
@@ -18,7 +18,8 @@ interface Located extends TensorEntry {
   handle: FileHandle;
   entry: ZipEntry;
   offsetBytes: number;
-  count: number;
+  /** File offset of the tensor's first byte, found on first read. */
+  dataOffset?: number;
 }
 
 export class PyTorchReader implements CheckpointReader {
@@ -57,7 +58,7 @@ export class PyTorchReader implements CheckpointReader {
           const count = t.shape.reduce((a, b) => a * b, 1);
           const offsetBytes = t.offset * DTYPE_BYTES[dtype];
           if (offsetBytes + count * DTYPE_BYTES[dtype] > entry.size) throw new Error(`${file}: tensor ${name} runs past its storage`);
-          entries.set(name, { name, dtype, shape: t.shape, file, handle, entry, offsetBytes, count });
+          entries.set(name, { name, dtype, shape: t.shape, file, handle, entry, offsetBytes });
         }
       }
     } catch (error) {
@@ -71,14 +72,11 @@ export class PyTorchReader implements CheckpointReader {
     return [...this.entries.values()].map(({ name, dtype, shape, file }) => ({ name, dtype, shape, file }));
   }
 
-  async read(name: string): Promise<Float32Array> {
+  async readRows(name: string, start: number, count: number): Promise<Float32Array> {
     const t = this.entries.get(name);
     if (!t) throw new Error(`no tensor ${name}`);
-    const start = (await entryDataOffset(t.handle, t.entry, t.file)) + t.offsetBytes;
-    const bytes = new Uint8Array(t.count * DTYPE_BYTES[t.dtype]);
-    const { bytesRead } = await t.handle.read(bytes, 0, bytes.byteLength, start);
-    if (bytesRead !== bytes.byteLength) throw new Error(`${t.file}: truncated while reading ${name}`);
-    return toFloat32(bytes, t.dtype);
+    t.dataOffset ??= (await entryDataOffset(t.handle, t.entry, t.file)) + t.offsetBytes;
+    return readRowsAt(t.handle, t, t.dataOffset, start, count);
   }
 
   async close(): Promise<void> {

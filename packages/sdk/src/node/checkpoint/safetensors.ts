@@ -3,7 +3,7 @@
  * {dtype, shape, data_offsets}, then the raw bytes. Tensors are read one at a time from disk.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { DTYPE_BYTES, toFloat32, type CheckpointReader, type SourceDtype, type TensorEntry } from './tensor-file.js';
+import { DTYPE_BYTES, readRowsAt, type CheckpointReader, type SourceDtype, type TensorEntry } from './tensor-file.js';
 
 const DTYPES: Record<string, SourceDtype> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
@@ -60,13 +60,10 @@ export class SafetensorsReader implements CheckpointReader {
     return [...this.entries.values()].map(({ name, dtype, shape, file }) => ({ name, dtype, shape, file }));
   }
 
-  async read(name: string): Promise<Float32Array> {
+  async readRows(name: string, start: number, count: number): Promise<Float32Array> {
     const t = this.entries.get(name);
     if (!t) throw new Error(`no tensor ${name}`);
-    const bytes = new Uint8Array(t.end - t.begin);
-    const { bytesRead } = await t.handle.read(bytes, 0, bytes.byteLength, t.begin);
-    if (bytesRead !== bytes.byteLength) throw new Error(`${t.file}: truncated while reading ${name}`);
-    return toFloat32(bytes, t.dtype);
+    return readRowsAt(t.handle, t, t.begin, start, count);
   }
 
   async close(): Promise<void> {

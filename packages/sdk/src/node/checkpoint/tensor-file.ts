@@ -13,8 +13,11 @@ export interface TensorEntry {
 
 export interface CheckpointReader {
   tensors(): TensorEntry[];
-  /** The tensor's values as float32 (read from disk on demand; nothing else is kept). */
-  read(name: string): Promise<Float32Array>;
+  /**
+   * Rows [start, start + count) of a tensor (its first dimension; a 1-D tensor is one row) as
+   * float32, read from disk on demand: nothing else is kept in memory.
+   */
+  readRows(name: string, start: number, count: number): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
@@ -26,4 +29,30 @@ export function toFloat32(bytes: Uint8Array, dtype: SourceDtype): Float32Array {
   if (dtype === 'float32') return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4).slice();
   const halves = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2);
   return dtype === 'bfloat16' ? bf16ArrayToF32(halves) : f16ArrayToF32(halves);
+}
+
+/** Elements per row: the product of all dimensions but the first (a 1-D tensor is a single row). */
+export function rowLength(shape: readonly number[]): number {
+  return shape.length <= 1 ? (shape[0] ?? 1) : shape.slice(1).reduce((a, b) => a * b, 1);
+}
+
+export function rowCount(shape: readonly number[]): number {
+  return shape.length <= 1 ? 1 : shape[0]!;
+}
+
+/** Reads rows of a contiguous row-major tensor that starts at byte `base` of `handle`. */
+export async function readRowsAt(
+  handle: { read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }> },
+  entry: TensorEntry,
+  base: number,
+  start: number,
+  count: number,
+): Promise<Float32Array> {
+  const rows = rowCount(entry.shape);
+  if (start < 0 || count < 0 || start + count > rows) throw new Error(`${entry.name}: rows ${start}..${start + count} outside 0..${rows}`);
+  const rowBytes = rowLength(entry.shape) * DTYPE_BYTES[entry.dtype];
+  const bytes = new Uint8Array(count * rowBytes);
+  const { bytesRead } = await handle.read(bytes, 0, bytes.byteLength, base + start * rowBytes);
+  if (bytesRead !== bytes.byteLength) throw new Error(`${entry.file}: truncated while reading ${entry.name}`);
+  return toFloat32(bytes, entry.dtype);
 }
