@@ -13,6 +13,7 @@ import { tinyBaichuanConfig, writeRandomModel } from './random-model.js';
 import { tinyTokenizerPieces } from './tiny-tokenizer.js';
 import { loadNodeModel, loadNodeTokenizer } from './runtime.js';
 import { benchmark } from './bench.js';
+import { progressBar } from './progress-bar.js';
 
 const USAGE = `webchuan <command> [options]
 
@@ -84,9 +85,9 @@ export async function main(argv: string[]): Promise<number> {
         const dir = required(positionals[0], '<hf-model-dir>');
         const config = await convertHf(dir, quant(o.quant), required(o.out, '--out'), {
           onNote: (note) => process.stderr.write(`note: ${note}\n`),
-          onProgress: (done, total) => process.stderr.write(`\rconverting: ${done}/${total} tensors`),
+          onProgress: progressBar('converting', ' params'),
         });
-        process.stderr.write(`\nconverted ${dir}: ${config.modelType}, ${config.numLayers} layers, hidden ${config.hiddenSize} → ${o.out}\n`);
+        process.stderr.write(`converted ${dir}: ${config.modelType}, ${config.numLayers} layers, hidden ${config.hiddenSize} → ${o.out}\n`);
         return 0;
       }
       case 'random-model': {
