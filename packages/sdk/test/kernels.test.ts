@@ -150,3 +150,28 @@ describe('layer kernels', () => {
     }
   });
 });
+
+describe('logit processor', () => {
+  it('applies repetition, presence and frequency penalties and biases like the CPU sampler', async () => {
+    const { adjustments, applyAdjustments } = await import('../src/engine/sampler.js');
+    const V = 300;
+    const logits = rand(V, 8, 5);
+    const params = { repetition_penalty: 1.3, presence_penalty: 0.4, frequency_penalty: 0.2, logit_bias: { '7': 3, '250': -100 } };
+    const list = adjustments(params, [1, 2, 3, 7, 7, 100, 299], [3, 3, 100, 5]);
+    const gpuLogits = storageBufferWith(device, logits, 'logits');
+    const data = new ArrayBuffer(list.length * 16);
+    list.forEach((a, i) => {
+      new Uint32Array(data, i * 16, 3).set([a.id, a.inContext ? 1 : 0, a.generatedCount]);
+      new Float32Array(data, i * 16 + 12, 1)[0] = a.bias;
+    });
+    const p = new ArrayBuffer(16);
+    new Uint32Array(p)[0] = list.length;
+    new Float32Array(p).set([1.3, 0.4, 0.2], 1);
+    const u = uniformBuffer(device, 16, 'params');
+    device.queue.writeBuffer(u, 0, p);
+    await run(KERNELS.logitProcessor, {}, { 0: 'read', 1: 'write', 4: 'uniform' }, { 0: storageBufferWith(device, new Uint8Array(data), 'list'), 1: gpuLogits, 4: u }, [1, 1]);
+    const expected = logits.slice();
+    applyAdjustments(expected, list, params);
+    expect(maxAbsDiff(await floats(gpuLogits, V), expected)).toBeLessThan(1e-5);
+  });
+});

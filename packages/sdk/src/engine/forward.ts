@@ -17,6 +17,7 @@ import { readbackBuffer, storageBuffer, storageBufferWith, uniformBuffer } from 
 import { grid1D, KernelCache, type BindingShape, type CompiledKernel } from '../gpu/kernel-cache.js';
 import { KERNELS, WEIGHT_FORMAT_WGSL } from '../gpu/shaders.js';
 import { weightConstants, type GpuMatrix, type GpuWeights } from '../gpu/weights.js';
+import type { SamplingParams, TokenAdjustment } from './sampler.js';
 
 /** Bindings: 0 input, 1 output, 2 weights, 3 scales (4-bit only), 4 step uniform. */
 const WEIGHTED: BindingShape = { 0: 'read', 1: 'write', 2: 'read', 3: 'read', 4: 'uniform' };
@@ -40,6 +41,12 @@ export interface ForwardOptions {
 
 /** What a step reads back: the greedy next token, the last position's logits, or every position's. */
 export type StepOutput = 'argmax' | 'logits' | 'all-logits';
+
+/** Penalties and biases applied to the last position's logits on the GPU, before argmax or readback. */
+export interface LogitAdjustments {
+  list: readonly TokenAdjustment[];
+  params: SamplingParams;
+}
 
 /** y = W·x for the decode (matvec) and prefill (tiled matmul) paths, through one bind group. */
 class Linear {
@@ -123,6 +130,7 @@ export class ForwardPass {
   private readonly classifier: Linear;
   private readonly argmax: Bound;
   private allLogits?: { buffer: GPUBuffer; read: GPUBuffer; norm: Bound; classifier: Linear };
+  private processor?: { kernel: CompiledKernel; params: GPUBuffer; list?: GPUBuffer; capacity: number; bindGroup?: GPUBindGroup };
 
   constructor(
     private readonly device: GPUDevice,
@@ -221,12 +229,12 @@ export class ForwardPass {
   }
 
   /** Runs the model over `tokens` placed at positions startPos…, reading back the next token id. */
-  async run(tokens: ArrayLike<number>, startPos: number, output: 'argmax'): Promise<number>;
+  async run(tokens: ArrayLike<number>, startPos: number, output: 'argmax', adjust?: LogitAdjustments): Promise<number>;
   /** …reading back the logits of the last position ([vocab]). */
-  async run(tokens: ArrayLike<number>, startPos: number, output: 'logits'): Promise<Float32Array>;
+  async run(tokens: ArrayLike<number>, startPos: number, output: 'logits', adjust?: LogitAdjustments): Promise<Float32Array>;
   /** …reading back the logits of every position ([tokens, vocab]). */
   async run(tokens: ArrayLike<number>, startPos: number, output: 'all-logits'): Promise<Float32Array>;
-  async run(tokens: ArrayLike<number>, startPos: number, output: StepOutput): Promise<number | Float32Array> {
+  async run(tokens: ArrayLike<number>, startPos: number, output: StepOutput, adjust?: LogitAdjustments): Promise<number | Float32Array> {
     const n = tokens.length;
     if (n === 0) throw new Error('forward: no tokens to run');
     if (startPos + n > this.contextWindow) {
@@ -241,7 +249,7 @@ export class ForwardPass {
       if (all) {
         all.set((await this.runChunk(chunk, startPos + offset, 'all-logits')) as Float32Array, offset * V);
       } else if (last) {
-        result = await this.runChunk(chunk, startPos + offset, output as 'argmax' | 'logits');
+        result = await this.runChunk(chunk, startPos + offset, output as 'argmax' | 'logits', adjust);
       } else {
         await this.runChunk(chunk, startPos + offset, 'none');
       }
@@ -249,7 +257,7 @@ export class ForwardPass {
     return all ?? result;
   }
 
-  private async runChunk(tokens: number[], startPos: number, output: StepOutput | 'none'): Promise<number | Float32Array> {
+  private async runChunk(tokens: number[], startPos: number, output: StepOutput | 'none', adjust?: LogitAdjustments): Promise<number | Float32Array> {
     const T = tokens.length;
     const c = this.config;
     for (const id of tokens) {
@@ -293,6 +301,7 @@ export class ForwardPass {
     const tail = encoder.beginComputePass();
     this.finalNorm.encode(tail, 1);
     this.classifier.encode(tail, 1);
+    if (adjust && adjust.list.length > 0) this.encodeAdjustments(tail, adjust);
     if (output === 'argmax') this.argmax.encode(tail, 1);
     tail.end();
     if (output === 'argmax') {
@@ -313,6 +322,39 @@ export class ForwardPass {
     const values = new Float32Array(buffer.getMappedRange(0, count * 4).slice(0));
     buffer.unmap();
     return values;
+  }
+
+  /** Writes the adjustment list (growing its buffer when needed) and records the logit processor. */
+  private encodeAdjustments(pass: GPUComputePassEncoder, adjust: LogitAdjustments): void {
+    const count = adjust.list.length;
+    if (!this.processor) {
+      const kernel = this.kernels.get('logit processor', KERNELS.logitProcessor, {}, { 0: 'read', 1: 'write', 4: 'uniform' });
+      this.processor = { kernel, params: this.own(uniformBuffer(this.device, 16, 'logit params')), capacity: 0 };
+    }
+    const p = this.processor;
+    if (count > p.capacity) {
+      p.list?.destroy();
+      p.capacity = Math.max(256, 2 ** Math.ceil(Math.log2(count)));
+      p.list = storageBuffer(this.device, p.capacity * 16, 'logit adjustments');
+      p.bindGroup = this.kernels.bindGroup(p.kernel, { 0: p.list, 1: this.logits, 4: p.params });
+    }
+    const data = new ArrayBuffer(count * 16);
+    const u32 = new Uint32Array(data);
+    const f32 = new Float32Array(data);
+    adjust.list.forEach((a, i) => {
+      u32[i * 4] = a.id;
+      u32[i * 4 + 1] = a.inContext ? 1 : 0;
+      u32[i * 4 + 2] = a.generatedCount;
+      f32[i * 4 + 3] = a.bias;
+    });
+    this.device.queue.writeBuffer(p.list!, 0, data);
+    const params = new ArrayBuffer(16);
+    new Uint32Array(params)[0] = count;
+    new Float32Array(params).set([adjust.params.repetition_penalty ?? 1, adjust.params.presence_penalty ?? 0, adjust.params.frequency_penalty ?? 0], 1);
+    this.device.queue.writeBuffer(p.params, 0, params);
+    pass.setPipeline(p.kernel.pipeline);
+    pass.setBindGroup(0, p.bindGroup!);
+    pass.dispatchWorkgroups(Math.ceil(count / 64));
   }
 
   /** Norm + classifier over every position, for tests and scoring; built on first use. */
@@ -338,5 +380,7 @@ export class ForwardPass {
   destroy(): void {
     for (const b of this.owned) b.destroy();
     this.owned.length = 0;
+    this.processor?.list?.destroy();
+    this.processor = undefined;
   }
 }

@@ -1,47 +1,92 @@
-/** Greedy decoding on the GPU: prefill the prompt as one batch, then one submission per token. */
+/**
+ * The generation loop: prefill the prompt as one batch (skipping positions already in the KV
+ * cache), then one command submission per token. Greedy decoding applies penalties and biases and
+ * takes the argmax on the GPU, reading back 4 bytes; sampling reads the adjusted logits back.
+ */
 import type { ForwardPass } from './forward.js';
+import { adjustments, Sampler, samplingDistribution, type SamplingParams } from './sampler.js';
 
-export interface GreedyOptions {
+export interface GenerateOptions extends SamplingParams {
   /** Most tokens to generate. */
   maxTokens: number;
   /** Generation ends (without emitting it) at any of these. */
   stopTokenIds?: readonly number[];
-  /** Called with each generated id as soon as it is known. */
-  onToken?: (id: number) => void;
+  /** Leading positions of the prompt whose keys and values are already in the cache. */
+  cachedTokens?: number;
+  /** Called with each generated id; returning false ends generation (a stop string matched). */
+  onToken?: (id: number) => boolean | void;
   signal?: AbortSignal;
 }
 
-export interface GreedyResult {
+export interface GenerateResult {
   ids: number[];
-  /** 'stop' when a stop token ended it, 'length' when maxTokens or the context window did. */
-  finishReason: 'stop' | 'length';
-  prefillTokens: number;
+  /** 'stop': a stop token or string; 'length': maxTokens or the context window; 'abort': the signal. */
+  finishReason: 'stop' | 'length' | 'abort';
+  promptTokens: number;
+  /** Prompt positions that were reused from the KV cache instead of recomputed. */
+  cachedTokens: number;
   prefillMs: number;
   decodeMs: number;
+  timeToFirstTokenMs: number;
 }
 
-/** Runs `prompt` (already with any BOS) from position 0 and decodes greedily. */
-export async function generateGreedy(forward: ForwardPass, prompt: readonly number[], options: GreedyOptions): Promise<GreedyResult> {
+/** Runs `prompt` (with any BOS already in it) and generates after it. */
+export async function generate(forward: ForwardPass, prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult> {
   if (prompt.length === 0) throw new Error('generate: the prompt has no tokens');
+  const greedy = (options.temperature ?? 1) === 0;
+  const sampler = greedy ? undefined : new Sampler(options.seed);
   const stop = new Set(options.stopTokenIds ?? []);
+  // At least the last prompt token runs, because its logits choose the first new token.
+  const cached = Math.max(0, Math.min(options.cachedTokens ?? 0, prompt.length - 1));
+  const context = [...prompt];
   const ids: number[] = [];
   const t0 = performance.now();
-  let next = await forward.run(prompt, 0, 'argmax');
+  const step = async (tokens: readonly number[], pos: number): Promise<number> => {
+    const adjust = { list: adjustments(options, context, ids), params: options };
+    if (greedy) return forward.run(tokens, pos, 'argmax', adjust);
+    const logits = await forward.run(tokens, pos, 'logits', adjust);
+    return sampler!.sample(samplingDistribution(logits, options));
+  };
+  const aborted = () => options.signal?.aborted === true;
+  let finishReason: GenerateResult['finishReason'] = 'length';
+  let next = aborted() ? -1 : await step(prompt.slice(cached), cached);
   const prefillMs = performance.now() - t0;
-  let pos = prompt.length;
-  let finishReason: GreedyResult['finishReason'] = 'length';
   const t1 = performance.now();
+  let pos = prompt.length;
   while (ids.length < options.maxTokens) {
-    options.signal?.throwIfAborted();
+    if (aborted()) {
+      finishReason = 'abort';
+      break;
+    }
     if (stop.has(next)) {
       finishReason = 'stop';
       break;
     }
     ids.push(next);
-    options.onToken?.(next);
+    context.push(next);
+    if (options.onToken?.(next) === false) {
+      finishReason = 'stop';
+      break;
+    }
     if (ids.length >= options.maxTokens || pos >= forward.contextWindow) break;
-    next = await forward.run([next], pos, 'argmax');
+    next = await step([next], pos);
     pos++;
   }
-  return { ids, finishReason, prefillTokens: prompt.length, prefillMs, decodeMs: performance.now() - t1 };
+  return {
+    ids,
+    finishReason,
+    promptTokens: prompt.length,
+    cachedTokens: cached,
+    prefillMs,
+    decodeMs: performance.now() - t1,
+    timeToFirstTokenMs: prefillMs,
+  };
+}
+
+export type GreedyOptions = Omit<GenerateOptions, keyof SamplingParams>;
+export type GreedyResult = GenerateResult;
+
+/** Greedy decoding with no penalties: argmax on the GPU every step. */
+export function generateGreedy(forward: ForwardPass, prompt: readonly number[], options: GreedyOptions): Promise<GenerateResult> {
+  return generate(forward, prompt, { ...options, temperature: 0 });
 }

@@ -2,6 +2,7 @@
 import argmax from './kernels/argmax.wgsl?raw';
 import attention from './kernels/attention.wgsl?raw';
 import embedding from './kernels/embedding.wgsl?raw';
+import logitProcessor from './kernels/logit_processor.wgsl?raw';
 import matmul from './kernels/matmul.wgsl?raw';
 import matvec from './kernels/matvec.wgsl?raw';
 import rmsnorm from './kernels/rmsnorm.wgsl?raw';
@@ -11,7 +12,7 @@ import weightsF32 from './kernels/weights_f32.wgsl?raw';
 import weightsQ4F16 from './kernels/weights_q4f16.wgsl?raw';
 import weightsQ4F32 from './kernels/weights_q4f32.wgsl?raw';
 
-export const KERNELS = { argmax, attention, embedding, matmul, matvec, rmsnorm, rope, swiglu } as const;
+export const KERNELS = { argmax, attention, embedding, logitProcessor, matmul, matvec, rmsnorm, rope, swiglu } as const;
 export type KernelName = keyof typeof KERNELS;
 
 /** How a matrix's weights are stored on the GPU. */
