@@ -67,6 +67,35 @@ export class NetworkError extends WebchuanError {
   }
 }
 
+/** There is no usable WebGPU: no navigator.gpu, no adapter, or limits too small for the model. */
+export class WebGPUUnavailableError extends WebchuanError {
+  constructor(message: string) {
+    super('webgpu-unavailable', message);
+  }
+}
+
+/** The prompt and the requested output do not fit the context window. */
+export class ContextOverflowError extends WebchuanError {
+  constructor(
+    readonly promptTokens: number,
+    readonly maxTokens: number,
+    readonly contextWindow: number,
+  ) {
+    super(
+      'context-overflow',
+      `The prompt has ${promptTokens} tokens and asks for up to ${maxTokens} more, but the context window holds ${contextWindow}. ` +
+        "Shorten the prompt, lower max_tokens, or pass truncation: 'left'.",
+    );
+  }
+}
+
+/** The GPU device was lost (driver reset, another tab took the memory…); the next request reloads the model. */
+export class DeviceLostError extends WebchuanError {
+  constructor(reason: string) {
+    super('device-lost', `The GPU device was lost (${reason}). The next request will reload the model.`);
+  }
+}
+
 /** The request was cancelled through its AbortSignal. */
 export class AbortError extends WebchuanError {
   constructor(message = 'The operation was aborted.') {
@@ -83,4 +112,41 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** The fields of a WebchuanError that survive a trip between worker and page. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: WebchuanErrorCode;
+  stack?: string;
+}
+
+export function serializeError(error: unknown): SerializedError {
+  const e = error instanceof Error ? error : new Error(String(error));
+  return { name: e.name, message: e.message, code: error instanceof WebchuanError ? error.code : undefined, stack: e.stack };
+}
+
+/** Rebuilds an error from the worker as the matching class, so `instanceof` works in the page. */
+export function deserializeError(s: SerializedError): Error {
+  const classes: Partial<Record<WebchuanErrorCode, new (...args: never[]) => WebchuanError>> = {
+    'webgpu-unavailable': WebGPUUnavailableError,
+    'model-not-found': ModelNotFoundError,
+    'bad-artifact': BadArtifactError,
+    integrity: IntegrityError,
+    quota: QuotaExceededError,
+    network: NetworkError,
+    'context-overflow': ContextOverflowError,
+    'device-lost': DeviceLostError,
+    aborted: AbortError,
+  };
+  const cls = s.code ? classes[s.code] : undefined;
+  const error: Error = cls ? Object.create(cls.prototype) : new Error(s.message);
+  if (cls) {
+    Object.defineProperty(error, 'message', { value: s.message, writable: true, configurable: true });
+    Object.defineProperty(error, 'code', { value: s.code, enumerable: true });
+  }
+  error.name = s.name;
+  if (s.stack) error.stack = s.stack;
+  return error;
 }

@@ -18,3 +18,11 @@ export { ForwardPass, type ForwardOptions, type StepOutput } from './engine/forw
 export { generateGreedy, type GreedyOptions, type GreedyResult } from './engine/generate.js';
 export { TextTokenizer, StreamingDetokenizer, type TokenizerLibrary } from './tokenizer/tokenizer.js';
 export { httpSource } from './store/http-source.js';
+export { generate, type GenerateOptions, type GenerateResult } from './engine/generate.js';
+export { type SamplingParams } from './engine/sampler.js';
+export { createEngine, Engine, type CreateEngineOptions } from './client/engine.js';
+export { defaultChatTemplate, type ChatTemplate } from './client/chat-template.js';
+export type * from './client/protocol.js';
+export * from './errors.js';
+export { downloadModel, listCachedModels, isModelCached, deleteModel, deleteAllModels, cachedArtifactSource, type CachedModelSummary } from './store/cache.js';
+export { type DownloadProgress } from './store/progress.js';

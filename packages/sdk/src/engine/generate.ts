@@ -16,6 +16,8 @@ export interface GenerateOptions extends SamplingParams {
   /** Called with each generated id; returning false ends generation (a stop string matched). */
   onToken?: (id: number) => boolean | void;
   signal?: AbortSignal;
+  /** Also return each chosen token's log-probability (reads the logits back even when greedy). */
+  logprobs?: boolean;
 }
 
 export interface GenerateResult {
@@ -28,6 +30,10 @@ export interface GenerateResult {
   prefillMs: number;
   decodeMs: number;
   timeToFirstTokenMs: number;
+  /** The tokens whose keys and values the KV cache now holds, at positions 0…: reusable by the next request. */
+  kvTokens: number[];
+  /** log p(chosen token) under the adjusted logits, when `logprobs` was asked for. */
+  tokenLogprobs?: number[];
 }
 
 /** Runs `prompt` (with any BOS already in it) and generates after it. */
@@ -41,20 +47,29 @@ export async function generate(forward: ForwardPass, prompt: readonly number[], 
   const context = [...prompt];
   const ids: number[] = [];
   const t0 = performance.now();
+  const tokenLogprobs: number[] | undefined = options.logprobs ? [] : undefined;
   const step = async (tokens: readonly number[], pos: number): Promise<number> => {
     const adjust = { list: adjustments(options, context, ids), params: options };
-    if (greedy) return forward.run(tokens, pos, 'argmax', adjust);
+    if (greedy && !tokenLogprobs) return forward.run(tokens, pos, 'argmax', adjust);
     const logits = await forward.run(tokens, pos, 'logits', adjust);
-    return sampler!.sample(samplingDistribution(logits, options));
+    const id = greedy ? argmaxOf(logits) : sampler!.sample(samplingDistribution(logits, options));
+    tokenLogprobs?.push(logSoftmaxAt(logits, id));
+    return id;
   };
   const aborted = () => options.signal?.aborted === true;
   let finishReason: GenerateResult['finishReason'] = 'length';
-  let next = aborted() ? -1 : await step(prompt.slice(cached), cached);
+  // Prompt positions [0, cached) are already in the cache; this request writes the rest.
+  const kvTokens = prompt.slice(0, cached);
+  let next = -1;
+  if (!aborted()) {
+    next = await step(prompt.slice(cached), cached);
+    kvTokens.push(...prompt.slice(cached));
+  }
   const prefillMs = performance.now() - t0;
   const t1 = performance.now();
   let pos = prompt.length;
   while (ids.length < options.maxTokens) {
-    if (aborted()) {
+    if (aborted() || next < 0) {
       finishReason = 'abort';
       break;
     }
@@ -70,6 +85,7 @@ export async function generate(forward: ForwardPass, prompt: readonly number[], 
     }
     if (ids.length >= options.maxTokens || pos >= forward.contextWindow) break;
     next = await step([next], pos);
+    kvTokens.push(ids.at(-1)!);
     pos++;
   }
   return {
@@ -80,7 +96,23 @@ export async function generate(forward: ForwardPass, prompt: readonly number[], 
     prefillMs,
     decodeMs: performance.now() - t1,
     timeToFirstTokenMs: prefillMs,
+    kvTokens,
+    tokenLogprobs: tokenLogprobs?.slice(0, ids.length),
   };
+}
+
+function argmaxOf(values: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
+function logSoftmaxAt(logits: Float32Array, id: number): number {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  return logits[id]! - max - Math.log(sum);
 }
 
 export type GreedyOptions = Omit<GenerateOptions, keyof SamplingParams>;

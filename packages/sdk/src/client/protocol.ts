@@ -1,0 +1,101 @@
+/**
+ * Request and response types of the OpenAI-style API. Field names follow OpenAI's where one exists
+ * (as WebLLM's do); the page and the worker both speak them.
+ */
+import type { SamplingParams } from '../engine/sampler.js';
+
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+export interface CompletionCreateParams extends SamplingParams {
+  prompt: string;
+  /** Most tokens to generate (default 16, as OpenAI). */
+  max_tokens?: number;
+  /** Up to 4 strings that end generation; they may span token boundaries and are not returned. */
+  stop?: string | string[];
+  /** Return the log-probability of each chosen token (under the sampling distribution's logits). */
+  logprobs?: boolean;
+  /** 'left': drop the oldest prompt tokens when prompt + max_tokens exceed the context window. */
+  truncation?: 'none' | 'left';
+  stream?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+  /** Speed figures webchuan adds. */
+  extra: {
+    prefill_tokens_per_s: number;
+    decode_tokens_per_s: number;
+    time_to_first_token_s: number;
+  };
+}
+
+export interface CompletionChoice {
+  index: number;
+  text: string;
+  finish_reason: FinishReason | null;
+  logprobs: { tokens: string[]; token_logprobs: number[] } | null;
+}
+
+export interface Completion {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: CompletionChoice[];
+  usage: Usage;
+}
+
+/** A streamed piece: text since the previous chunk; the last chunk has finish_reason and usage. */
+export interface CompletionChunk {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: { index: number; text: string; finish_reason: FinishReason | null }[];
+  usage?: Usage;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatCompletionCreateParams extends Omit<CompletionCreateParams, 'prompt'> {
+  messages: ChatMessage[];
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: { index: number; message: ChatMessage; finish_reason: FinishReason | null }[];
+  usage: Usage;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: { index: number; delta: { role?: 'assistant'; content?: string }; finish_reason: FinishReason | null }[];
+  usage?: Usage;
+}
+
+/** What the worker needs of a completion request (everything but the signal and the stream flag). */
+export type WorkerCompletionRequest = Omit<CompletionCreateParams, 'signal' | 'stream'> & { requestId: string };
+
+/** A loaded model, as the page sees it. */
+export interface ModelInfo {
+  url: string;
+  modelType: string;
+  quantization: string;
+  contextWindow: number;
+  vocabSize: number;
+  gpuBytes: number;
+  adapter: { vendor: string; architecture: string; description: string; features: string[] };
+}

@@ -1,0 +1,86 @@
+/** The page side of the SDK tests: the public API only (`createEngine` and what it returns). */
+import { createEngine, type Engine } from '../../src/client/engine.js';
+import type { CompletionCreateParams } from '../../src/client/protocol.js';
+import { WebchuanError } from '../../src/errors.js';
+
+interface ErrorInfo {
+  name: string;
+  code?: string;
+  message: string;
+  isWebchuanError: boolean;
+}
+
+const describe = (e: unknown): ErrorInfo => ({
+  name: (e as Error).name,
+  code: (e as WebchuanError).code,
+  message: (e as Error).message,
+  isWebchuanError: e instanceof WebchuanError,
+});
+
+let engine: Engine | undefined;
+
+const sdk = {
+  async start(model: string, shared: boolean, contextWindow?: number): Promise<{ error?: ErrorInfo; progressEvents: number }> {
+    let progressEvents = 0;
+    try {
+      engine = await createEngine({ model, shared, contextWindow, onProgress: () => progressEvents++ });
+      return { progressEvents };
+    } catch (e) {
+      return { error: describe(e), progressEvents };
+    }
+  },
+
+  async complete(params: Omit<CompletionCreateParams, 'signal' | 'stream'>) {
+    try {
+      return { result: await engine!.completions.create({ ...params, stream: false }) };
+    } catch (e) {
+      return { error: describe(e) };
+    }
+  },
+
+  /** Streams; aborts after `abortAfterChunks` chunks (if given) and reports what arrived after the abort. */
+  async stream(params: Omit<CompletionCreateParams, 'signal' | 'stream'>, abortAfterChunks?: number) {
+    const controller = new AbortController();
+    const texts: string[] = [];
+    let afterAbort = 0;
+    let last: unknown;
+    const t0 = performance.now();
+    let abortedAt = 0;
+    try {
+      for await (const chunk of engine!.completions.create({ ...params, stream: true, signal: controller.signal })) {
+        if (controller.signal.aborted) afterAbort++;
+        texts.push(chunk.choices[0]!.text);
+        last = chunk;
+        if (abortAfterChunks !== undefined && texts.length === abortAfterChunks) {
+          controller.abort();
+          abortedAt = performance.now();
+        }
+      }
+      return { texts, last, afterAbort };
+    } catch (e) {
+      return { texts, last, afterAbort, error: describe(e), msAfterAbort: performance.now() - (abortedAt || t0) };
+    }
+  },
+
+  async many(prompts: string[], maxTokens: number) {
+    const results = await Promise.all(prompts.map((prompt) => engine!.completions.create({ prompt, max_tokens: maxTokens, temperature: 0 })));
+    return results.map((r) => r.choices[0]!.text);
+  },
+
+  async chat(content: string) {
+    const c = await engine!.chat.completions.create({ messages: [{ role: 'user', content }], max_tokens: 8, temperature: 0 });
+    return c.choices[0]!.message;
+  },
+
+  tokenize: (text: string) => engine!.tokenizer.encode(text),
+  loseDevice: () => engine!.loseDeviceForTesting(),
+  dispose: () => engine?.dispose(),
+};
+
+declare global {
+  interface Window {
+    sdk: typeof sdk;
+  }
+}
+window.sdk = sdk;
+document.querySelector('#state')!.textContent = 'ready';
