@@ -136,3 +136,47 @@ describe.skipIf(!haveChromium())('SDK in Chromium', () => {
     }
   });
 });
+
+describe.skipIf(!haveChromium())('shared engine across tabs', () => {
+  const dir = tempDir();
+  let harness: Harness;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    await writeRandomModel(join(dir.path, 'tiny'), tinyBaichuanConfig({ vocabSize: tinyTokenizerPieces().length, contextWindow: 128 }), 'q4f32_1', 12, 'tiny', 64 * 1024);
+    harness = await startHarness(dir.path);
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await harness?.close();
+    dir.remove();
+  });
+
+  it('two pages with shared: true load the model once, both stream, and closing one leaves the other working', async () => {
+    const context = await browser.newContext();
+    const open = async () => {
+      const p = await context.newPage();
+      await p.goto(`${harness.origin}/sdk.html`);
+      await p.waitForFunction(() => document.querySelector('#state')?.textContent === 'ready');
+      return p;
+    };
+    const url = `${harness.origin}/artifacts/tiny/`;
+    const [a, b] = [await open(), await open()];
+    harness.artifacts.log.length = 0;
+    const [ra, rb] = await Promise.all([a.evaluate((u) => window.sdk.start(u, true), url), b.evaluate((u) => window.sdk.start(u, true), url)]);
+    expect(ra.error).toBeUndefined();
+    expect(rb.error).toBeUndefined();
+    const shards = harness.artifacts.log.filter((r) => r.file.endsWith('.bin'));
+    expect(shards.length).toBe(new Set(shards.map((r) => r.file)).size); // each shard fetched once
+    const params = { prompt: 'Together', max_tokens: 6, temperature: 0 };
+    const [sa, sb] = await Promise.all([a.evaluate((p) => window.sdk.stream(p), params), b.evaluate((p) => window.sdk.stream(p), params)]);
+    expect(sa.texts.join('')).toBe(sb.texts.join(''));
+    expect(sa.texts.length).toBeGreaterThan(1);
+    await a.close();
+    const after = await b.evaluate((p) => window.sdk.complete(p), params);
+    expect(after.error).toBeUndefined();
+    expect(after.result!.choices[0]!.text).toBe(sa.texts.join(''));
+    await context.close();
+  });
+});
