@@ -1,42 +1,43 @@
-// The demo page: loads the model named by ?model=<url> (default: the generated tiny model) straight
-// into this page's GPU and streams greedy continuations as text.
-import * as webTokenizers from '@mlc-ai/web-tokenizers';
-import { generateGreedy, httpSource, loadModel, requestModelDevice, StreamingDetokenizer, TextTokenizer, type TokenizerLibrary } from 'webchuan';
+// The demo page: an engine in a (shared) worker for the model named by ?model=<url> (default: the
+// tiny model generated at build time), streaming greedy continuations as text.
+import { createEngine, formatBytes, type DownloadProgress } from 'webchuan';
 
 const status = document.querySelector<HTMLParagraphElement>('#status')!;
 const prompt = document.querySelector<HTMLTextAreaElement>('#prompt')!;
 const run = document.querySelector<HTMLButtonElement>('#run')!;
+const stop = document.querySelector<HTMLButtonElement>('#stop')!;
 const output = document.querySelector<HTMLDivElement>('#output')!;
 
+function showProgress(p: DownloadProgress): void {
+  const eta = p.etaSeconds === undefined ? '' : `, ${Math.ceil(p.etaSeconds)} s left`;
+  status.textContent = `Downloading ${formatBytes(p.loadedBytes)} of ${formatBytes(p.totalBytes)} (${formatBytes(p.bytesPerSecond)}/s${eta})`;
+}
+
 async function main(): Promise<void> {
-  if (!navigator.gpu) throw new Error('This browser has no WebGPU (navigator.gpu is missing).');
-  const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) throw new Error('WebGPU is present but no GPU adapter is available.');
-  const device = await requestModelDevice(adapter);
-  const modelUrl = new URLSearchParams(location.search).get('model') ?? './models/tiny-random/';
-  const source = httpSource(modelUrl);
-  const model = await loadModel(device, source);
-  const library = ((webTokenizers as unknown as { default?: TokenizerLibrary }).default ?? webTokenizers) as TokenizerLibrary;
-  const tokenizer = await TextTokenizer.fromSentencePiece(await source.bytes('tokenizer.model'), library);
-  status.textContent = `Ready: ${model.info.config.modelType}, ${model.info.quantization}, ${(model.weights.bytes / 1e6).toFixed(1)} MB on the GPU.`;
+  const model = new URLSearchParams(location.search).get('model') ?? './models/tiny-random/';
+  const engine = await createEngine({ model, onProgress: showProgress });
+  const m = engine.model;
+  status.textContent = `Ready: ${m.modelType} ${m.quantization}, ${formatBytes(m.gpuBytes)} on ${m.adapter.description || m.adapter.vendor || 'the GPU'}.`;
   run.disabled = false;
+  let controller: AbortController | undefined;
+  stop.addEventListener('click', () => controller?.abort());
   run.addEventListener('click', async () => {
     run.disabled = true;
+    stop.disabled = false;
     output.textContent = '';
-    const ids = [...model.info.config.promptPrefixTokenIds, ...tokenizer.encode(prompt.value)];
-    const detok = new StreamingDetokenizer(tokenizer, ids);
+    controller = new AbortController();
     try {
-      const result = await generateGreedy(model.forward, ids, {
-        maxTokens: 64,
-        stopTokenIds: model.info.config.stopTokenIds,
-        onToken: (id) => output.append(detok.push(id)), // text nodes: model output is never HTML
-      });
-      output.append(detok.flush());
-      status.textContent = `${result.ids.length} tokens, ${((ids.length / result.prefillMs) * 1000).toFixed(1)} tok/s prefill, ${((result.ids.length / result.decodeMs) * 1000).toFixed(1)} tok/s decode.`;
+      const stream = engine.completions.create({ prompt: prompt.value, max_tokens: 64, temperature: 0, repetition_penalty: 1.1, stream: true, signal: controller.signal });
+      for await (const chunk of stream) {
+        output.append(chunk.choices[0]!.text); // a text node: model output is never HTML
+        const u = chunk.usage;
+        if (u) status.textContent = `${u.completion_tokens} tokens; prefill ${u.extra.prefill_tokens_per_s.toFixed(1)} tok/s, decode ${u.extra.decode_tokens_per_s.toFixed(1)} tok/s.`;
+      }
     } catch (error) {
-      status.textContent = `Error: ${(error as Error).message}`;
+      status.textContent = (error as Error).name === 'AbortError' ? 'Stopped.' : `Error: ${(error as Error).message}`;
     } finally {
       run.disabled = false;
+      stop.disabled = true;
     }
   });
 }
