@@ -8,9 +8,10 @@ import matvec from './kernels/matvec.wgsl?raw';
 import rmsnorm from './kernels/rmsnorm.wgsl?raw';
 import rope from './kernels/rope.wgsl?raw';
 import swiglu from './kernels/swiglu.wgsl?raw';
+import scalesF16 from './kernels/scales_f16.wgsl?raw';
+import scalesF32 from './kernels/scales_f32.wgsl?raw';
 import weightsF32 from './kernels/weights_f32.wgsl?raw';
-import weightsQ4F16 from './kernels/weights_q4f16.wgsl?raw';
-import weightsQ4F32 from './kernels/weights_q4f32.wgsl?raw';
+import weightsQ4 from './kernels/weights_q4.wgsl?raw';
 
 export const KERNELS = { argmax, attention, embedding, logitProcessor, matmul, matvec, rmsnorm, rope, swiglu } as const;
 export type KernelName = keyof typeof KERNELS;
@@ -20,6 +21,6 @@ export type WeightFormat = 'f32' | 'q4f32' | 'q4f16';
 
 export const WEIGHT_FORMAT_WGSL: Record<WeightFormat, string> = {
   f32: weightsF32,
-  q4f32: weightsQ4F32,
-  q4f16: weightsQ4F16,
+  q4f32: scalesF32 + weightsQ4,
+  q4f16: scalesF16 + weightsQ4,
 };

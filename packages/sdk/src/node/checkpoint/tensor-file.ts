@@ -1,4 +1,5 @@
 /** What every checkpoint reader offers: tensor metadata, and one tensor's values on demand. */
+import { open, type FileHandle } from 'node:fs/promises';
 import { bf16ArrayToF32, f16ArrayToF32 } from '../../model/half.js';
 
 export type SourceDtype = 'float32' | 'float16' | 'bfloat16';
@@ -55,4 +56,52 @@ export async function readRowsAt(
   const { bytesRead } = await handle.read(bytes, 0, bytes.byteLength, base + start * rowBytes);
   if (bytesRead !== bytes.byteLength) throw new Error(`${entry.file}: truncated while reading ${entry.name}`);
   return toFloat32(bytes, entry.dtype);
+}
+
+/** A tensor whose bytes lie contiguously in an open file, from an offset found when first needed. */
+export interface LocatedTensor extends TensorEntry {
+  handle: FileHandle;
+  dataOffset(): Promise<number>;
+}
+
+/** A checkpoint made of files whose tensors each lie contiguously at a known place. */
+export class FileCheckpointReader implements CheckpointReader {
+  protected constructor(
+    private readonly entries: Map<string, LocatedTensor>,
+    private readonly handles: FileHandle[],
+  ) {}
+
+  /** Opens every file and lets `index` list its tensors; closes them all if any fails. */
+  protected static async openFiles(
+    files: string[],
+    index: (file: string, handle: FileHandle, add: (t: LocatedTensor) => void) => Promise<void>,
+  ): Promise<[Map<string, LocatedTensor>, FileHandle[]]> {
+    const entries = new Map<string, LocatedTensor>();
+    const handles: FileHandle[] = [];
+    try {
+      for (const file of files) {
+        const handle = await open(file, 'r');
+        handles.push(handle);
+        await index(file, handle, (t) => entries.set(t.name, t));
+      }
+    } catch (error) {
+      await Promise.all(handles.map((h) => h.close()));
+      throw error;
+    }
+    return [entries, handles];
+  }
+
+  tensors(): TensorEntry[] {
+    return [...this.entries.values()].map(({ name, dtype, shape, file }) => ({ name, dtype, shape, file }));
+  }
+
+  async readRows(name: string, start: number, count: number): Promise<Float32Array> {
+    const t = this.entries.get(name);
+    if (!t) throw new Error(`no tensor ${name}`);
+    return readRowsAt(t.handle, t, await t.dataOffset(), start, count);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.handles.map((h) => h.close()));
+  }
 }
