@@ -1,47 +1,91 @@
-// The demo page: an engine in a (shared) worker for the model named by ?model=<url> (default: the
-// tiny model generated at build time), streaming greedy continuations as text.
-import { createEngine, formatBytes, type DownloadProgress } from 'webchuan';
+// The demo: the three elements on one model (from the catalog, or ?model=<url>), a cache panel and a
+// device panel. Everything model-related runs in the SDK's shared worker.
+import { deleteModel, formatBytes, listCachedModels, type Usage } from 'webchuan';
+import 'webchuan/elements';
+import catalog from '../../../models/catalog.json';
 
-const status = document.querySelector<HTMLParagraphElement>('#status')!;
-const prompt = document.querySelector<HTMLTextAreaElement>('#prompt')!;
-const run = document.querySelector<HTMLButtonElement>('#run')!;
-const stop = document.querySelector<HTMLButtonElement>('#stop')!;
-const output = document.querySelector<HTMLDivElement>('#output')!;
-
-function showProgress(p: DownloadProgress): void {
-  const eta = p.etaSeconds === undefined ? '' : `, ${Math.ceil(p.etaSeconds)} s left`;
-  status.textContent = `Downloading ${formatBytes(p.loadedBytes)} of ${formatBytes(p.totalBytes)} (${formatBytes(p.bytesPerSecond)}/s${eta})`;
+interface CatalogModel {
+  id: string;
+  name: string;
+  url: string;
+  source: string;
+  sizeBytes: number;
+  gpuMemoryBytes: number;
 }
 
-async function main(): Promise<void> {
-  const model = new URLSearchParams(location.search).get('model') ?? './models/tiny-random/';
-  const engine = await createEngine({ model, onProgress: showProgress });
-  const m = engine.model;
-  status.textContent = `Ready: ${m.modelType} ${m.quantization}, ${formatBytes(m.gpuBytes)} on ${m.adapter.description || m.adapter.vendor || 'the GPU'}.`;
-  run.disabled = false;
-  let controller: AbortController | undefined;
-  stop.addEventListener('click', () => controller?.abort());
-  run.addEventListener('click', async () => {
-    run.disabled = true;
-    stop.disabled = false;
-    output.textContent = '';
-    controller = new AbortController();
-    try {
-      const stream = engine.completions.create({ prompt: prompt.value, max_tokens: 64, temperature: 0, repetition_penalty: 1.1, stream: true, signal: controller.signal });
-      for await (const chunk of stream) {
-        output.append(chunk.choices[0]!.text); // a text node: model output is never HTML
-        const u = chunk.usage;
-        if (u) status.textContent = `${u.completion_tokens} tokens; prefill ${u.extra.prefill_tokens_per_s.toFixed(1)} tok/s, decode ${u.extra.decode_tokens_per_s.toFixed(1)} tok/s.`;
-      }
-    } catch (error) {
-      status.textContent = (error as Error).name === 'AbortError' ? 'Stopped.' : `Error: ${(error as Error).message}`;
-    } finally {
-      run.disabled = false;
-      stop.disabled = true;
-    }
-  });
-}
+const models = catalog.models as CatalogModel[];
+const params = new URLSearchParams(location.search);
+const fallback = models.find((m) => m.id === 'tiny-random')!;
+const chosen = params.get('model') ?? models.find((m) => m.id === params.get('id'))?.url ?? fallback.url;
+const modelUrl = new URL(chosen, location.href).href;
 
-main().catch((error: Error) => {
-  status.textContent = `Error: ${error.message}`;
+const picker = document.querySelector<HTMLSelectElement>('#model-picker')!;
+for (const m of models) {
+  const option = new Option(`${m.name} — ${formatBytes(m.sizeBytes)} download, ${formatBytes(m.gpuMemoryBytes)} GPU`, m.id);
+  option.selected = new URL(m.url, location.href).href === modelUrl;
+  picker.append(option);
+}
+if (params.get('model')) picker.append(new Option(`Custom: ${chosen}`, '', true, true));
+picker.addEventListener('change', () => {
+  const next = new URL(location.href);
+  next.searchParams.delete('model');
+  next.searchParams.set('id', picker.value);
+  location.assign(next);
 });
+const current = models.find((m) => new URL(m.url, location.href).href === modelUrl);
+document.querySelector('#model-note')!.textContent = current?.source ?? `Artifact at ${chosen}`;
+
+for (const el of document.querySelectorAll('baichuan-status, baichuan-completion, baichuan-chat')) el.setAttribute('model', modelUrl);
+
+const speed = document.querySelector('#speed')!;
+document.addEventListener('webchuan-done', (event) => {
+  const usage = (event as CustomEvent<{ usage?: Usage }>).detail.usage;
+  if (usage) speed.textContent = `Last run: ${usage.completion_tokens} tokens, prefill ${usage.extra.prefill_tokens_per_s.toFixed(1)} tok/s, decode ${usage.extra.decode_tokens_per_s.toFixed(1)} tok/s.`;
+  void renderCache();
+});
+document.addEventListener('webchuan-progress', () => void renderCache());
+
+async function renderCache(): Promise<void> {
+  const body = document.querySelector('#cache tbody')!;
+  const rows = await listCachedModels();
+  body.replaceChildren(
+    ...rows.map((m) => {
+      const tr = document.createElement('tr');
+      const cells = [m.id, `${formatBytes(m.bytes)} of ${formatBytes(m.totalBytes)}`, m.complete ? 'yes' : 'partial'];
+      for (const text of cells) tr.append(Object.assign(document.createElement('td'), { textContent: text }));
+      const button = Object.assign(document.createElement('button'), { textContent: 'Delete', type: 'button' });
+      button.setAttribute('aria-label', `Delete ${m.id} from this browser`);
+      button.addEventListener('click', async () => {
+        await deleteModel(m.id);
+        await renderCache();
+      });
+      const td = document.createElement('td');
+      td.append(button);
+      tr.append(td);
+      return tr;
+    }),
+  );
+  if (rows.length === 0) {
+    const tr = document.createElement('tr');
+    tr.append(Object.assign(document.createElement('td'), { textContent: 'Nothing stored yet.', colSpan: 4 }));
+    body.append(tr);
+  }
+}
+
+async function renderDevice(): Promise<void> {
+  const dl = document.querySelector('#device')!;
+  const add = (term: string, value: string) => dl.append(Object.assign(document.createElement('dt'), { textContent: term }), Object.assign(document.createElement('dd'), { textContent: value }));
+  if (!navigator.gpu) return add('WebGPU', 'not available in this browser');
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) return add('WebGPU', 'available, but no GPU adapter');
+  const info = adapter.info;
+  add('Adapter', [info.vendor, info.architecture, info.description].filter(Boolean).join(' · ') || 'unknown');
+  add('shader-f16', adapter.features.has('shader-f16') ? 'yes' : 'no (q4f16_1 still runs: scales are unpacked in the shader)');
+  add('Largest storage buffer', formatBytes(adapter.limits.maxStorageBufferBindingSize));
+  add('Largest buffer', formatBytes(adapter.limits.maxBufferSize));
+  add('Workgroup storage', formatBytes(adapter.limits.maxComputeWorkgroupStorageSize));
+  add('Features', [...adapter.features].sort().join(', ') || 'none');
+}
+
+void renderCache();
+void renderDevice();

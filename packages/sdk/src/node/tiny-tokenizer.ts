@@ -1,8 +1,8 @@
 /**
  * Writes a small, valid SentencePiece `tokenizer.model` (BPE, byte fallback), so the demo's default
  * model can be generated on any machine without downloading or shipping a third-party tokenizer.
- * Its pieces are the special tokens, the 256 byte pieces, `▁` and printable ASCII: every text
- * encodes (characters outside ASCII through byte fallback), and decoding is exact.
+ * Its pieces are the special tokens, the 256 byte pieces, `▁`, printable ASCII and one markup
+ * piece: every text encodes (characters outside ASCII through byte fallback), and decoding is exact.
  *
  * The file is SentencePiece's ModelProto in protobuf wire format; only the fields the tokenizer
  * reads are written.
@@ -34,8 +34,15 @@ const enum PieceType {
   Normal = 1,
   Unknown = 2,
   Control = 3,
+  UserDefined = 4,
   Byte = 6,
 }
+
+/**
+ * A piece of markup, user-defined (as Baichuan-7B's vocabulary has HTML tags), so tests can force
+ * the model to emit it with logit_bias and check that every surface shows it as text.
+ */
+export const MARKUP_PIECE = '<img src=x onerror="window.pwned=1">';
 
 /** The pieces of the tiny tokenizer, in id order. */
 export function tinyTokenizerPieces(): { piece: string; type: PieceType }[] {
@@ -47,6 +54,7 @@ export function tinyTokenizerPieces(): { piece: string; type: PieceType }[] {
   for (let b = 0; b < 256; b++) pieces.push({ piece: `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, type: PieceType.Byte });
   pieces.push({ piece: '▁', type: PieceType.Normal });
   for (let c = 0x21; c < 0x7f; c++) pieces.push({ piece: String.fromCharCode(c), type: PieceType.Normal });
+  pieces.push({ piece: MARKUP_PIECE, type: PieceType.UserDefined });
   return pieces;
 }
 

@@ -1,0 +1,124 @@
+/**
+ * `<baichuan-chat model="…">`: a transcript and an input; replies stream in as text, a Stop button
+ * aborts them. Enter sends, Shift+Enter adds a line.
+ */
+import { LitElement, css, html, nothing } from 'lit';
+import type { ChatMessage, Usage } from '../client/protocol.js';
+import { engineFor } from './engine-registry.js';
+
+export class BaichuanChat extends LitElement {
+  static override properties = {
+    model: { type: String },
+    maxTokens: { type: Number, attribute: 'max-tokens' },
+    temperature: { type: Number },
+    system: { type: String },
+    logitBias: { type: Object, attribute: 'logit-bias' },
+    messages: { state: true },
+    running: { state: true },
+    lastUsage: { state: true },
+  };
+
+  static override styles = css`
+    :host { display: block; border: 1px solid var(--baichuan-border, #d1d5db); border-radius: 8px; padding: 0.75em; }
+    ol { list-style: none; margin: 0 0 0.75em; padding: 0; max-block-size: var(--baichuan-chat-height, 20em); overflow-y: auto; }
+    li { margin: 0.4em 0; white-space: pre-wrap; }
+    .role { font-weight: 600; margin-inline-end: 0.4em; }
+    .assistant .text { color: var(--baichuan-assistant-color, inherit); }
+    form { display: flex; gap: 0.5em; align-items: flex-end; }
+    textarea { flex: 1; font: inherit; resize: vertical; }
+    button { font: inherit; }
+    .usage { font-size: 0.85em; color: var(--baichuan-muted, #555); }
+    .sr { position: absolute; inline-size: 1px; block-size: 1px; overflow: hidden; clip-path: inset(50%); }
+  `;
+
+  declare model: string;
+  declare maxTokens: number;
+  declare temperature: number;
+  declare system: string;
+  declare logitBias: Record<string, number> | undefined;
+  declare messages: ChatMessage[];
+  declare running: boolean;
+  declare lastUsage: Usage | undefined;
+  private controller?: AbortController;
+  private announcement = '';
+
+  constructor() {
+    super();
+    this.model = '';
+    this.maxTokens = 128;
+    this.temperature = 0;
+    this.system = '';
+    this.logitBias = undefined;
+    this.messages = [];
+    this.running = false;
+    this.lastUsage = undefined;
+  }
+
+  /** Stops the reply being streamed. */
+  stop(): void {
+    this.controller?.abort();
+  }
+
+  /** Sends a user message and streams the reply. */
+  async send(content: string): Promise<void> {
+    if (!content.trim() || this.running) return;
+    const history: ChatMessage[] = [...(this.system ? [{ role: 'system' as const, content: this.system }] : []), ...this.messages, { role: 'user', content }];
+    const reply: ChatMessage = { role: 'assistant', content: '' };
+    this.messages = [...this.messages, { role: 'user', content }, reply];
+    this.running = true;
+    const controller = (this.controller = new AbortController());
+    try {
+      const engine = await engineFor(this.model).get();
+      const stream = engine.chat.completions.create({ messages: history, max_tokens: this.maxTokens, temperature: this.temperature, logit_bias: this.logitBias, stream: true, signal: controller.signal });
+      for await (const chunk of stream) {
+        const piece = chunk.choices[0]!.delta.content ?? '';
+        if (chunk.usage) this.lastUsage = chunk.usage;
+        if (!piece) continue;
+        reply.content += piece;
+        this.messages = [...this.messages];
+        this.dispatchEvent(new CustomEvent('webchuan-token', { detail: { text: piece }, bubbles: true, composed: true }));
+      }
+      this.dispatchEvent(new CustomEvent('webchuan-done', { detail: { text: reply.content, usage: this.lastUsage }, bubbles: true, composed: true }));
+    } catch (error) {
+      if ((error as Error).name !== 'AbortError') {
+        engineFor(this.model).fail(error);
+        this.dispatchEvent(new CustomEvent('webchuan-error', { detail: { error }, bubbles: true, composed: true }));
+      }
+    } finally {
+      this.running = false;
+      this.controller = undefined;
+      this.announcement = `Assistant: ${reply.content}`;
+      this.requestUpdate();
+    }
+  }
+
+  private onSubmit(event: Event): void {
+    event.preventDefault();
+    const input = this.renderRoot.querySelector('textarea')!;
+    const text = input.value;
+    input.value = '';
+    void this.send(text);
+  }
+
+  private onKeyDown(event: KeyboardEvent): void {
+    if (event.key === 'Enter' && !event.shiftKey) this.onSubmit(event);
+  }
+
+  override render() {
+    const u = this.lastUsage;
+    return html`<ol part="transcript" aria-label="Conversation">
+        ${this.messages.map(
+          (m) => html`<li class=${m.role} part="message ${m.role}"><span class="role">${m.role === 'user' ? 'You' : 'Model'}:</span><span class="text">${m.content}</span></li>`,
+        )}
+      </ol>
+      <form part="form" @submit=${this.onSubmit}>
+        <textarea part="input" rows="2" aria-label="Message" placeholder="Message" @keydown=${this.onKeyDown}></textarea>
+        <button part="send" type="submit" ?disabled=${this.running}>Send</button>
+        <button part="stop" type="button" ?disabled=${!this.running} @click=${() => this.stop()}>Stop</button>
+      </form>
+      ${u && !this.running
+        ? html`<p class="usage" part="usage">${u.completion_tokens} tokens · prefill ${u.extra.prefill_tokens_per_s.toFixed(1)} tok/s · decode ${u.extra.decode_tokens_per_s.toFixed(1)} tok/s</p>`
+        : nothing}
+      <div class="sr" role="status" aria-live="polite">${this.running ? '' : this.announcement}</div>`;
+  }
+}
