@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['packages/*/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'e2e/**/*.test.ts'],
     // GPU tests share one SwiftShader device per file; running files in parallel only fights over 2 cores.
     fileParallelism: false,
     testTimeout: 120_000,

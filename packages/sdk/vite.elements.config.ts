@@ -4,6 +4,8 @@ import { defineConfig } from 'vite';
 //   <script type="module" src=".../webchuan-elements.js"></script>
 // Everything (Lit, Comlink, the tokenizer's wasm) is inside; the engine's worker files sit beside it.
 export default defineConfig({
+  // Relative URLs: the worker files are found beside the script, wherever it is served from.
+  base: './',
   build: {
     outDir: 'dist',
     emptyOutDir: true,
