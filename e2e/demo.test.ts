@@ -149,6 +149,23 @@ describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
   });
 });
 
+describe.skipIf(!haveChromium())('the built demo under another base path', () => {
+  it('loads and becomes ready when served from /some/sub/path/', async () => {
+    const server = await serveStatic({ '/some/sub/path/': DEMO_DIST });
+    const browser = await launchChromium();
+    try {
+      const p = await browser.newPage();
+      await p.goto(`${server.origin}/some/sub/path/`);
+      await p.waitForFunction(() => document.querySelector('baichuan-status')?.shadowRoot?.querySelector('[data-phase="ready"]'), null, { timeout: 60_000 });
+      expect(server.log.some((path) => path.startsWith('/some/sub/path/models/tiny-random/params_shard_'))).toBe(true);
+      expect(server.log.filter((path) => !path.startsWith('/some/sub/path/') && path !== '/favicon.ico')).toEqual([]);
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  });
+});
+
 describe.skipIf(!haveChromium())('a page with only the elements script and one tag', () => {
   it('completes a textarea with no build step', async () => {
     execFileSync('npx', ['vite', 'build', '--config', 'vite.elements.config.ts', '--logLevel', 'silent'], { cwd: join(ROOT, 'packages/sdk'), stdio: 'ignore' });
