@@ -23,7 +23,6 @@ export async function requestModelDevice(adapter: GPUAdapter, largestBufferBytes
     requiredLimits: {
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
       maxBufferSize: limits.maxBufferSize,
-      maxStorageBuffersPerShaderStage: Math.min(8, limits.maxStorageBuffersPerShaderStage),
     },
   });
 }

@@ -5,7 +5,8 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { isQuantization, QUANTIZATIONS, type Quantization } from '../model/quant.js';
-import { generateGreedy } from '../engine/generate.js';
+import { generate } from '../engine/generate.js';
+import { checkSamplingParams } from '../engine/sampler.js';
 import { StreamingDetokenizer } from '../tokenizer/tokenizer.js';
 import { convertHf } from './convert.js';
 import { importLlama2c } from './import-llama2c.js';
@@ -24,8 +25,9 @@ const USAGE = `webchuan <command> [options]
   random-model --out <dir> [--quant <q>] [--seed N] [--kv-heads N] [--layers N] [--tokenizer <tok.model>]
       Write a tiny random model in Baichuan-7B's layout (for tests and the demo); without --tokenizer
       it gets a small generated SentencePiece tokenizer.
-  generate --model <dir> --prompt "<text>" [--max-tokens N] [--temperature 0] [--json]
-      Print the greedy continuation of the prompt (stdout); figures go to stderr.
+  generate --model <dir> --prompt "<text>" [--max-tokens N] [--temperature T] [--top-p P] [--top-k K]
+           [--repetition-penalty R] [--seed S] [--json]
+      Print the continuation of the prompt (stdout; greedy unless --temperature > 0); figures go to stderr.
   tokenize --tokenizer <tokenizer.model|model dir>
       Read one JSON string per line on stdin, print one JSON array of token ids per line.
   bench --model <dir> [--prompt-tokens P] [--decode-tokens D]
@@ -61,6 +63,9 @@ const OPTIONS = {
   prompt: { type: 'string' },
   'max-tokens': { type: 'string' },
   temperature: { type: 'string' },
+  'top-p': { type: 'string' },
+  'top-k': { type: 'string' },
+  'repetition-penalty': { type: 'string' },
   json: { type: 'boolean' },
   seed: { type: 'string' },
   'kv-heads': { type: 'string' },
@@ -104,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'generate':
-        return await generate(o);
+        return await runGenerate(o);
       case 'tokenize':
         return await tokenize(required(o.tokenizer, '--tokenizer'));
       case 'bench': {
@@ -126,9 +131,33 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function generate(o: { model?: string; prompt?: string; 'max-tokens'?: string; temperature?: string; json?: boolean }): Promise<number> {
-  const temperature = Number(o.temperature ?? '0');
-  if (temperature !== 0) throw new UsageError('only greedy decoding (--temperature 0) is available from the command line');
+interface GenerateFlags {
+  model?: string;
+  prompt?: string;
+  'max-tokens'?: string;
+  temperature?: string;
+  'top-p'?: string;
+  'top-k'?: string;
+  'repetition-penalty'?: string;
+  seed?: string;
+  json?: boolean;
+}
+
+function num(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`${name} must be a number, got "${value}"`);
+  return n;
+}
+
+async function runGenerate(o: GenerateFlags): Promise<number> {
+  const sampling = {
+    temperature: num(o.temperature, '--temperature') ?? 0,
+    top_p: num(o['top-p'], '--top-p'),
+    top_k: num(o['top-k'], '--top-k'),
+    repetition_penalty: num(o['repetition-penalty'], '--repetition-penalty'),
+    seed: num(o.seed, '--seed'),
+  };
   const prompt = o.prompt ?? '';
   const model = await loadNodeModel(required(o.model, '--model'));
   try {
@@ -137,7 +166,9 @@ async function generate(o: { model?: string; prompt?: string; 'max-tokens'?: str
     if (context.length === 0) throw new UsageError('the prompt is empty and this model adds no BOS token: give some text');
     const detok = new StreamingDetokenizer(model.tokenizer, context);
     let text = '';
-    const result = await generateGreedy(model.forward, context, {
+    checkSamplingParams(sampling, config.vocabSize);
+    const result = await generate(model.forward, context, {
+      ...sampling,
       maxTokens: int(o['max-tokens'], '--max-tokens', 64),
       stopTokenIds: config.stopTokenIds,
       onToken: (id) => {

@@ -34,6 +34,7 @@ export class EngineService {
   private loaded?: Loaded;
   /** Set when the device was lost; the next request reloads this model. */
   private lostModel?: { url: string; options: LoadOptions };
+  private lostReason?: string;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly cancelled = new Map<string, AbortController>();
 
@@ -69,8 +70,6 @@ export class EngineService {
     });
     return device;
   }
-
-  private lostReason?: string;
 
   /** Downloads (or finds in the cache) and loads a model; a no-op when it is already loaded. */
   load(url: string, options: LoadOptions = {}, onProgress?: (p: DownloadProgress) => void): Promise<ModelInfo> {
