@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamingDetokenizer, type TextTokenizer } from '../src/tokenizer/tokenizer.js';
 import { loadNodeTokenizer } from '../src/node/runtime.js';
-import { REPO_ROOT, sharedFile } from './helpers.js';
+import { importLlama2c } from '../src/node/import-llama2c.js';
+import { REPO_ROOT, sharedFile, tempDir } from './helpers.js';
 
 const baichuanModel = sharedFile('data/baichuan-7b/tokenizer.model');
 const baichuanReference = sharedFile('reference/baichuan-tokenizer/encode_reference.json');
 const tok512 = sharedFile('data/tinyllamas/tok512.model');
 const tok512Reference = sharedFile('reference/llama2c/encode_tok512.json');
+const stories = sharedFile('data/tinyllamas/stories260K.bin');
 
 interface EncodeCase {
   text: string;
@@ -63,13 +65,22 @@ describe.skipIf(!baichuanModel || !baichuanReference)('Baichuan-7B tokenizer.mod
   });
 });
 
-describe.skipIf(!tok512 || !tok512Reference)('llama2.c tok512', () => {
-  it('encodes like llama2.c run.c for ordinary text', async () => {
+describe.skipIf(!tok512 || !tok512Reference || !stories)('llama2.c tok512', () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+  const cases = () => JSON.parse(readFileSync(tok512Reference!, 'utf8')) as { text: string; ids_with_bos: number[] }[];
+
+  it('SentencePiece as trained collapses runs of spaces, unlike run.c', async () => {
     const tokenizer = await loadNodeTokenizer(tok512!);
-    const cases = JSON.parse(readFileSync(tok512Reference!, 'utf8')) as { text: string; ids_with_bos: number[] }[];
-    // llama2.c's own encoder keeps runs of spaces that SentencePiece (this model normalizes
-    // whitespace) collapses; those strings are compared in the README's note, not here.
-    for (const c of cases.filter((c) => !/ {2}/.test(c.text))) expect(tokenizer.encode(c.text)).toEqual(c.ids_with_bos.slice(1));
+    const twoSpaces = cases().find((c) => c.text === '  two  spaces')!;
+    expect(tokenizer.encode(twoSpaces.text)).not.toEqual(twoSpaces.ids_with_bos.slice(1));
+    tokenizer.dispose();
+  });
+
+  it('the imported model tokenizes exactly as llama2.c run.c, runs of spaces included', async () => {
+    await importLlama2c(stories!, tok512!, 'q0f32', join(dir.path, 's260'));
+    const tokenizer = await loadNodeTokenizer(join(dir.path, 's260'));
+    for (const c of cases()) expect(tokenizer.encode(c.text), JSON.stringify(c.text)).toEqual(c.ids_with_bos.slice(1));
     tokenizer.dispose();
   });
 });

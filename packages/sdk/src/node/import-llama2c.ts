@@ -6,10 +6,13 @@
  * (i, i + head_dim/2), as Hugging Face does. Like HF's LLaMA converter we permute the rows of wq and
  * wk so that the two conventions compute the same attention scores.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { ModelConfig } from '../model/config.js';
 import { paramSpecs } from '../model/params.js';
 import type { Quantization } from '../model/quant.js';
+import { withRemoveExtraWhitespaces } from './sentencepiece-model.js';
 import { memoryParam, writeArtifact, type WriteArtifactOptions } from './write-model.js';
 
 export interface Llama2cCheckpoint {
@@ -128,6 +131,13 @@ export async function importLlama2c(
 ): Promise<ModelConfig> {
   const { config, params } = parseLlama2c(new Uint8Array(await readFile(checkpoint)), checkpoint);
   const sources = paramSpecs(config).map((spec) => memoryParam(spec.name, params.get(spec.name)!, spec.shape.at(-1)!));
-  await writeArtifact(outDir, config, quantization, sources, { tokenizerModel, ...options });
+  // Tokenize as run.c does: keep runs of spaces (see withRemoveExtraWhitespaces).
+  const tokenizerCopy = join(await mkdtemp(join(tmpdir(), 'webchuan-')), 'tokenizer.model');
+  await writeFile(tokenizerCopy, withRemoveExtraWhitespaces(new Uint8Array(await readFile(tokenizerModel)), false));
+  try {
+    await writeArtifact(outDir, config, quantization, sources, { tokenizerModel: tokenizerCopy, ...options });
+  } finally {
+    await rm(dirname(tokenizerCopy), { recursive: true, force: true });
+  }
   return config;
 }

@@ -7,28 +7,7 @@
  * The file is SentencePiece's ModelProto in protobuf wire format; only the fields the tokenizer
  * reads are written.
  */
-
-function varint(value: number | bigint): number[] {
-  let v = BigInt.asUintN(64, BigInt(value));
-  const out: number[] = [];
-  do {
-    let byte = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v > 0n) byte |= 0x80;
-    out.push(byte);
-  } while (v > 0n);
-  return out;
-}
-
-const tag = (field: number, wire: number) => varint((field << 3) | wire);
-const int = (field: number, value: number) => [...tag(field, 0), ...varint(value)];
-const bytesField = (field: number, bytes: number[] | Uint8Array) => [...tag(field, 2), ...varint(bytes.length), ...bytes];
-const str = (field: number, s: string) => bytesField(field, new TextEncoder().encode(s));
-const float = (field: number, f: number) => {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setFloat32(0, f, true);
-  return [...tag(field, 5), ...b];
-};
+import { bytesField, floatField, intField, stringField } from './protobuf.js';
 
 const enum PieceType {
   Normal = 1,
@@ -64,19 +43,19 @@ export function tinyTokenizerModel(): Uint8Array {
   const out: number[] = [];
   pieces.forEach((p, i) => {
     const score = p.type === PieceType.Normal ? -i : 0;
-    out.push(...bytesField(1, [...str(1, p.piece), ...float(2, score), ...int(3, p.type)]));
+    out.push(...bytesField(1, [...stringField(1, p.piece), ...floatField(2, score), ...intField(3, p.type)]));
   });
   const trainer = [
-    ...int(3, 2), // model_type: BPE
-    ...int(4, pieces.length), // vocab_size
-    ...int(35, 1), // byte_fallback
-    ...int(40, 0), // unk_id
-    ...int(41, 1), // bos_id
-    ...int(42, 2), // eos_id
-    ...int(43, -1), // pad_id: none
+    ...intField(3, 2), // model_type: BPE
+    ...intField(4, pieces.length), // vocab_size
+    ...intField(35, 1), // byte_fallback
+    ...intField(40, 0), // unk_id
+    ...intField(41, 1), // bos_id
+    ...intField(42, 2), // eos_id
+    ...intField(43, -1), // pad_id: none
   ];
   out.push(...bytesField(2, trainer));
-  const normalizer = [...str(1, 'identity'), ...int(3, 1), ...int(4, 0), ...int(5, 1)];
+  const normalizer = [...stringField(1, 'identity'), ...intField(3, 1), ...intField(4, 0), ...intField(5, 1)];
   out.push(...bytesField(3, normalizer));
   return Uint8Array.from(out);
 }
