@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateGreedy } from '../src/engine/generate.js';
 import { openArtifact, readTensors } from '../src/model/artifact.js';
-import type { Quantization } from '../src/model/quant.js';
+import { defaultKvDtype, type Quantization } from '../src/model/quant.js';
 import { convertHf } from '../src/node/convert.js';
 import { directorySource } from '../src/node/fs-source.js';
 import { loadNodeModel } from '../src/node/runtime.js';
@@ -74,7 +74,7 @@ describe.skipIf(!tiny)('baichuan-tiny (PyTorch-made, Baichuan-7B layout) through
     await convertHf(hfDir('pytorch_model.bin', ['pytorch_model.bin']), quant, artifact);
     const source = directorySource(artifact);
     const { cache, info } = await openArtifact(source);
-    const reference = new ReferenceModel(info.config, await collectReferenceWeights(info.config, readTensors(source, cache)), 64);
+    const reference = new ReferenceModel(info.config, await collectReferenceWeights(info.config, readTensors(source, cache)), 64, defaultKvDtype(info.quantization));
     const model = await loadNodeModel(artifact, { contextWindow: 64 });
     try {
       const c = cases[0]!;

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { readTensors, openArtifact } from '../src/model/artifact.js';
-import type { Quantization } from '../src/model/quant.js';
+import { defaultKvDtype, type Quantization } from '../src/model/quant.js';
 import { mulberry32 } from '../src/model/random.js';
 import { loadModel } from '../src/engine/model.js';
 import { directorySource } from '../src/node/fs-source.js';
@@ -37,7 +37,7 @@ describe.each(cases)('random Baichuan-layout model, $quant, $kvHeads KV heads', 
     await writeRandomModel(out, config, quant, 1000 + kvHeads);
     const source = directorySource(out);
     const { cache } = await openArtifact(source);
-    const reference = new ReferenceModel(config, await collectReferenceWeights(config, readTensors(source, cache)), 64);
+    const reference = new ReferenceModel(config, await collectReferenceWeights(config, readTensors(source, cache)), 64, defaultKvDtype(quant));
     const device = await gpuDevice();
     const gpu = await loadModel(device, source, { contextWindow: 64, maxBatchTokens: 32 });
     const stepwise = await loadModel(device, source, { contextWindow: 64 });

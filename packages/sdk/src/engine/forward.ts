@@ -15,7 +15,7 @@ import { classifierName, EMBED_NAME, FINAL_NORM_NAME, layerParamNames } from '..
 import { ropeTables } from '../model/rope.js';
 import { readbackBuffer, storageBuffer, storageBufferWith, uniformBuffer } from '../gpu/buffers.js';
 import { grid1D, KernelCache, type BindingShape, type CompiledKernel } from '../gpu/kernel-cache.js';
-import { KERNELS, WEIGHT_FORMAT_WGSL } from '../gpu/shaders.js';
+import { KERNELS, KV_FORMAT_WGSL, WEIGHT_FORMAT_WGSL, type KvDtype } from '../gpu/shaders.js';
 import { weightConstants, type GpuMatrix, type GpuWeights } from '../gpu/weights.js';
 import type { SamplingParams, TokenAdjustment } from './sampler.js';
 
@@ -35,6 +35,8 @@ const MATVEC_ROWS = 4;
 export interface ForwardOptions {
   /** KV cache length in tokens; at most the model's context window (default: all of it). */
   contextWindow?: number;
+  /** KV cache precision (default f32; loadModel picks f16 for q4f16_1 models). */
+  kvDtype?: KvDtype;
   /** Most prompt tokens run in one batch; longer prompts run in chunks (default 512). */
   maxBatchTokens?: number;
 }
@@ -112,6 +114,7 @@ interface LayerOps {
 
 export class ForwardPass {
   readonly contextWindow: number;
+  readonly kvDtype: KvDtype;
   readonly maxBatchTokens: number;
   private readonly kernels: KernelCache;
   private readonly owned: GPUBuffer[] = [];
@@ -139,6 +142,8 @@ export class ForwardPass {
     options: ForwardOptions = {},
   ) {
     const c = config;
+    if (c.headDim % 4 !== 0) throw new Error(`forward: head_dim ${c.headDim} is not a multiple of 4, which rope.wgsl needs`);
+    this.kvDtype = options.kvDtype ?? 'f32';
     this.contextWindow = Math.min(options.contextWindow ?? c.contextWindow, c.contextWindow);
     this.maxBatchTokens = Math.max(1, Math.min(options.maxBatchTokens ?? 512, this.contextWindow));
     const T = this.maxBatchTokens;
@@ -184,15 +189,17 @@ export class ForwardPass {
     const norm = (x: GPUBuffer, out: GPUBuffer, weight: GPUBuffer) =>
       new Bound(normKernel, kernels.bindGroup(normKernel, { 0: x, 1: out, 2: weight }), (t) => [t, 1]);
     const heads = { HEAD_DIM: c.headDim, N_HEADS: c.numHeads, N_KV_HEADS: c.numKvHeads };
-    const ropeKernel = kernels.get('rope', KERNELS.rope, heads, ROPE);
-    const attentionKernel = kernels.get('attention', KERNELS.attention, heads, ATTENTION);
+    const kv = KV_FORMAT_WGSL[this.kvDtype];
+    const ropeKernel = kernels.get(`rope/${this.kvDtype}`, kv.store + KERNELS.rope, heads, ROPE);
+    const attentionKernel = kernels.get(`attention/${this.kvDtype}`, kv.load + KERNELS.attention, heads, ATTENTION);
     const swigluKernel = kernels.get('swiglu', KERNELS.swiglu, { I: c.intermediateSize }, ELEMENTWISE);
-    const ropeThreads = (c.numHeads + 2 * c.numKvHeads) * (c.headDim / 2);
+    const ropeThreads = (c.numHeads + 2 * c.numKvHeads) * (c.headDim / 4);
+    const kvBytesPerValue = this.kvDtype === 'f16' ? 2 : 4;
 
     for (let l = 0; l < c.numLayers; l++) {
       const names = layerParamNames(c, l);
-      const kCache = buf(this.contextWindow * kvWidth, `k cache ${l}`);
-      const vCache = buf(this.contextWindow * kvWidth, `v cache ${l}`);
+      const kCache = this.own(storageBuffer(device, this.contextWindow * kvWidth * kvBytesPerValue, `k cache ${l}`));
+      const vCache = this.own(storageBuffer(device, this.contextWindow * kvWidth * kvBytesPerValue, `v cache ${l}`));
       this.layers.push({
         inputNorm: norm(this.hidden, this.normed, weights.vector(names.inputNorm)),
         qkv: new Linear(kernels, weights.matrix(names.qkv), this.normed, qkv, this.step, false),

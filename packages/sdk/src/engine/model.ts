@@ -1,6 +1,7 @@
 /** A model ready to run: its artifact's metadata, its weights on the GPU and a forward pass. */
 import { openArtifact, readTensors, type ArtifactInfo, type ArtifactSource, type NamedTensor } from '../model/artifact.js';
 import { GpuWeights } from '../gpu/weights.js';
+import { defaultKvDtype } from '../model/quant.js';
 import { ForwardPass, type ForwardOptions } from './forward.js';
 
 export interface LoadedModel {
@@ -20,6 +21,7 @@ export async function loadModel(
   const weights = await GpuWeights.upload(device, info.config, options.tensors ?? readTensors(source, cache));
   const forward = new ForwardPass(device, info.config, weights, {
     maxBatchTokens: Math.min(options.maxBatchTokens ?? 512, info.prefillChunkSize),
+    kvDtype: defaultKvDtype(info.quantization),
     ...options,
   });
   return {

@@ -2,6 +2,10 @@
 import argmax from './kernels/argmax.wgsl?raw';
 import attention from './kernels/attention.wgsl?raw';
 import embedding from './kernels/embedding.wgsl?raw';
+import kvLoadF16 from './kernels/kv_load_f16.wgsl?raw';
+import kvLoadF32 from './kernels/kv_load_f32.wgsl?raw';
+import kvStoreF16 from './kernels/kv_store_f16.wgsl?raw';
+import kvStoreF32 from './kernels/kv_store_f32.wgsl?raw';
 import logitProcessor from './kernels/logit_processor.wgsl?raw';
 import matmul from './kernels/matmul.wgsl?raw';
 import matvec from './kernels/matvec.wgsl?raw';
@@ -23,4 +27,13 @@ export const WEIGHT_FORMAT_WGSL: Record<WeightFormat, string> = {
   f32: weightsF32,
   q4f32: scalesF32 + weightsQ4,
   q4f16: scalesF16 + weightsQ4,
+};
+
+/** How the KV cache is stored: float32, or half floats packed two per u32. */
+export type KvDtype = 'f32' | 'f16';
+
+/** KV formats: `store` is prepended to rope.wgsl, `load` to attention.wgsl. */
+export const KV_FORMAT_WGSL: Record<KvDtype, { store: string; load: string }> = {
+  f32: { store: kvStoreF32, load: kvLoadF32 },
+  f16: { store: kvStoreF16, load: kvLoadF16 },
 };

@@ -31,6 +31,14 @@ export function floatDtypeOf(q: Quantization): 'float16' | 'float32' {
   return q === 'q4f16_1' ? 'float16' : 'float32';
 }
 
+/**
+ * KV cache precision a scheme implies, as in MLC: half floats with f16 scales (q4f16_1), float32
+ * otherwise (q0f32 stays exact against float32 references).
+ */
+export function defaultKvDtype(q: Quantization): 'f32' | 'f16' {
+  return q === 'q4f16_1' ? 'f16' : 'f32';
+}
+
 /** A [rows, cols] matrix in 4-bit groups. `scales` are the stored values (already f16-rounded for q4f16_1). */
 export interface Q4Matrix {
   rows: number;

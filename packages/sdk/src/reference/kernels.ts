@@ -1,3 +1,5 @@
+import { f16BitsToF32, f32ToF16Bits } from '../model/half.js';
+
 /**
  * The CPU twin of every GPU kernel, in plain TypeScript: the same arithmetic on the same float32
  * (dequantized) weights, written for clarity. Tests compare each kernel, and the whole forward pass,
@@ -56,31 +58,34 @@ export function ropeAndCache(
   sin: Float32Array,
   kCache: Float32Array,
   vCache: Float32Array,
+  kvDtype: 'f32' | 'f16' = 'f32',
 ): Float32Array {
+  // A half-float cache (kv_store_f16.wgsl) keeps each value rounded to f16.
+  const store = kvDtype === 'f16' ? (x: number) => f16BitsToF32(f32ToF16Bits(x)) : (x: number) => x;
   const { headDim, numHeads, numKvHeads } = s;
   const half = headDim / 2;
   const width = (numHeads + 2 * numKvHeads) * headDim;
   const T = qkv.length / width;
   const kvWidth = numKvHeads * headDim;
   const q = new Float32Array(T * numHeads * headDim);
-  const rotate = (src: number, dst: Float32Array, dstBase: number, pos: number) => {
+  const rotate = (src: number, dst: Float32Array, dstBase: number, pos: number, round: (x: number) => number) => {
     for (let j = 0; j < half; j++) {
       const x1 = qkv[src + j]!;
       const x2 = qkv[src + j + half]!;
       const c = cos[pos * half + j]!;
       const sn = sin[pos * half + j]!;
-      dst[dstBase + j] = x1 * c - x2 * sn;
-      dst[dstBase + j + half] = x2 * c + x1 * sn;
+      dst[dstBase + j] = round(x1 * c - x2 * sn);
+      dst[dstBase + j + half] = round(x2 * c + x1 * sn);
     }
   };
   for (let t = 0; t < T; t++) {
     const pos = startPos + t;
     const row = t * width;
-    for (let h = 0; h < numHeads; h++) rotate(row + h * headDim, q, (t * numHeads + h) * headDim, pos);
+    for (let h = 0; h < numHeads; h++) rotate(row + h * headDim, q, (t * numHeads + h) * headDim, pos, (x) => x);
     for (let g = 0; g < numKvHeads; g++) {
-      rotate(row + (numHeads + g) * headDim, kCache, pos * kvWidth + g * headDim, pos);
+      rotate(row + (numHeads + g) * headDim, kCache, pos * kvWidth + g * headDim, pos, store);
       const v = row + (numHeads + numKvHeads + g) * headDim;
-      vCache.set(qkv.subarray(v, v + headDim), pos * kvWidth + g * headDim);
+      for (let d = 0; d < headDim; d++) vCache[pos * kvWidth + g * headDim + d] = store(qkv[v + d]!);
     }
   }
   return q;

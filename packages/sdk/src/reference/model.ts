@@ -19,6 +19,8 @@ export class ReferenceModel {
     readonly config: ModelConfig,
     private readonly weights: ReferenceWeights,
     readonly contextWindow = Math.min(config.contextWindow, 1024),
+    /** KV cache precision to emulate (the GPU's: see defaultKvDtype). */
+    readonly kvDtype: 'f32' | 'f16' = 'f32',
   ) {
     const kvWidth = config.numKvHeads * config.headDim;
     this.kCache = Array.from({ length: config.numLayers }, () => new Float32Array(contextWindow * kvWidth));
@@ -43,7 +45,7 @@ export class ReferenceModel {
     for (let l = 0; l < c.numLayers; l++) {
       const n = layerParamNames(c, l);
       const qkv = matmul(rmsNorm(x, this.w(n.inputNorm), c.rmsNormEps), this.w(n.qkv), qkvSize(c), H);
-      const q = ropeAndCache(qkv, c, startPos, this.rope.cos, this.rope.sin, this.kCache[l]!, this.vCache[l]!);
+      const q = ropeAndCache(qkv, c, startPos, this.rope.cos, this.rope.sin, this.kCache[l]!, this.vCache[l]!, this.kvDtype);
       const a = attention(q, c, startPos, this.kCache[l]!, this.vCache[l]!);
       addInPlace(x, matmul(a, this.w(n.o), H, attnWidth));
       const gateUp = matmul(rmsNorm(x, this.w(n.postNorm), c.rmsNormEps), this.w(n.gateUp), 2 * I, H);

@@ -1,7 +1,7 @@
 // Causal scaled dot-product attention over the KV cache, for decode (one token) and prefill (many).
 // One workgroup per (query token, head). Keys are visited in tiles of WG with an online softmax
 // (running max and sum), so no score buffer of context length is needed. Grouped-query attention:
-// head h reads KV head h / (N_HEADS / N_KV_HEADS).
+// head h reads KV head h / (N_HEADS / N_KV_HEADS). Needs a KV load format prepended (load_k2, load_v).
 
 override HEAD_DIM: u32;
 override N_HEADS: u32;
@@ -12,8 +12,7 @@ struct Step { tokens: u32, start_pos: u32 }
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;            // [T, N_HEADS * HEAD_DIM]
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;    // [T, N_HEADS * HEAD_DIM]
-@group(0) @binding(2) var<storage, read> k_cache: array<f32>;      // [context, N_KV_HEADS * HEAD_DIM]
-@group(0) @binding(3) var<storage, read> v_cache: array<f32>;
+// bindings 2 and 3: the K and V caches, [context, N_KV_HEADS * HEAD_DIM], from the KV format.
 @group(0) @binding(4) var<uniform> step: Step;
 
 var<workgroup> q_head: array<f32, HEAD_DIM>;
@@ -73,8 +72,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (key < n_keys) {
       let k_base = key * kv_width + kv_head * HEAD_DIM;
       var s = 0.0;
-      for (var d = 0u; d < HEAD_DIM; d++) {
-        s += q_head[d] * k_cache[k_base + d];
+      for (var d = 0u; d < HEAD_DIM; d += 2u) {
+        let k2 = load_k2(k_base + d);
+        s += q_head[d] * k2.x + q_head[d + 1u] * k2.y;
       }
       score = s * scale;
     }
@@ -88,7 +88,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var d = lid; d < HEAD_DIM; d += WG) {
       var a = acc[d] * correction;
       for (var i = 0u; i < count; i++) {
-        a += probs[i] * v_cache[(tile + i) * kv_width + kv_head * HEAD_DIM + d];
+        a += probs[i] * load_v((tile + i) * kv_width + kv_head * HEAD_DIM + d);
       }
       acc[d] = a;
     }
