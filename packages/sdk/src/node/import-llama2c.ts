@@ -9,6 +9,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { concatFloat32 } from '../model/arrays.js';
 import type { ModelConfig } from '../model/config.js';
 import { paramSpecs } from '../model/params.js';
 import type { Quantization } from '../model/quant.js';
@@ -95,23 +96,14 @@ export function parseLlama2c(bytes: Uint8Array, file = 'checkpoint'): Llama2cChe
     promptPrefixTokenIds: [1], // llama2.c starts every sequence with BOS…
     stopTokenIds: [1, 2], // …and its stories end where the next BOS would begin
   };
-  const concat = (...parts: Float32Array[]) => {
-    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  };
   const values: Float32Array[] = [embed];
   for (let l = 0; l < layers; l++) {
     values.push(
       rmsAtt[l]!,
-      concat(permuteRotaryRows(wq[l]!, heads, headDim, dim), permuteRotaryRows(wk[l]!, kvHeads, headDim, dim), wv[l]!),
+      concatFloat32([permuteRotaryRows(wq[l]!, heads, headDim, dim), permuteRotaryRows(wk[l]!, kvHeads, headDim, dim), wv[l]!]),
       wo[l]!,
       rmsFfn[l]!,
-      concat(w1[l]!, w3[l]!), // gate rows, then up rows
+      concatFloat32([w1[l]!, w3[l]!]), // gate rows, then up rows
       w2[l]!,
     );
   }

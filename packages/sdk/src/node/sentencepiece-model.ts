@@ -1,18 +1,9 @@
 /** Edits of SentencePiece model files (ModelProto), done on the protobuf fields directly. */
+import { concatBytes as concat } from '../model/arrays.js';
 import { intField, readFields, varint } from './protobuf.js';
 
 const NORMALIZER_SPEC = 3;
 const REMOVE_EXTRA_WHITESPACES = 4;
-
-function concat(parts: ArrayLike<number>[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /**
  * The same model with `normalizer_spec.remove_extra_whitespaces` set. llama2.c's encoder keeps runs

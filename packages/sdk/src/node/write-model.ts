@@ -3,6 +3,7 @@
  * encoded and written a block of rows at a time, so memory holds one block (plus one matrix's
  * scales), whatever the model's size.
  */
+import { concatFloat32 } from '../model/arrays.js';
 import { buildChatConfig } from '../model/artifact.js';
 import { validateConfig, type ModelConfig } from '../model/config.js';
 import { paramLayout } from '../model/encode.js';
@@ -78,13 +79,7 @@ export async function writeArtifact(
       const count = spec.shape.reduce((a, b) => a * b, 1);
       await writer.addTensor(layout.main, encoded, count);
       if (layout.scales) {
-        const all = new Float32Array(scales.reduce((n, s) => n + s.length, 0));
-        let at = 0;
-        for (const s of scales) {
-          all.set(s, at);
-          at += s.length;
-        }
-        await writer.addTensor(layout.scales, [layout.scaleBytes(all)]);
+        await writer.addTensor(layout.scales, [layout.scaleBytes(concatFloat32(scales))]);
       }
     }
     const missing = [...specs.keys()].filter((n) => !seen.has(n));

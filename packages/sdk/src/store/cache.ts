@@ -9,6 +9,7 @@
  */
 import { createStore, del, delMany, get, keys, set, type UseStore } from 'idb-keyval';
 import { artifactBytes, CHAT_CONFIG_FILE, parseChatConfig, parseTensorCache, TENSOR_CACHE_FILE, type ArtifactSource, type ChatConfigJson } from '../model/artifact.js';
+import { concatBytes } from '../model/arrays.js';
 import { AbortError, BadArtifactError, IntegrityError, ModelNotFoundError, NetworkError, QuotaExceededError } from '../errors.js';
 import { ProgressTracker, type ProgressCallback } from './progress.js';
 
@@ -96,16 +97,6 @@ export async function deleteAllModels(): Promise<void> {
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 async function fetchOk(fetchImpl: typeof fetch, url: string, signal?: AbortSignal): Promise<Response> {
@@ -267,7 +258,7 @@ async function fetchShard(
       if (error instanceof ModelNotFoundError) throw error;
       lastError = error;
     }
-    const bytes = concat(chunks, received);
+    const bytes = concatBytes(chunks);
     if (received < shard.nbytes) {
       // Cut off: keep what arrived, so the next attempt (or the next visit) resumes from there.
       failuresWithoutProgress = received > have.byteLength ? 0 : failuresWithoutProgress + 1;

@@ -1,0 +1,14 @@
+/** Joining typed arrays end to end. */
+
+function joined<T extends Uint8Array | Float32Array>(make: (length: number) => T, parts: readonly ArrayLike<number>[]): T {
+  const out = make(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export const concatBytes = (parts: readonly ArrayLike<number>[]): Uint8Array => joined((n) => new Uint8Array(n), parts);
+export const concatFloat32 = (parts: readonly ArrayLike<number>[]): Float32Array => joined((n) => new Float32Array(n), parts);
