@@ -65,12 +65,19 @@ export async function createEngine(options: CreateEngineOptions): Promise<Engine
 export class Engine {
   /** The loaded model. */
   model!: ModelInfo;
+  /** Requests of this page still running, cancelled if the page goes away (the engine may be shared). */
+  private readonly inFlight = new Set<string>();
+  private readonly onPageHide = () => {
+    for (const id of this.inFlight) void this.service.cancel(id);
+  };
 
   constructor(
     private readonly service: Remote<EngineService>,
     private readonly close: () => void,
     private readonly chatTemplate: ChatTemplate,
-  ) {}
+  ) {
+    globalThis.addEventListener?.('pagehide', this.onPageHide);
+  }
 
   /** Loads another model (or the same with other options), freeing the previous one. */
   async reload(model: string, options: LoadOptions & { onProgress?: (p: DownloadProgress) => void } = {}): Promise<ModelInfo> {
@@ -126,6 +133,8 @@ export class Engine {
 
   /** Frees everything; for a shared engine, only this page's connection closes. */
   async dispose(): Promise<void> {
+    this.onPageHide();
+    globalThis.removeEventListener?.('pagehide', this.onPageHide);
     this.close();
   }
 
@@ -140,11 +149,13 @@ export class Engine {
     const id = requestId();
     const onAbort = () => void this.service.cancel(id);
     signal?.addEventListener('abort', onAbort, { once: true });
+    this.inFlight.add(id);
     try {
       const result = await this.service.complete({ ...rest, requestId: id });
       if (signal?.aborted) throw new AbortError();
       return result;
     } finally {
+      this.inFlight.delete(id);
       signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -153,6 +164,7 @@ export class Engine {
     const { signal, stream: _stream, ...rest } = params;
     if (signal?.aborted) throw new AbortError();
     const id = requestId();
+    this.inFlight.add(id);
     const pieces: string[] = [];
     let wake: (() => void) | undefined;
     let settled = false;
@@ -184,6 +196,7 @@ export class Engine {
       }
       yield { id: final.id, object: 'text_completion', created, model: final.model, choices: [{ index: 0, text: '', finish_reason: final.choices[0]!.finish_reason }], usage: final.usage };
     } finally {
+      this.inFlight.delete(id);
       signal?.removeEventListener('abort', onAbort);
       if (!settled) void this.service.cancel(id);
     }

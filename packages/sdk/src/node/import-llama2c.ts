@@ -94,7 +94,7 @@ export function parseLlama2c(bytes: Uint8Array, file = 'checkpoint'): Llama2cChe
     tieWordEmbeddings: shared,
     bosTokenId: 1,
     promptPrefixTokenIds: [1], // llama2.c starts every sequence with BOS…
-    stopTokenIds: [1, 2], // …and its stories end where the next BOS would begin
+    stopTokenIds: [1], // …and, like run.c, stops where the next BOS would begin
   };
   const values: Float32Array[] = [embed];
   for (let l = 0; l < layers; l++) {
