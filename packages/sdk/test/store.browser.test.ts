@@ -91,6 +91,28 @@ describe.skipIf(!haveChromium())('model cache in Chromium', () => {
     await context.close();
   });
 
+  it('keeps the bytes of a download that gave up, and the next visit resumes from them with Range', async () => {
+    const { context, page } = await freshPage();
+    harness.artifacts.log.length = 0;
+    // Cut after 10 KB, then a retry that delivers nothing: allowing no fruitless retry, it gives up.
+    harness.artifacts.faults.cutAfter = [10_000, 0];
+    const first = await page.evaluate((url) => window.harness.download(url, 0), modelUrl);
+    expect(first.error?.name).toBe('NetworkError');
+    expect(await page.evaluate((url) => window.harness.isCached(url), modelUrl)).toBe(false);
+    const stored = first.progress.at(-1)!.loadedBytes;
+    expect(stored).toBeGreaterThanOrEqual(10_000);
+    harness.artifacts.log.length = 0;
+    await page.reload();
+    await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'ready');
+    const second = await page.evaluate((url) => window.harness.download(url), modelUrl);
+    expect(second.error).toBeUndefined();
+    // The first bytes it reports already include the kept ones: resumed, not restarted.
+    expect(second.progress.find((p) => p.loadedBytes > 0)!.loadedBytes).toBeGreaterThanOrEqual(10_000);
+    expect(harness.artifacts.log.find((r) => r.file.endsWith('.bin'))).toMatchObject({ range: 'bytes=10000-', status: 206 });
+    expect(await page.evaluate((url) => window.harness.verify(url), modelUrl)).toEqual({ complete: cache.records.length, bad: [], partials: 0 });
+    await context.close();
+  });
+
   it('starts a shard over when the server ignores Range', async () => {
     const { context, page } = await freshPage();
     harness.artifacts.faults.ignoreRange = true;

@@ -31,10 +31,10 @@ async function sha256(bytes: Uint8Array): Promise<string> {
 }
 
 const harness = {
-  async download(url: string): Promise<{ progress: DownloadProgress[]; error?: ErrorInfo }> {
+  async download(url: string, maxRetries?: number): Promise<{ progress: DownloadProgress[]; error?: ErrorInfo }> {
     const progress: DownloadProgress[] = [];
     try {
-      await downloadModel(url, { onProgress: (p) => progress.push(p) });
+      await downloadModel(url, { onProgress: (p) => progress.push(p), maxRetries });
       return { progress };
     } catch (error) {
       return { progress, error: describe(error) };
