@@ -64,20 +64,27 @@ describe.each(['f32', 'q4f32', 'q4f16'] as WeightFormat[])('%s weights', (format
   const K = 72;
   const N = 37;
 
-  it('matvec (decode) and matmul (prefill) equal the CPU matmul, with and without the residual add', async () => {
+  it('matvec (decode), batched matvec (2–8 tokens) and matmul (prefill) equal the CPU matmul, with and without the residual add', async () => {
     const m = matrix(format, N, K, 11);
     const constants = { ...weightConstants({ format, cols: K }), K, N };
-    for (const T of [1, 5, 33]) {
+    const kernelsFor = (T: number): [string, Record<string, number>, [number, number]][] => {
+      const list: [string, Record<string, number>, [number, number]][] = [];
+      if (T === 1) list.push([KERNELS.matvec, { ...constants, WG: 16 }, [Math.ceil(N / 4), 1]]);
+      if (T >= 2 && T <= 8) list.push([KERNELS.matvecBatch, { ...constants, WG: 16 }, [Math.ceil(N / 2), 1]]);
+      if (T >= 2) list.push([KERNELS.matmul, constants, [Math.ceil(N / 32), Math.ceil(T / 32)]]);
+      return list;
+    };
+    for (const T of [1, 2, 5, 8, 33]) {
       const x = rand(T * K, T);
       const residual = rand(T * N, 99);
-      for (const accumulate of [0, 1]) {
-        const y = storageBufferWith(device, residual, 'y');
-        const code = WEIGHT_FORMAT_WGSL[format] + (T === 1 ? KERNELS.matvec : KERNELS.matmul);
-        const c = T === 1 ? { ...constants, ACCUMULATE: accumulate, WG: 16 } : { ...constants, ACCUMULATE: accumulate };
-        await run(code, c, m.shape, { 0: storageBufferWith(device, x, 'x'), 1: y, 4: step(T, 0), ...m.buffers }, T === 1 ? [Math.ceil(N / 4), 1] : [Math.ceil(N / 32), Math.ceil(T / 32)]);
-        const expected = cpu.matmul(x, m.values, N, K);
-        if (accumulate) cpu.addInPlace(expected, residual);
-        expect(maxAbsDiff(await floats(y, T * N), expected)).toBeLessThan(1e-4);
+      for (const [kernel, c, grid] of kernelsFor(T)) {
+        for (const accumulate of [0, 1]) {
+          const y = storageBufferWith(device, residual, 'y');
+          await run(WEIGHT_FORMAT_WGSL[format] + kernel, { ...c, ACCUMULATE: accumulate }, m.shape, { 0: storageBufferWith(device, x, 'x'), 1: y, 4: step(T, 0), ...m.buffers }, grid);
+          const expected = cpu.matmul(x, m.values, N, K);
+          if (accumulate) cpu.addInPlace(expected, residual);
+          expect(maxAbsDiff(await floats(y, T * N), expected), `T=${T}`).toBeLessThan(1e-4);
+        }
       }
     }
   });

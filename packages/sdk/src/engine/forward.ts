@@ -50,10 +50,19 @@ export interface LogitAdjustments {
   params: SamplingParams;
 }
 
-/** y = W·x for the decode (matvec) and prefill (tiled matmul) paths, through one bind group. */
+/** Most tokens the batched matvec takes (TMAX in matvec_batch.wgsl); longer batches use tiles. */
+const SMALL_BATCH = 8;
+/** Output rows per batched-matvec workgroup (ROWS in matvec_batch.wgsl). */
+const BATCH_ROWS = 2;
+
+/**
+ * y = W·x through one bind group, by batch size: matvec for one token (decode), the batched matvec
+ * for 2–8 (short prefills), tiled matmul beyond.
+ */
 class Linear {
   private readonly rows: number;
   private readonly matvec: CompiledKernel;
+  private readonly matvecBatch: CompiledKernel;
   private readonly matmul: CompiledKernel;
   private readonly bindGroup: GPUBindGroup;
 
@@ -65,6 +74,8 @@ class Linear {
     const words = weightConstants(w)['W_WORDS']!;
     const threads = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(words))));
     this.matvec = kernels.get(`matvec/${w.format}`, prefix + KERNELS.matvec, { ...constants, WG: threads }, shape);
+    // Its last step needs one thread per (row, token): 2 × 8.
+    this.matvecBatch = kernels.get(`matvec_batch/${w.format}`, prefix + KERNELS.matvecBatch, { ...constants, WG: Math.max(16, threads) }, shape);
     this.matmul = kernels.get(`matmul/${w.format}`, prefix + KERNELS.matmul, constants, shape);
     const buffers: Record<number, GPUBuffer> = { 0: x, 1: y, 2: w.weights, 4: step };
     if (w.scales) buffers[3] = w.scales;
@@ -77,6 +88,10 @@ class Linear {
       pass.setPipeline(this.matvec.pipeline);
       pass.setBindGroup(0, this.bindGroup);
       pass.dispatchWorkgroups(...grid1D(Math.ceil(this.rows / MATVEC_ROWS)));
+    } else if (tokens <= SMALL_BATCH) {
+      pass.setPipeline(this.matvecBatch.pipeline);
+      pass.setBindGroup(0, this.bindGroup);
+      pass.dispatchWorkgroups(...grid1D(Math.ceil(this.rows / BATCH_ROWS)));
     } else {
       pass.setPipeline(this.matmul.pipeline);
       pass.setBindGroup(0, this.bindGroup);

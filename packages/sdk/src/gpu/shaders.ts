@@ -9,6 +9,7 @@ import kvStoreF32 from './kernels/kv_store_f32.wgsl?raw';
 import logitProcessor from './kernels/logit_processor.wgsl?raw';
 import matmul from './kernels/matmul.wgsl?raw';
 import matvec from './kernels/matvec.wgsl?raw';
+import matvecBatch from './kernels/matvec_batch.wgsl?raw';
 import rmsnorm from './kernels/rmsnorm.wgsl?raw';
 import rope from './kernels/rope.wgsl?raw';
 import swiglu from './kernels/swiglu.wgsl?raw';
@@ -17,7 +18,7 @@ import scalesF32 from './kernels/scales_f32.wgsl?raw';
 import weightsF32 from './kernels/weights_f32.wgsl?raw';
 import weightsQ4 from './kernels/weights_q4.wgsl?raw';
 
-export const KERNELS = { argmax, attention, embedding, logitProcessor, matmul, matvec, rmsnorm, rope, swiglu } as const;
+export const KERNELS = { argmax, attention, embedding, logitProcessor, matmul, matvec, matvecBatch, rmsnorm, rope, swiglu } as const;
 export type KernelName = keyof typeof KERNELS;
 
 /** How a matrix's weights are stored on the GPU. */
