@@ -28,6 +28,7 @@ export class BaichuanChat extends LitElement {
     textarea { flex: 1; font: inherit; resize: vertical; }
     button { font: inherit; }
     .usage { font-size: 0.85em; color: var(--baichuan-muted, #555); }
+    .problem { color: var(--baichuan-error, #b91c1c); }
     .sr { position: absolute; inline-size: 1px; block-size: 1px; overflow: hidden; clip-path: inset(50%); }
   `;
 
@@ -41,6 +42,7 @@ export class BaichuanChat extends LitElement {
   declare lastUsage: Usage | undefined;
   private controller?: AbortController;
   private announcement = '';
+  private problem = '';
 
   constructor() {
     super();
@@ -66,10 +68,11 @@ export class BaichuanChat extends LitElement {
     const reply: ChatMessage = { role: 'assistant', content: '' };
     this.messages = [...this.messages, { role: 'user', content }, reply];
     this.running = true;
+    this.problem = '';
     const controller = (this.controller = new AbortController());
     try {
       const engine = await engineFor(this.model).get();
-      const stream = engine.chat.completions.create({ messages: history, max_tokens: this.maxTokens, temperature: this.temperature, logit_bias: this.logitBias, stream: true, signal: controller.signal });
+      const stream = engine.chat.completions.create({ messages: history, max_tokens: this.maxTokens, temperature: this.temperature, logit_bias: this.logitBias, truncation: 'left', stream: true, signal: controller.signal });
       for await (const chunk of stream) {
         const piece = chunk.choices[0]!.delta.content ?? '';
         if (chunk.usage) this.lastUsage = chunk.usage;
@@ -81,7 +84,8 @@ export class BaichuanChat extends LitElement {
       this.dispatchEvent(new CustomEvent('webchuan-done', { detail: { text: reply.content, usage: this.lastUsage }, bubbles: true, composed: true }));
     } catch (error) {
       if ((error as Error).name !== 'AbortError') {
-        engineFor(this.model).fail(error);
+        // Loading failures already show in <baichuan-status>; this reply's own failure shows here.
+        this.problem = (error as Error).message;
         this.dispatchEvent(new CustomEvent('webchuan-error', { detail: { error }, bubbles: true, composed: true }));
       }
     } finally {
@@ -116,6 +120,7 @@ export class BaichuanChat extends LitElement {
         <button part="send" type="submit" ?disabled=${this.running}>Send</button>
         <button part="stop" type="button" ?disabled=${!this.running} @click=${() => this.stop()}>Stop</button>
       </form>
+      ${this.problem ? html`<p class="problem" part="error" role="alert">${this.problem}</p>` : nothing}
       ${u && !this.running
         ? html`<p class="usage" part="usage">${u.completion_tokens} tokens · prefill ${u.extra.prefill_tokens_per_s.toFixed(1)} tok/s · decode ${u.extra.decode_tokens_per_s.toFixed(1)} tok/s</p>`
         : nothing}

@@ -62,6 +62,8 @@ export class BaichuanCompletion extends LitElement {
   private timer?: ReturnType<typeof setTimeout>;
   private controller?: AbortController;
   private announcement = '';
+  /** The last request's error, shown in the hint line until the next request. */
+  private problem = '';
 
   constructor() {
     super();
@@ -102,7 +104,9 @@ export class BaichuanCompletion extends LitElement {
     (field as HTMLElement).addEventListener('keydown', this.onKeyDown);
     field.addEventListener('scroll', this.onScroll);
     field.addEventListener('blur', this.onBlur);
-    if (!field.getAttribute('aria-describedby')) field.setAttribute('aria-description', this.mode === 'inline' ? 'Suggestions appear as you pause; Tab accepts, Escape dismisses.' : '');
+    if (this.mode === 'inline' && !field.hasAttribute('aria-description')) {
+      field.setAttribute('aria-description', 'Suggestions appear as you pause; Tab accepts, Escape dismisses.');
+    }
   }
 
   private unbind(): void {
@@ -194,6 +198,7 @@ export class BaichuanCompletion extends LitElement {
   private async stream(prompt: string, maxTokens: number, onPiece: (text: string) => void): Promise<void> {
     const controller = (this.controller = new AbortController());
     this.running = true;
+    this.problem = '';
     let text = '';
     try {
       const engine = await this.engine();
@@ -203,6 +208,7 @@ export class BaichuanCompletion extends LitElement {
         temperature: this.temperature,
         repetition_penalty: this.repetitionPenalty,
         logit_bias: this.logitBias,
+        truncation: 'left', // a long document keeps its most recent text in the window
         stream: true,
         signal: controller.signal,
       });
@@ -218,7 +224,8 @@ export class BaichuanCompletion extends LitElement {
       this.dispatchEvent(new CustomEvent('webchuan-done', { detail: { text, usage }, bubbles: true, composed: true }));
     } catch (error) {
       if ((error as Error).name === 'AbortError') return;
-      engineFor(this.model || location.href).fail(error);
+      // Loading failures already show in <baichuan-status>; this request's own failure shows here.
+      this.problem = (error as Error).message;
       this.dispatchEvent(new CustomEvent('webchuan-error', { detail: { error }, bubbles: true, composed: true }));
     } finally {
       if (this.controller === controller) {
@@ -261,8 +268,9 @@ export class BaichuanCompletion extends LitElement {
           : nothing}
       </div>
       ${this.mode === 'button'
-        ? html`<button part="button" @click=${() => void this.continueText()}>${this.running ? 'Stop' : 'Continue writing'}</button>`
-        : html`<div class="hint" part="hint">${this.ghost ? 'Tab to accept · Esc to dismiss' : this.running ? 'Thinking…' : ''}</div>`}
+        ? html`<button part="button" @click=${() => void this.continueText()}>${this.running ? 'Stop' : 'Continue writing'}</button>
+            ${this.problem ? html`<div class="hint" part="hint" role="alert">${this.problem}</div>` : nothing}`
+        : html`<div class="hint" part="hint">${this.ghost ? 'Tab to accept · Esc to dismiss' : this.running ? 'Thinking…' : this.problem}</div>`}
       <div class="sr" role="status" aria-live="polite">${this.announcement}</div>`;
   }
 }

@@ -60,7 +60,7 @@ export class EngineHandle extends EventTarget {
     return this.engine;
   }
 
-  fail(error: unknown): void {
+  private fail(error: unknown): void {
     const e = error as Error;
     const code = error instanceof WebchuanError ? error.code : undefined;
     this.set({ phase: 'error', error: { name: e.name, code, message: e.message, hint: (code && HINTS[code]) || 'Reload the page to try again.' } });
