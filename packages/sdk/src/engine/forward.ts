@@ -68,10 +68,11 @@ class Linear {
 
   constructor(kernels: KernelCache, w: GpuMatrix, x: GPUBuffer, y: GPUBuffer, step: GPUBuffer, accumulate: boolean) {
     const shape = w.scales ? WEIGHTED : WEIGHTED_F32;
-    const constants = { ...weightConstants(w), K: w.cols, N: w.rows, ACCUMULATE: accumulate ? 1 : 0 };
+    const format = weightConstants(w);
+    const constants = { ...format, K: w.cols, N: w.rows, ACCUMULATE: accumulate ? 1 : 0 };
     const prefix = WEIGHT_FORMAT_WGSL[w.format];
     // Narrow rows (tiny models) get narrow workgroups rather than threads with nothing to do.
-    const words = weightConstants(w)['W_WORDS']!;
+    const words = format['W_WORDS']!;
     const threads = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(words))));
     this.matvec = kernels.get(`matvec/${w.format}`, prefix + KERNELS.matvec, { ...constants, WG: threads }, shape);
     // Its last step needs one thread per (row, token): 2 × 8.

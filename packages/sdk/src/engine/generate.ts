@@ -3,6 +3,7 @@
  * cache), then one command submission per token. Greedy decoding applies penalties and biases and
  * takes the argmax on the GPU, reading back 4 bytes; sampling reads the adjusted logits back.
  */
+import { argmax } from '../model/arrays.js';
 import type { ForwardPass } from './forward.js';
 import { adjustments, Sampler, samplingDistribution, type SamplingParams } from './sampler.js';
 
@@ -27,9 +28,9 @@ export interface GenerateResult {
   promptTokens: number;
   /** Prompt positions that were reused from the KV cache instead of recomputed. */
   cachedTokens: number;
+  /** Time to the first token: the prefill and its readback. */
   prefillMs: number;
   decodeMs: number;
-  timeToFirstTokenMs: number;
   /** The tokens whose keys and values the KV cache now holds, at positions 0…: reusable by the next request. */
   kvTokens: number[];
   /** log p(chosen token) under the adjusted logits, when `logprobs` was asked for. */
@@ -52,7 +53,7 @@ export async function generate(forward: ForwardPass, prompt: readonly number[], 
     const adjust = { list: adjustments(options, context, ids), params: options };
     if (greedy && !tokenLogprobs) return forward.run(tokens, pos, 'argmax', adjust);
     const logits = await forward.run(tokens, pos, 'logits', adjust);
-    const id = greedy ? argmaxOf(logits) : sampler!.sample(samplingDistribution(logits, options));
+    const id = greedy ? argmax(logits) : sampler!.sample(samplingDistribution(logits, options));
     tokenLogprobs?.push(logSoftmaxAt(logits, id));
     return id;
   };
@@ -95,16 +96,9 @@ export async function generate(forward: ForwardPass, prompt: readonly number[], 
     cachedTokens: cached,
     prefillMs,
     decodeMs: performance.now() - t1,
-    timeToFirstTokenMs: prefillMs,
     kvTokens,
     tokenLogprobs: tokenLogprobs?.slice(0, ids.length),
   };
-}
-
-function argmaxOf(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
 }
 
 function logSoftmaxAt(logits: Float32Array, id: number): number {

@@ -1,4 +1,4 @@
-/** Joining typed arrays end to end. */
+/** Small helpers over typed arrays: joining them end to end, finding the largest element. */
 
 function joined<T extends Uint8Array | Float32Array>(make: (length: number) => T, parts: readonly ArrayLike<number>[]): T {
   const out = make(parts.reduce((n, p) => n + p.length, 0));
@@ -12,3 +12,10 @@ function joined<T extends Uint8Array | Float32Array>(make: (length: number) => T
 
 export const concatBytes = (parts: readonly ArrayLike<number>[]): Uint8Array => joined((n) => new Uint8Array(n), parts);
 export const concatFloat32 = (parts: readonly ArrayLike<number>[]): Float32Array => joined((n) => new Float32Array(n), parts);
+
+/** The index of the largest value, the lowest among equals (as torch.argmax and llama2.c pick). */
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}

@@ -146,12 +146,8 @@ export function swiglu(gateUp: Float32Array, I: number): Float32Array {
   return out;
 }
 
-/** argmax.wgsl: the index of the largest value, the lowest among equals. */
-export function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
-}
+/** argmax.wgsl's twin: the index of the largest value, the lowest among equals. */
+export { argmax } from '../model/arrays.js';
 
 /** x += y, element by element (the residual adds that the GPU fuses into its projections). */
 export function addInPlace(x: Float32Array, y: Float32Array): void {

@@ -3,7 +3,6 @@ import { asFloat32, type NamedTensor } from '../model/artifact.js';
 import type { ModelConfig } from '../model/config.js';
 import { paramSpecs, quantizedNames } from '../model/params.js';
 import { dequantizeQ4 } from '../model/quant.js';
-import { f16ArrayToF32 } from '../model/half.js';
 import type { ReferenceWeights } from './model.js';
 
 export async function collectReferenceWeights(config: ModelConfig, tensors: AsyncIterable<NamedTensor>): Promise<ReferenceWeights> {
@@ -21,7 +20,7 @@ export async function collectReferenceWeights(config: ModelConfig, tensors: Asyn
     const s = byName.get(names.qScale);
     if (!q || !s || q.tensor.dtype !== 'uint32') throw new Error(`reference: tensor ${spec.name} is missing`);
     const [rows, cols] = spec.shape as [number, number];
-    const scales = s.tensor.dtype === 'float16' ? f16ArrayToF32(s.tensor.data) : asFloat32(s.tensor, names.qScale);
+    const scales = asFloat32(s.tensor, names.qScale);
     weights.set(
       spec.name,
       dequantizeQ4({ rows, cols, qWeight: q.tensor.data, scales, scaleDtype: s.tensor.dtype === 'float16' ? 'float16' : 'float32' }),

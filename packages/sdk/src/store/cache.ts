@@ -107,6 +107,11 @@ async function fetchOk(fetchImpl: typeof fetch, url: string, signal?: AbortSigna
     if (signal?.aborted) throw new AbortError();
     throw new NetworkError(`Could not fetch ${url}: ${(error as Error).message}`, { cause: error });
   }
+  return checked(url, response);
+}
+
+/** The response if it is a success; a 404/410 means the model is not there, anything else a network failure. */
+function checked(url: string, response: Response): Response {
   if (response.status === 404 || response.status === 410) throw new ModelNotFoundError(url, response.status);
   if (!response.ok) throw new NetworkError(`${url}: HTTP ${response.status}`);
   return response;
@@ -235,9 +240,7 @@ async function fetchShard(
     let received = 0;
     try {
       const headers: Record<string, string> = have.byteLength > 0 ? { Range: `bytes=${have.byteLength}-` } : {};
-      const response = await fetchImpl(url, { headers, signal, cache: 'no-store' });
-      if (response.status === 404 || response.status === 410) throw new ModelNotFoundError(url, response.status);
-      if (!response.ok) throw new NetworkError(`${url}: HTTP ${response.status}`);
+      const response = checked(url, await fetchImpl(url, { headers, signal, cache: 'no-store' }));
       // A server that ignores Range answers 200 with the whole file: start over.
       const resumed = response.status === 206 && response.headers.get('Content-Range')?.startsWith(`bytes ${have.byteLength}-`);
       if (!resumed) have = new Uint8Array(0);
