@@ -1,7 +1,7 @@
 /**
  * Makes thrown errors cross the worker boundary with their class intact: Comlink's default "throw"
  * handler keeps only name, message and stack, so the page could not tell a QuotaExceededError from
- * any other. Installed on both sides.
+ * any other. Installed on both sides; installing twice is harmless.
  */
 import { transferHandlers, type TransferHandler } from 'comlink';
 import { deserializeError, serializeError, type SerializedError } from '../errors.js';
@@ -11,17 +11,16 @@ interface Thrown {
 }
 
 export function installErrorTransfer(): void {
+  // Comlink marks thrown values with a private symbol, so only its own handler can recognise them:
+  // keep its canHandle and replace how the error is carried.
+  const builtin = transferHandlers.get('throw') as TransferHandler<Thrown, unknown> | undefined;
+  if (!builtin) throw new Error('comlink has no "throw" transfer handler to extend');
   const handler: TransferHandler<Thrown, SerializedError> = {
-    canHandle: (value): value is Thrown => typeof value === 'object' && value !== null && 'value' in value && (value as { [key: symbol]: unknown })[Symbol.for('Comlink.thrown')] === true,
+    canHandle: builtin.canHandle,
     serialize: (thrown) => [serializeError(thrown.value), []],
     deserialize: (serialized) => {
       throw deserializeError(serialized);
     },
   };
-  const builtin = transferHandlers.get('throw') as TransferHandler<Thrown, unknown> | undefined;
-  transferHandlers.set('throw', {
-    canHandle: builtin?.canHandle ?? handler.canHandle,
-    serialize: handler.serialize,
-    deserialize: handler.deserialize,
-  } as TransferHandler<unknown, unknown>);
+  transferHandlers.set('throw', handler as TransferHandler<unknown, unknown>);
 }

@@ -36,6 +36,7 @@ export class EngineService {
   private lostModel?: { url: string; options: LoadOptions };
   private lostReason?: string;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Controllers of queued and running requests, by request id. */
   private readonly cancelled = new Map<string, AbortController>();
 
   constructor(private readonly tokenizerLibrary: () => Promise<TokenizerLibrary>) {}
@@ -125,14 +126,14 @@ export class EngineService {
 
   /** Cancels a request, queued or running; a running one stops before its next token. */
   cancel(requestId: string): void {
-    const controller = this.cancelled.get(requestId) ?? new AbortController();
-    controller.abort();
-    this.cancelled.set(requestId, controller);
+    // complete() registers its controller before anything else can run, and messages arrive in
+    // order, so an unknown id is a request that has already finished.
+    this.cancelled.get(requestId)?.abort();
   }
 
   /** Runs a completion; `onText` receives each piece of text as it is decoded. */
   complete(request: WorkerCompletionRequest, onText?: (text: string) => void): Promise<Completion> {
-    const controller = this.cancelled.get(request.requestId) ?? new AbortController();
+    const controller = new AbortController();
     this.cancelled.set(request.requestId, controller);
     return this.exclusive(async () => {
       try {
