@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveChromium, launchChromium } from '../packages/sdk/test/browser/launch.js';
-import { MARKUP_PIECE, tinyTokenizerPieces } from '../packages/sdk/src/node/tiny-tokenizer.js';
+import { MARKUP_PIECE, tinyTokenizerPieces } from '../packages/cli/src/tiny-tokenizer.js';
 import { serveStatic, type StaticServer } from './static-server.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

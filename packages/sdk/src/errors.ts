@@ -12,7 +12,9 @@ export type WebchuanErrorCode =
   | 'network'
   | 'context-overflow'
   | 'device-lost'
-  | 'aborted';
+  | 'aborted'
+  | 'invalid-request'
+  | 'tokenizer';
 
 export class WebchuanError extends Error {
   constructor(
@@ -80,10 +82,12 @@ export class ContextOverflowError extends WebchuanError {
     readonly promptTokens: number,
     readonly maxTokens: number,
     readonly contextWindow: number,
+    /** 'at least' when the prompt was too long to be worth tokenizing and promptTokens is a lower bound. */
+    bound: 'exactly' | 'at least' = 'exactly',
   ) {
     super(
       'context-overflow',
-      `The prompt has ${promptTokens} tokens and asks for up to ${maxTokens} more, but the context window holds ${contextWindow}. ` +
+      `The prompt has ${bound === 'at least' ? 'at least ' : ''}${promptTokens} tokens and asks for up to ${maxTokens} more, but the context window holds ${contextWindow}. ` +
         "Shorten the prompt, lower max_tokens, or pass truncation: 'left'.",
     );
   }
@@ -103,6 +107,24 @@ export class AbortError extends WebchuanError {
   }
 }
 
+/** A request or option the SDK cannot accept (a bad parameter value, a malformed model URL). */
+export class InvalidRequestError extends WebchuanError {
+  constructor(
+    /** The parameter at fault, e.g. `temperature` or `logit_bias`. */
+    readonly param: string,
+    message: string,
+  ) {
+    super('invalid-request', message);
+  }
+}
+
+/** The tokenizer's wasm runtime failed on this request; it restarts by itself for the next one. */
+export class TokenizerError extends WebchuanError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('tokenizer', message, options);
+  }
+}
+
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let value = bytes;
@@ -114,37 +136,51 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
-/** The fields of a WebchuanError that survive a trip between worker and page. */
+/** The fields of an error that survive a trip between worker and page. */
 export interface SerializedError {
   name: string;
   message: string;
   code?: WebchuanErrorCode;
   stack?: string;
+  /** A WebchuanError's own fields (`neededBytes`, `param`, …), restored on the other side. */
+  details?: Record<string, string | number | boolean>;
 }
 
 export function serializeError(error: unknown): SerializedError {
   const e = error instanceof Error ? error : new Error(String(error));
-  return { name: e.name, message: e.message, code: error instanceof WebchuanError ? error.code : undefined, stack: e.stack };
+  const serialized: SerializedError = { name: e.name, message: e.message, stack: e.stack };
+  if (error instanceof WebchuanError) {
+    serialized.code = error.code;
+    serialized.details = {};
+    for (const [key, value] of Object.entries(error)) {
+      if (key !== 'code' && ['string', 'number', 'boolean'].includes(typeof value)) serialized.details[key] = value as string | number | boolean;
+    }
+  }
+  return serialized;
 }
+
+const ERROR_CLASSES: Record<WebchuanErrorCode, abstract new (...args: never[]) => WebchuanError> = {
+  'webgpu-unavailable': WebGPUUnavailableError,
+  'model-not-found': ModelNotFoundError,
+  'bad-artifact': BadArtifactError,
+  integrity: IntegrityError,
+  quota: QuotaExceededError,
+  network: NetworkError,
+  'context-overflow': ContextOverflowError,
+  'device-lost': DeviceLostError,
+  aborted: AbortError,
+  'invalid-request': InvalidRequestError,
+  tokenizer: TokenizerError,
+};
 
 /** Rebuilds an error from the worker as the matching class, so `instanceof` works in the page. */
 export function deserializeError(s: SerializedError): Error {
-  const classes: Partial<Record<WebchuanErrorCode, new (...args: never[]) => WebchuanError>> = {
-    'webgpu-unavailable': WebGPUUnavailableError,
-    'model-not-found': ModelNotFoundError,
-    'bad-artifact': BadArtifactError,
-    integrity: IntegrityError,
-    quota: QuotaExceededError,
-    network: NetworkError,
-    'context-overflow': ContextOverflowError,
-    'device-lost': DeviceLostError,
-    aborted: AbortError,
-  };
-  const cls = s.code ? classes[s.code] : undefined;
+  const cls = s.code ? ERROR_CLASSES[s.code] : undefined;
   const error: Error = cls ? Object.create(cls.prototype) : new Error(s.message);
   if (cls) {
     Object.defineProperty(error, 'message', { value: s.message, writable: true, configurable: true });
     Object.defineProperty(error, 'code', { value: s.code, enumerable: true });
+    for (const [key, value] of Object.entries(s.details ?? {})) Object.defineProperty(error, key, { value, enumerable: true });
   }
   error.name = s.name;
   if (s.stack) error.stack = s.stack;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestModelDevice } from '../src/gpu/device.js';
-import { nodeAdapter } from '../src/node/gpu.js';
+import { nodeAdapter } from '../../cli/src/gpu.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const SHARED = resolve(REPO_ROOT, '../shared');

@@ -2,12 +2,12 @@
  * The page side: `createEngine()` starts (or joins) the worker that hosts the engine and returns
  * an OpenAI-style API over it. Nothing here touches the GPU, so the page's main thread stays free.
  */
-import { proxy, wrap, releaseProxy, type Remote } from 'comlink';
+import { proxy, type Remote } from 'comlink';
 import { AbortError } from '../errors.js';
-import type { DownloadProgress } from '../store/progress.js';
+import { modelId } from '../model/identity.js';
 import type { CachedModelSummary } from '../store/cache.js';
-import { installErrorTransfer } from '../worker/comlink-errors.js';
-import type { EngineService, LoadOptions } from '../worker/service.js';
+import type { DownloadProgress } from '../store/progress.js';
+import type { Session } from '../worker/engine-hub.js';
 import { defaultChatTemplate, type ChatTemplate } from './chat-template.js';
 import type {
   ChatCompletion,
@@ -16,11 +16,14 @@ import type {
   Completion,
   CompletionChunk,
   CompletionCreateParams,
+  LoadOptions,
   ModelInfo,
+  WorkerCompletionRequest,
 } from './protocol.js';
+import { startWorker, type WorkerConnection } from './worker-start.js';
 
 export interface CreateEngineOptions extends LoadOptions {
-  /** URL of the model artifact directory (MLC layout). */
+  /** URL of the model artifact directory (MLC layout), absolute or relative to the page. */
   model: string;
   /** Download progress, in bytes. */
   onProgress?: (progress: DownloadProgress) => void;
@@ -33,30 +36,24 @@ export interface CreateEngineOptions extends LoadOptions {
   chatTemplate?: ChatTemplate;
 }
 
+/** A completion as the chat API sends it: with the template's own stop strings. */
+type RequestParams = CompletionCreateParams & Pick<WorkerCompletionRequest, 'template_stop'>;
+
 let nextRequest = 0;
 const requestId = () => `${Date.now().toString(36)}-${(nextRequest++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
-function startWorker(shared: boolean): { service: Remote<EngineService>; close(): void } {
-  installErrorTransfer();
-  if (shared) {
-    const worker = new SharedWorker(new URL('../worker/shared-worker.ts', import.meta.url), { type: 'module', name: 'webchuan' });
-    const service = wrap<EngineService>(worker.port);
-    return { service, close: () => (service[releaseProxy](), worker.port.close()) };
-  }
-  const worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'webchuan' });
-  const service = wrap<EngineService>(worker);
-  return { service, close: () => worker.terminate() };
-}
+/** The page's URL, against which relative model URLs resolve. */
+const pageUrl = () => globalThis.location?.href;
 
 /** Starts the engine and loads `options.model` (downloading it once; later visits read IndexedDB). */
 export async function createEngine(options: CreateEngineOptions): Promise<Engine> {
-  const shared = options.shared ?? typeof SharedWorker !== 'undefined';
-  const { service, close } = startWorker(shared);
-  const engine = new Engine(service, close, options.chatTemplate ?? defaultChatTemplate);
+  const id = modelId(options.model, pageUrl());
+  const connection = startWorker(options.shared ?? typeof SharedWorker !== 'undefined');
+  const engine = new Engine(connection, options.chatTemplate ?? defaultChatTemplate);
   try {
-    await engine.reload(options.model, options);
+    await engine.reload(id, options);
   } catch (error) {
-    close();
+    connection.close();
     throw error;
   }
   return engine;
@@ -67,22 +64,35 @@ export class Engine {
   model!: ModelInfo;
   /** Requests of this page still running, cancelled if the page goes away (the engine may be shared). */
   private readonly inFlight = new Set<string>();
+  private readonly service: Remote<Session>;
   private readonly onPageHide = () => {
-    for (const id of this.inFlight) void this.service.cancel(id);
+    for (const id of this.inFlight) void this.service.cancel(this.model.url, id);
   };
 
   constructor(
-    private readonly service: Remote<EngineService>,
-    private readonly close: () => void,
+    private readonly connection: WorkerConnection,
     private readonly chatTemplate: ChatTemplate,
   ) {
+    this.service = connection.service;
     globalThis.addEventListener?.('pagehide', this.onPageHide);
   }
 
-  /** Loads another model (or the same with other options), freeing the previous one. */
+  /**
+   * How this page's engine runs: 'shared' (one SharedWorker for every tab of the origin), 'dedicated'
+   * (a Worker for this page), or 'dedicated-cross-origin' (webchuan was loaded from another origin,
+   * such as a CDN, so this tab runs its own engine).
+   */
+  get workerKind(): WorkerConnection['kind'] {
+    return this.connection.kind;
+  }
+
+  /** Loads another model (or the same with other options); this page stops using the previous one. */
   async reload(model: string, options: LoadOptions & { onProgress?: (p: DownloadProgress) => void } = {}): Promise<ModelInfo> {
+    const id = modelId(model, pageUrl());
+    const previous = this.model?.url;
     const onProgress = options.onProgress ? proxy(options.onProgress) : undefined;
-    this.model = await this.service.load(new URL(model, location.href).href, { contextWindow: options.contextWindow }, onProgress);
+    this.model = await this.service.load(id, { contextWindow: options.contextWindow }, onProgress);
+    if (previous && previous !== id) await this.service.unload(previous);
     return this.model;
   }
 
@@ -100,7 +110,7 @@ export class Engine {
       create: ((params: ChatCompletionCreateParams) => {
         const { messages, ...rest } = params;
         const { prompt, stop } = this.chatTemplate(messages);
-        const request = { ...rest, prompt, stop: [...(rest.stop === undefined ? [] : Array.isArray(rest.stop) ? rest.stop : [rest.stop]), ...stop].slice(0, 4) };
+        const request = { ...rest, prompt, template_stop: stop };
         return params.stream ? this.streamChat(request) : this.chatCompletion(request);
       }) as {
         (params: ChatCompletionCreateParams & { stream: true }): AsyncIterable<ChatCompletionChunk>;
@@ -111,47 +121,51 @@ export class Engine {
 
   /** The model's tokenizer (no BOS/EOS added). */
   readonly tokenizer = {
-    encode: (text: string): Promise<number[]> => this.service.encode(text),
-    decode: (ids: number[]): Promise<string> => this.service.decode(ids),
-    count: async (text: string): Promise<number> => (await this.service.encode(text)).length,
+    encode: (text: string): Promise<number[]> => this.service.encode(this.model.url, text),
+    decode: (ids: number[]): Promise<string> => this.service.decode(this.model.url, ids),
+    count: async (text: string): Promise<number> => (await this.service.encode(this.model.url, text)).length,
   };
 
   /** The model cache in IndexedDB (shared by every engine of this origin). */
   readonly cache = {
     list: (): Promise<CachedModelSummary[]> => this.service.listCachedModels(),
-    has: (url: string): Promise<boolean> => this.service.isModelCached(new URL(url, location.href).href),
-    delete: (url: string): Promise<void> => this.service.deleteCachedModel(new URL(url, location.href).href),
+    has: (url: string): Promise<boolean> => this.service.isModelCached(modelId(url, pageUrl())),
+    delete: (url: string): Promise<void> => this.service.deleteCachedModel(modelId(url, pageUrl())),
     clear: (): Promise<void> => this.service.deleteAllCachedModels(),
     prefetch: (url: string, onProgress?: (p: DownloadProgress) => void): Promise<void> =>
-      this.service.prefetch(new URL(url, location.href).href, onProgress ? proxy(onProgress) : undefined),
+      this.service.prefetch(modelId(url, pageUrl()), onProgress ? proxy(onProgress) : undefined),
   };
 
-  /** Frees the model's GPU memory (the download stays cached). */
+  /**
+   * This page stops using the model: its GPU memory is freed once no other tab uses it (the download
+   * stays cached). Requests fail until `reload()`.
+   */
   unload(): Promise<void> {
-    return this.service.unload();
+    return this.service.unload(this.model.url);
   }
 
-  /** Frees everything; for a shared engine, only this page's connection closes. */
+  /** Frees everything of this page's; with a shared engine, other tabs keep their models. */
   async dispose(): Promise<void> {
     this.onPageHide();
     globalThis.removeEventListener?.('pagehide', this.onPageHide);
-    this.close();
+    await this.service.unload(this.model.url).catch(() => undefined);
+    this.connection.close();
   }
 
   /** Destroys the GPU device, as a driver reset would; the next request reloads the model. For tests. */
   loseDeviceForTesting(): Promise<void> {
-    return this.service.loseDevice();
+    return this.service.loseDevice(this.model.url);
   }
 
-  private async completion(params: CompletionCreateParams): Promise<Completion> {
+  private async completion(params: RequestParams): Promise<Completion> {
     const { signal, stream: _stream, ...rest } = params;
     if (signal?.aborted) throw new AbortError();
     const id = requestId();
-    const onAbort = () => void this.service.cancel(id);
+    const onAbort = () => void this.service.cancel(this.model.url, id);
     signal?.addEventListener('abort', onAbort, { once: true });
     this.inFlight.add(id);
     try {
-      const result = await this.service.complete({ ...rest, requestId: id });
+      const result = await this.service.complete(this.model.url, { ...rest, requestId: id });
       if (signal?.aborted) throw new AbortError();
       return result;
     } finally {
@@ -160,7 +174,7 @@ export class Engine {
     }
   }
 
-  private async *streamCompletion(params: CompletionCreateParams): AsyncGenerator<CompletionChunk> {
+  private async *streamCompletion(params: RequestParams): AsyncGenerator<CompletionChunk> {
     const { signal, stream: _stream, ...rest } = params;
     if (signal?.aborted) throw new AbortError();
     const id = requestId();
@@ -168,13 +182,13 @@ export class Engine {
     const pieces: string[] = [];
     let wake: (() => void) | undefined;
     let settled = false;
-    const done = this.service.complete({ ...rest, requestId: id }, proxy((text: string) => {
+    const done = this.service.complete(this.model.url, { ...rest, requestId: id }, proxy((text: string) => {
       pieces.push(text);
       wake?.();
     }));
     done.then(() => (settled = true), () => (settled = true)).finally(() => wake?.());
     const onAbort = () => {
-      void this.service.cancel(id);
+      void this.service.cancel(this.model.url, id);
       wake?.();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -198,11 +212,11 @@ export class Engine {
     } finally {
       this.inFlight.delete(id);
       signal?.removeEventListener('abort', onAbort);
-      if (!settled) void this.service.cancel(id);
+      if (!settled) void this.service.cancel(this.model.url, id);
     }
   }
 
-  private async chatCompletion(params: CompletionCreateParams): Promise<ChatCompletion> {
+  private async chatCompletion(params: RequestParams): Promise<ChatCompletion> {
     const c = await this.completion(params);
     return {
       id: c.id.replace('cmpl-', 'chatcmpl-'),
@@ -214,7 +228,7 @@ export class Engine {
     };
   }
 
-  private async *streamChat(params: CompletionCreateParams): AsyncGenerator<ChatCompletionChunk> {
+  private async *streamChat(params: RequestParams): AsyncGenerator<ChatCompletionChunk> {
     let first = true;
     for await (const chunk of this.streamCompletion({ ...params, stream: true })) {
       const choice = chunk.choices[0]!;

@@ -87,7 +87,17 @@ export interface ChatCompletionChunk {
 }
 
 /** What the worker needs of a completion request (everything but the signal and the stream flag). */
-export type WorkerCompletionRequest = Omit<CompletionCreateParams, 'signal' | 'stream'> & { requestId: string };
+export type WorkerCompletionRequest = Omit<CompletionCreateParams, 'signal' | 'stream'> & {
+  requestId: string;
+  /** Stop strings of the chat template, on top of the caller's `stop` (which is limited to 4). */
+  template_stop?: string[];
+};
+
+/** How a model is loaded. */
+export interface LoadOptions {
+  /** KV cache length in tokens (default and maximum: the model's context window). */
+  contextWindow?: number;
+}
 
 /** A loaded model, as the page sees it. */
 export interface ModelInfo {

@@ -3,6 +3,7 @@
  * `temperature`, `top_k`, `top_p` (in that order, as `generate()` applies them) and OpenAI's for
  * `presence_penalty`, `frequency_penalty` and `logit_bias`. A seed makes sampling reproducible.
  */
+import { InvalidRequestError } from '../errors.js';
 import { mulberry32 } from '../model/random.js';
 
 export interface SamplingParams {
@@ -33,21 +34,30 @@ export interface TokenAdjustment {
   bias: number;
 }
 
-/** Validates the parameters; throws a RangeError naming the first bad one. */
+/** Throws an InvalidRequestError naming the first bad parameter. */
 export function checkSamplingParams(p: SamplingParams, vocabSize: number): void {
-  const range = (name: keyof SamplingParams, v: number | undefined, lo: number, hi: number) => {
-    if (v !== undefined && !(typeof v === 'number' && v >= lo && v <= hi)) throw new RangeError(`${name} must be between ${lo} and ${hi}, got ${v}`);
+  const fail = (param: string, message: string): never => {
+    throw new InvalidRequestError(param, `${param}: ${message}`);
   };
-  range('temperature', p.temperature, 0, 2);
-  range('top_p', p.top_p, 0, 1);
-  range('presence_penalty', p.presence_penalty, -2, 2);
-  range('frequency_penalty', p.frequency_penalty, -2, 2);
-  range('repetition_penalty', p.repetition_penalty, 1e-6, 100);
-  if (p.top_k !== undefined && !(Number.isInteger(p.top_k) && p.top_k >= 0)) throw new RangeError(`top_k must be a non-negative integer, got ${p.top_k}`);
-  for (const [id, bias] of Object.entries(p.logit_bias ?? {})) {
-    const n = Number(id);
-    if (!Number.isInteger(n) || n < 0 || n >= vocabSize) throw new RangeError(`logit_bias: token id ${id} is outside the vocabulary of ${vocabSize}`);
-    range('logit_bias', bias, -100, 100);
+  const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  const range = (param: keyof SamplingParams, lo: number, hi: number) => {
+    const v = p[param];
+    if (v !== undefined && !(isNumber(v) && v >= lo && v <= hi)) fail(param, `must be a number between ${lo} and ${hi}, got ${String(v)}`);
+  };
+  range('temperature', 0, 2);
+  range('top_p', 0, 1);
+  range('presence_penalty', -2, 2);
+  range('frequency_penalty', -2, 2);
+  range('repetition_penalty', 1e-6, 100);
+  if (p.top_k !== undefined && !(Number.isSafeInteger(p.top_k) && p.top_k >= 0)) fail('top_k', `must be a non-negative integer, got ${String(p.top_k)}`);
+  if (p.seed !== undefined && !Number.isSafeInteger(p.seed)) fail('seed', `must be an integer, got ${String(p.seed)}`);
+  if (p.logit_bias !== undefined) {
+    if (typeof p.logit_bias !== 'object' || p.logit_bias === null || Array.isArray(p.logit_bias)) fail('logit_bias', 'must be an object of token id → bias');
+    for (const [id, bias] of Object.entries(p.logit_bias!)) {
+      // Token ids as OpenAI writes them: plain decimal integers ("0x10", "1e1", "" and " 5" are not).
+      if (!/^(0|[1-9][0-9]*)$/.test(id) || Number(id) >= vocabSize) fail('logit_bias', `token id ${JSON.stringify(id)} is outside the vocabulary of ${vocabSize} (0…${vocabSize - 1})`);
+      if (!(isNumber(bias) && bias >= -100 && bias <= 100)) fail('logit_bias', `bias of token ${id} must be between -100 and 100, got ${String(bias)}`);
+    }
   }
 }
 

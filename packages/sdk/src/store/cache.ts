@@ -43,7 +43,7 @@ export interface DownloadOptions {
 }
 
 let defaultStore: UseStore | undefined;
-function store(): UseStore {
+export function store(): UseStore {
   defaultStore ??= createStore('webchuan', 'artifacts');
   return defaultStore;
 }
@@ -94,12 +94,12 @@ export async function deleteAllModels(): Promise<void> {
   await delMany(all.filter((k) => Array.isArray(k) && ['model', 'file', 'shard', 'partial'].includes(String(k[0]))), store());
 }
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function fetchOk(fetchImpl: typeof fetch, url: string, signal?: AbortSignal): Promise<Response> {
+export async function fetchOk(fetchImpl: typeof fetch, url: string, signal?: AbortSignal): Promise<Response> {
   let response: Response;
   try {
     response = await fetchImpl(url, { signal, cache: 'no-store' });

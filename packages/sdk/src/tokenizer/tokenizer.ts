@@ -1,53 +1,130 @@
 /**
- * SentencePiece tokenization through `@mlc-ai/web-tokenizers` (the real SentencePiece compiled to
- * wasm). The library is handed in rather than imported, because it loads differently in a bundled
- * browser worker (plain import) and in Node (as CommonJS, see node/web-tokenizers.ts).
+ * Text ↔ token ids with the model's own tokenizer: SentencePiece (`tokenizer.model`, Baichuan and
+ * llama2.c models) or Hugging Face's `tokenizer.json` (WebLLM's LLaMA-family artifacts), both run by
+ * the real C++ libraries compiled to wasm (see runtime.ts).
  */
+import type { NativeTokenizer, TokenizerBinding, TokenizerRuntime } from './runtime.js';
 
-/** The part of `@mlc-ai/web-tokenizers`' Tokenizer that we use. */
-export interface RawTokenizer {
-  encode(text: string): Int32Array;
-  decode(ids: Int32Array): string;
-  getVocabSize(): number;
-  idToToken(id: number): string;
-  dispose(): void;
+/** A tokenizer file: SentencePiece's `tokenizer.model`, or Hugging Face's `tokenizer.json`. */
+export interface TokenizerFile {
+  format: 'sentencepiece' | 'hf-json';
+  bytes: Uint8Array;
 }
 
-/** The `@mlc-ai/web-tokenizers` module (or anything shaped like it). */
-export interface TokenizerLibrary {
-  Tokenizer: { fromSentencePiece(model: ArrayBuffer): Promise<RawTokenizer> };
+/** The tokenizer file an artifact names (MLC's `tokenizer_files`), by what its name says it is. */
+export function tokenizerFormat(name: string): TokenizerFile['format'] {
+  return name.endsWith('.json') ? 'hf-json' : 'sentencepiece';
+}
+
+/** The wasm runtime trapped (it ran out of memory, most likely); the tokenizer restarts it before its next use. */
+export class TokenizerCrashError extends Error {
+  override name = 'TokenizerCrashError';
 }
 
 export class TextTokenizer {
-  private constructor(private readonly raw: RawTokenizer) {}
+  private binding!: TokenizerBinding;
+  private native!: NativeTokenizer;
+  /** False after a trap, until revive() has started a fresh runtime. */
+  private alive = false;
+  private disposed = false;
+  private longestPiece?: number;
 
-  /** Loads a SentencePiece `tokenizer.model`. */
-  static async fromSentencePiece(model: Uint8Array, library: TokenizerLibrary): Promise<TextTokenizer> {
-    const copy = model.slice().buffer;
-    return new TextTokenizer(await library.Tokenizer.fromSentencePiece(copy));
+  private constructor(
+    private readonly runtime: TokenizerRuntime,
+    private readonly file: TokenizerFile,
+  ) {}
+
+  /** Starts a runtime and loads the tokenizer file into it. */
+  static async load(runtime: TokenizerRuntime, file: TokenizerFile): Promise<TextTokenizer> {
+    const tokenizer = new TextTokenizer(runtime, { format: file.format, bytes: file.bytes.slice() });
+    await tokenizer.revive();
+    return tokenizer;
+  }
+
+  /** True when the runtime is usable; false after it trapped, until revive(). */
+  get usable(): boolean {
+    return this.alive;
+  }
+
+  /** Replaces a runtime that trapped with a fresh one (a no-op when it is alive). */
+  async revive(): Promise<void> {
+    if (this.alive) return;
+    if (this.disposed) throw new Error('The tokenizer was disposed.');
+    this.binding = await this.runtime.instantiate();
+    const blob = this.file.bytes.slice().buffer;
+    this.native = this.file.format === 'hf-json' ? this.binding.Tokenizer.FromBlobJSON(blob) : this.binding.Tokenizer.FromBlobSentencePiece(blob);
+    this.alive = true;
+  }
+
+  /** Runs `call` in the runtime; a trap marks the runtime dead (revive() restarts it) and becomes TokenizerCrashError. */
+  private guard<T>(call: () => T): T {
+    if (this.disposed) throw new Error('The tokenizer was disposed.');
+    if (!this.alive) throw new TokenizerCrashError('The tokenizer runtime stopped after an earlier failure and has not been restarted.');
+    try {
+      return call();
+    } catch (error) {
+      if (error instanceof WebAssembly.RuntimeError) {
+        this.alive = false;
+        throw new TokenizerCrashError(`The tokenizer runtime failed: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
   }
 
   /** Token ids of `text`, with no BOS/EOS added. */
   encode(text: string): number[] {
-    return Array.from(this.raw.encode(text));
+    return this.guard(() => {
+      const vector = this.native.Encode(text);
+      try {
+        return Array.from(this.binding.vecIntToView(vector));
+      } finally {
+        vector.delete();
+      }
+    });
   }
 
   /** Text of `ids`; control tokens (BOS, EOS) decode to nothing. */
   decode(ids: readonly number[]): string {
-    return this.raw.decode(Int32Array.from(ids));
+    return this.guard(() => {
+      const vector = this.binding.vecIntFromJSArray(Int32Array.from(ids));
+      try {
+        return this.native.Decode(vector);
+      } finally {
+        vector.delete();
+      }
+    });
   }
 
   get vocabSize(): number {
-    return this.raw.getVocabSize();
+    return this.guard(() => this.native.GetVocabSize());
   }
 
   /** The piece of one id, e.g. `▁Hello` or `<0x0A>`. */
   idToToken(id: number): string {
-    return this.raw.idToToken(id);
+    return this.guard(() => this.native.IdToToken(id));
+  }
+
+  /**
+   * The most characters one token can stand for: the longest piece (byte pieces such as `<0xE4>` stand
+   * for one byte). A text of n characters has at least n / this many tokens, which bounds the work
+   * of a prompt before it is tokenized.
+   */
+  get maxCharsPerToken(): number {
+    if (this.longestPiece === undefined) {
+      let longest = 1;
+      for (let id = 0; id < this.vocabSize; id++) {
+        const piece = this.idToToken(id);
+        if (!/^<0x[0-9A-F]{2}>$/.test(piece)) longest = Math.max(longest, [...piece].length);
+      }
+      this.longestPiece = longest;
+    }
+    return this.longestPiece;
   }
 
   dispose(): void {
-    this.raw.dispose();
+    if (this.alive) this.native.delete();
+    this.alive = false;
+    this.disposed = true;
   }
 }
 

@@ -10,7 +10,7 @@ import { cachedArtifactSource, deleteAllModels, deleteModel, downloadModel, getC
 import { loadCachedModel } from '../../src/store/load.js';
 import type { DownloadProgress } from '../../src/store/progress.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
-import { loadWebTokenizers } from '../../src/tokenizer/web-library.js';
+import { loadTokenizerRuntime } from '../../src/store/assets.js';
 
 export interface ErrorInfo {
   name: string;
@@ -47,8 +47,7 @@ const harness = {
       if (!navigator.gpu) throw new Error('no navigator.gpu');
       device ??= await requestModelDevice((await navigator.gpu.requestAdapter())!);
       const model = await loadCachedModel(device, url);
-      const library = await loadWebTokenizers();
-      const tokenizer = await TextTokenizer.fromSentencePiece(await cachedArtifactSource(url).bytes('tokenizer.model'), library);
+      const tokenizer = await TextTokenizer.load(await loadTokenizerRuntime(), { format: 'sentencepiece', bytes: await cachedArtifactSource(url).bytes('tokenizer.model') });
       const ids = [...model.info.config.promptPrefixTokenIds, ...tokenizer.encode(prompt)];
       const result = await generateGreedy(model.forward, ids, { maxTokens });
       model.dispose();

@@ -1,0 +1,213 @@
+/**
+ * The `webchuan` command line: import and generate models, run them on the GPU through Dawn,
+ * tokenize, benchmark. Results go to stdout; figures and progress to stderr.
+ */
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { isQuantization, QUANTIZATIONS, type Quantization } from '../../sdk/src/model/quant.js';
+import { generate } from '../../sdk/src/engine/generate.js';
+import { checkSamplingParams } from '../../sdk/src/engine/sampler.js';
+import { StreamingDetokenizer } from '../../sdk/src/tokenizer/tokenizer.js';
+import { convertHf } from './convert.js';
+import { importLlama2c } from './import-llama2c.js';
+import { tinyBaichuanConfig, writeRandomModel } from './random-model.js';
+import { tinyTokenizerPieces } from './tiny-tokenizer.js';
+import { loadNodeModel, loadNodeTokenizer } from './runtime.js';
+import { benchmark } from './bench.js';
+import { progressBar } from './progress-bar.js';
+
+const USAGE = `webchuan <command> [options]
+
+  import-llama2c <model.bin> --tokenizer <tok.model> --quant <q> --out <dir>
+      Import a llama2.c checkpoint into an MLC-layout artifact.
+  convert <hf-model-dir> --quant <q> --out <dir>
+      Convert a Hugging Face checkpoint (Baichuan-7B or LLaMA-family; .bin, sharded, safetensors).
+  random-model --out <dir> [--quant <q>] [--seed N] [--kv-heads N] [--layers N] [--tokenizer <tok.model>]
+      Write a tiny random model in Baichuan-7B's layout (for tests and the demo); without --tokenizer
+      it gets a small generated SentencePiece tokenizer.
+  generate --model <dir> --prompt "<text>" [--max-tokens N] [--temperature T] [--top-p P] [--top-k K]
+           [--repetition-penalty R] [--seed S] [--json]
+      Print the continuation of the prompt (stdout; greedy unless --temperature > 0); figures go to stderr.
+  tokenize --tokenizer <tokenizer.model|model dir>
+      Read one JSON string per line on stdin, print one JSON array of token ids per line.
+  bench --model <dir> [--prompt-tokens P] [--decode-tokens D]
+      Print one JSON line: prefill and decode tokens/s, weight bytes read per decoded token.
+
+Quantizations: ${QUANTIZATIONS.join(', ')}`;
+
+class UsageError extends Error {}
+
+function quant(value: string | undefined, fallback?: Quantization): Quantization {
+  const q = value ?? fallback;
+  if (!q || !isQuantization(q)) throw new UsageError(`--quant must be one of ${QUANTIZATIONS.join(', ')}`);
+  return q;
+}
+
+function int(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer, got "${value}"`);
+  return n;
+}
+
+function required(value: string | undefined, name: string): string {
+  if (!value) throw new UsageError(`${name} is required`);
+  return value;
+}
+
+const OPTIONS = {
+  tokenizer: { type: 'string' },
+  quant: { type: 'string' },
+  out: { type: 'string' },
+  model: { type: 'string' },
+  prompt: { type: 'string' },
+  'max-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-p': { type: 'string' },
+  'top-k': { type: 'string' },
+  'repetition-penalty': { type: 'string' },
+  json: { type: 'boolean' },
+  seed: { type: 'string' },
+  'kv-heads': { type: 'string' },
+  layers: { type: 'string' },
+  'prompt-tokens': { type: 'string' },
+  'decode-tokens': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    const { values: o, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
+    switch (command) {
+      case 'import-llama2c': {
+        const checkpoint = required(positionals[0], '<model.bin>');
+        const config = await importLlama2c(checkpoint, required(o.tokenizer, '--tokenizer'), quant(o.quant), required(o.out, '--out'));
+        process.stderr.write(`imported ${checkpoint}: ${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ${config.vocabSize} → ${o.out}\n`);
+        return 0;
+      }
+      case 'convert': {
+        const dir = required(positionals[0], '<hf-model-dir>');
+        const config = await convertHf(dir, quant(o.quant), required(o.out, '--out'), {
+          onNote: (note) => process.stderr.write(`note: ${note}\n`),
+          onProgress: progressBar('converting', ' params'),
+        });
+        process.stderr.write(`converted ${dir}: ${config.modelType}, ${config.numLayers} layers, hidden ${config.hiddenSize} → ${o.out}\n`);
+        return 0;
+      }
+      case 'random-model': {
+        // Without --tokenizer, a small generated SentencePiece model sets the vocabulary.
+        const tokenizer = o.tokenizer ? await loadNodeTokenizer(o.tokenizer) : undefined;
+        const config = tinyBaichuanConfig({
+          numKvHeads: int(o['kv-heads'], '--kv-heads', 4),
+          numLayers: int(o.layers, '--layers', 2),
+          vocabSize: tokenizer?.vocabSize ?? tinyTokenizerPieces().length,
+        });
+        tokenizer?.dispose();
+        await writeRandomModel(required(o.out, '--out'), config, quant(o.quant, 'q4f16_1'), int(o.seed, '--seed', 0), o.tokenizer ?? 'tiny');
+        process.stderr.write(`wrote a random ${config.modelType} model to ${o.out}\n`);
+        return 0;
+      }
+      case 'generate':
+        return await runGenerate(o);
+      case 'tokenize':
+        return await tokenize(required(o.tokenizer, '--tokenizer'));
+      case 'bench': {
+        const result = await benchmark(required(o.model, '--model'), int(o['prompt-tokens'], '--prompt-tokens', 128), int(o['decode-tokens'], '--decode-tokens', 32));
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return 0;
+      }
+      default:
+        process.stderr.write(`${USAGE}\n`);
+        return command === undefined || command === 'help' || o.help ? 0 : 2;
+    }
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`webchuan ${command ?? ''}: ${(error as Error).message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    process.stderr.write(`webchuan ${command ?? ''}: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+interface GenerateFlags {
+  model?: string;
+  prompt?: string;
+  'max-tokens'?: string;
+  temperature?: string;
+  'top-p'?: string;
+  'top-k'?: string;
+  'repetition-penalty'?: string;
+  seed?: string;
+  json?: boolean;
+}
+
+function num(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`${name} must be a number, got "${value}"`);
+  return n;
+}
+
+async function runGenerate(o: GenerateFlags): Promise<number> {
+  const sampling = {
+    temperature: num(o.temperature, '--temperature') ?? 0,
+    top_p: num(o['top-p'], '--top-p'),
+    top_k: num(o['top-k'], '--top-k'),
+    repetition_penalty: num(o['repetition-penalty'], '--repetition-penalty'),
+    seed: num(o.seed, '--seed'),
+  };
+  const prompt = o.prompt ?? '';
+  const model = await loadNodeModel(required(o.model, '--model'));
+  try {
+    const config = model.info.config;
+    const context = [...config.promptPrefixTokenIds, ...model.tokenizer.encode(prompt)];
+    if (context.length === 0) throw new UsageError('the prompt is empty and this model adds no BOS token: give some text');
+    const detok = new StreamingDetokenizer(model.tokenizer, context);
+    let text = '';
+    checkSamplingParams(sampling, config.vocabSize);
+    const result = await generate(model.forward, context, {
+      ...sampling,
+      maxTokens: int(o['max-tokens'], '--max-tokens', 64),
+      stopTokenIds: config.stopTokenIds,
+      onToken: (id) => {
+        const piece = detok.push(id);
+        text += piece;
+        if (!o.json) process.stdout.write(piece);
+      },
+    });
+    const tail = detok.flush();
+    text += tail;
+    if (o.json) process.stdout.write(`${JSON.stringify({ ids: result.ids, text })}\n`);
+    else process.stdout.write(tail + (process.stdout.isTTY ? '\n' : ''));
+    const decodeRate = result.ids.length > 1 ? ((result.ids.length - 1) / result.decodeMs) * 1000 : 0;
+    process.stderr.write(
+      `[${context.length} prompt tokens: ${((context.length / result.prefillMs) * 1000).toFixed(1)} tok/s prefill; ` +
+        `${result.ids.length} generated (${result.finishReason}): ${decodeRate.toFixed(1)} tok/s decode]\n`,
+    );
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+async function tokenize(path: string): Promise<number> {
+  const tokenizer = await loadNodeTokenizer(path);
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  let lineNo = 0;
+  for await (const line of lines) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    let text: unknown;
+    try {
+      text = JSON.parse(line);
+    } catch {
+      throw new Error(`line ${lineNo}: not JSON: ${line.slice(0, 60)}`);
+    }
+    if (typeof text !== 'string') throw new Error(`line ${lineNo}: expected a JSON string`);
+    process.stdout.write(`${JSON.stringify(tokenizer.encode(text))}\n`);
+  }
+  tokenizer.dispose();
+  return 0;
+}

@@ -1,0 +1,179 @@
+/**
+ * Converts a Hugging Face checkpoint directory (Baichuan-7B or any LLaMA-family model of that shape)
+ * into our MLC-layout artifact, in Node, without Python. Weights may be `pytorch_model.bin`
+ * (torch.save zip), sharded `pytorch_model-0000N-of-0000M.bin` with an index, or `*.safetensors`.
+ * Parameters are read, fused (W_pack / q|k|v, gate|up), quantized and written one at a time.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { validateConfig, type ModelConfig } from '../../sdk/src/model/config.js';
+import { EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME, layerParamNames, paramSpecs } from '../../sdk/src/model/params.js';
+import type { Quantization } from '../../sdk/src/model/quant.js';
+import { PyTorchReader } from './checkpoint/pytorch.js';
+import { SafetensorsReader } from './checkpoint/safetensors.js';
+import type { CheckpointReader } from './checkpoint/tensor-file.js';
+import { writeArtifact, type ParamSource, type WriteArtifactOptions } from './write-model.js';
+
+interface HfConfig {
+  model_type?: string;
+  hidden_size?: number;
+  intermediate_size?: number;
+  num_hidden_layers?: number;
+  num_attention_heads?: number;
+  num_key_value_heads?: number;
+  head_dim?: number;
+  vocab_size?: number;
+  max_position_embeddings?: number;
+  rms_norm_eps?: number;
+  rope_theta?: number;
+  tie_word_embeddings?: boolean;
+  bos_token_id?: number;
+  eos_token_id?: number | number[];
+}
+
+/** Our config from Hugging Face's `config.json` (+ `tokenizer_config.json`'s BOS policy). */
+export function configFromHf(hf: HfConfig, addBos: boolean, file = 'config.json'): ModelConfig {
+  if (hf.model_type !== 'baichuan' && hf.model_type !== 'llama') {
+    throw new Error(`${file}: model_type "${hf.model_type}" is not supported (baichuan or llama)`);
+  }
+  const heads = hf.num_attention_heads ?? 0;
+  const eos = hf.eos_token_id ?? 2;
+  const config: ModelConfig = {
+    modelType: hf.model_type,
+    hiddenSize: hf.hidden_size ?? 0,
+    intermediateSize: hf.intermediate_size ?? 0,
+    numLayers: hf.num_hidden_layers ?? 0,
+    numHeads: heads,
+    numKvHeads: hf.num_key_value_heads ?? heads,
+    headDim: hf.head_dim ?? (heads ? (hf.hidden_size ?? 0) / heads : 0),
+    vocabSize: hf.vocab_size ?? 0,
+    contextWindow: hf.max_position_embeddings ?? 4096,
+    rmsNormEps: hf.rms_norm_eps ?? 1e-6,
+    ropeTheta: hf.rope_theta ?? 10000,
+    tieWordEmbeddings: hf.tie_word_embeddings ?? false,
+    bosTokenId: hf.bos_token_id ?? 1,
+    promptPrefixTokenIds: addBos ? [hf.bos_token_id ?? 1] : [],
+    stopTokenIds: Array.isArray(eos) ? eos : [eos],
+  };
+  try {
+    validateConfig(config);
+  } catch (error) {
+    throw new Error(`${file}: ${(error as Error).message}`);
+  }
+  return config;
+}
+
+/** Opens whichever weight files the directory has. */
+export async function openCheckpoint(dir: string): Promise<CheckpointReader> {
+  const files = readdirSync(dir);
+  const indexed = async (index: string) => {
+    const { weight_map } = JSON.parse(await readFile(join(dir, index), 'utf8')) as { weight_map: Record<string, string> };
+    return [...new Set(Object.values(weight_map))].map((f) => join(dir, f));
+  };
+  if (files.includes('model.safetensors.index.json')) return SafetensorsReader.open(await indexed('model.safetensors.index.json'));
+  const safetensors = files.filter((f) => f.endsWith('.safetensors')).sort();
+  if (safetensors.length) return SafetensorsReader.open(safetensors.map((f) => join(dir, f)));
+  if (files.includes('pytorch_model.bin.index.json')) return PyTorchReader.open(await indexed('pytorch_model.bin.index.json'));
+  if (files.includes('pytorch_model.bin')) return PyTorchReader.open([join(dir, 'pytorch_model.bin')]);
+  throw new Error(`${dir}: no weights found (model.safetensors, pytorch_model.bin, or an index of shards)`);
+}
+
+/** The checkpoint tensors each of our parameters is made of (rows concatenated in this order). */
+export function sourcesOf(config: ModelConfig): Map<string, string[]> {
+  const map = new Map<string, string[]>([[EMBED_NAME, ['model.embed_tokens.weight']]]);
+  for (let l = 0; l < config.numLayers; l++) {
+    const n = layerParamNames(config, l);
+    const p = `model.layers.${l}`;
+    map.set(n.inputNorm, [`${p}.input_layernorm.weight`]);
+    map.set(
+      n.qkv,
+      config.modelType === 'baichuan'
+        ? [`${p}.self_attn.W_pack.weight`]
+        : [`${p}.self_attn.q_proj.weight`, `${p}.self_attn.k_proj.weight`, `${p}.self_attn.v_proj.weight`],
+    );
+    map.set(n.o, [`${p}.self_attn.o_proj.weight`]);
+    map.set(n.postNorm, [`${p}.post_attention_layernorm.weight`]);
+    map.set(n.gateUp, [`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]);
+    map.set(n.down, [`${p}.mlp.down_proj.weight`]);
+  }
+  map.set(FINAL_NORM_NAME, ['model.norm.weight']);
+  if (!config.tieWordEmbeddings) map.set(LM_HEAD_NAME, ['lm_head.weight']);
+  return map;
+}
+
+/** Tensors a checkpoint may hold that the forward pass does not need. */
+const SKIPPABLE = /(rotary_emb\.inv_freq|\.masked_bias|\.attn\.bias)$/;
+
+export interface ConvertOptions extends WriteArtifactOptions {
+  /** Called with human-readable notes (skipped tensors). */
+  onNote?: (note: string) => void;
+}
+
+export async function convertHf(dir: string, quantization: Quantization, outDir: string, options: ConvertOptions = {}): Promise<ModelConfig> {
+  const need = (file: string) => {
+    const path = join(dir, file);
+    if (!existsSync(path)) throw new Error(`${path} is missing`);
+    return path;
+  };
+  const hf = JSON.parse(await readFile(need('config.json'), 'utf8')) as HfConfig;
+  const tokenizerModel = need('tokenizer.model');
+  const tokConfigPath = join(dir, 'tokenizer_config.json');
+  const tokConfig = existsSync(tokConfigPath) ? (JSON.parse(await readFile(tokConfigPath, 'utf8')) as { add_bos_token?: boolean }) : {};
+  // Baichuan-7B's tokenizer class defaults to add_bos_token=True, but its tokenizer_config sets false.
+  const config = configFromHf(hf, tokConfig.add_bos_token ?? hf.model_type === 'llama', join(dir, 'config.json'));
+  const reader = await openCheckpoint(dir);
+  try {
+    const entries = new Map(reader.tensors().map((t) => [t.name, t]));
+    const sources = sourcesOf(config);
+    const used = new Set([...sources.values()].flat());
+    for (const name of entries.keys()) {
+      if (used.has(name)) continue;
+      if (SKIPPABLE.test(name) || (config.tieWordEmbeddings && name === 'lm_head.weight')) options.onNote?.(`skipped ${name} (not needed for inference)`);
+      else throw new Error(`${entries.get(name)!.file}: unexpected tensor ${name} for a ${config.modelType} model`);
+    }
+    const params: ParamSource[] = paramSpecs(config).map((spec) => {
+      const parts = sources.get(spec.name)!;
+      const cols = spec.shape.length === 2 ? spec.shape[1]! : spec.shape[0]!;
+      const partRows: number[] = [];
+      for (const part of parts) {
+        const entry = entries.get(part);
+        if (!entry) throw new Error(`${dir}: tensor ${part} is missing`);
+        if (entry.shape.length !== spec.shape.length || entry.shape[entry.shape.length - 1] !== cols) {
+          throw new Error(
+            `${entry.file}: ${part} has shape [${entry.shape}], which does not match config.json (expected ${spec.shape.length === 2 ? `[*, ${cols}]` : `[${cols}]`})`,
+          );
+        }
+        partRows.push(entry.shape.length === 2 ? entry.shape[0]! : 1);
+      }
+      const rows = partRows.reduce((a, b) => a + b, 0);
+      if (spec.shape.length === 2 && rows !== spec.shape[0]) {
+        throw new Error(`${dir}: ${parts.join(' + ')} give ${rows} rows, config.json implies ${spec.shape[0]} for ${spec.name}`);
+      }
+      return { name: spec.name, readRows: (start, count) => readFusedRows(reader, parts, partRows, cols, start, count) };
+    });
+    await writeArtifact(outDir, config, quantization, params, { tokenizerModel, ...options });
+    return config;
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Rows [start, start + count) of parts stacked on top of each other (W_pack = q|k|v, gate|up). */
+async function readFusedRows(reader: CheckpointReader, parts: string[], partRows: number[], cols: number, start: number, count: number): Promise<Float32Array> {
+  if (parts.length === 1) return reader.readRows(parts[0]!, start, count);
+  const out = new Float32Array(count * cols);
+  let partStart = 0;
+  let at = 0;
+  for (const [i, part] of parts.entries()) {
+    const rows = partRows[i]!;
+    const from = Math.max(start, partStart);
+    const to = Math.min(start + count, partStart + rows);
+    if (from < to) {
+      out.set(await reader.readRows(part, from - partStart, to - from), at);
+      at += (to - from) * cols;
+    }
+    partStart += rows;
+  }
+  return out;
+}

@@ -1,0 +1,50 @@
+/** Writes deterministic random models (tests, and the demo's default model) as artifacts. */
+import { BAICHUAN_7B, type ModelConfig } from '../../sdk/src/model/config.js';
+import type { Quantization } from '../../sdk/src/model/quant.js';
+import { randomParams } from '../../sdk/src/model/random.js';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tinyTokenizerModel } from './tiny-tokenizer.js';
+import { paramSpecs } from '../../sdk/src/model/params.js';
+import { memoryParam, writeArtifact } from './write-model.js';
+
+/** A tiny model in Baichuan-7B's exact layout: fused W_pack, untied lm_head, its 64,000-token vocabulary. */
+export function tinyBaichuanConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {
+  return {
+    ...BAICHUAN_7B,
+    hiddenSize: 64,
+    intermediateSize: 172, // not a multiple of 32: exercises the padded last quantization group
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 4,
+    headDim: 16,
+    contextWindow: 256,
+    ...overrides,
+  };
+}
+
+export async function writeRandomModel(
+  outDir: string,
+  config: ModelConfig,
+  quantization: Quantization,
+  seed: number,
+  /** A SentencePiece model file to include, or 'tiny' for the generated one (tiny-tokenizer.ts). */
+  tokenizerModel?: string,
+  shardBytes?: number,
+): Promise<void> {
+  let tokenizerFile = tokenizerModel;
+  if (tokenizerModel === 'tiny') {
+    tokenizerFile = join(tmpdir(), `webchuan-tiny-tokenizer-${process.pid}.model`);
+    await writeFile(tokenizerFile, tinyTokenizerModel());
+  }
+  const cols = new Map(paramSpecs(config).map((s) => [s.name, s.shape.at(-1)!]));
+  const params = (function* () {
+    for (const p of randomParams(config, seed)) yield memoryParam(p.name, p.values, cols.get(p.name)!);
+  })();
+  try {
+    await writeArtifact(outDir, config, quantization, params, { tokenizerModel: tokenizerFile, shardBytes });
+  } finally {
+    if (tokenizerModel === 'tiny' && tokenizerFile) await rm(tokenizerFile, { force: true });
+  }
+}

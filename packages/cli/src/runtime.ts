@@ -1,0 +1,63 @@
+/** Loads an artifact directory onto a Node GPU: the path shared by the CLI, benchmarks and tests. */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openArtifact } from '../../sdk/src/model/artifact.js';
+import { requestModelDevice } from '../../sdk/src/gpu/device.js';
+import { loadModel, type LoadedModel } from '../../sdk/src/engine/model.js';
+import type { ForwardOptions } from '../../sdk/src/engine/forward.js';
+import { TokenizerRuntime } from '../../sdk/src/tokenizer/runtime.js';
+import { TextTokenizer, tokenizerFormat } from '../../sdk/src/tokenizer/tokenizer.js';
+import { directorySource } from './fs-source.js';
+import { nodeAdapter } from './gpu.js';
+
+export interface NodeModel extends LoadedModel {
+  device: GPUDevice;
+  tokenizer: TextTokenizer;
+}
+
+/** The SDK's tokenizer wasm (generated from @mlc-ai/web-tokenizers by wasm-build/sentencepiece.mjs). */
+const SENTENCEPIECE_WASM = new URL('../../sdk/src/tokenizer/sentencepiece.wasm', import.meta.url);
+
+let runtime: Promise<TokenizerRuntime> | undefined;
+export function nodeTokenizerRuntime(): Promise<TokenizerRuntime> {
+  runtime ??= readFile(SENTENCEPIECE_WASM).then(
+    (bytes) => TokenizerRuntime.compile(new Uint8Array(bytes)),
+    () => {
+      throw new Error(`${SENTENCEPIECE_WASM.pathname} is missing: run \`npm install\` (or \`node wasm-build/sentencepiece.mjs\`)`);
+    },
+  );
+  return runtime;
+}
+
+/**
+ * A tokenizer from a file (`tokenizer.model`, or Hugging Face's `tokenizer.json`) or from an artifact
+ * directory holding one of them.
+ */
+export async function loadNodeTokenizer(pathOrDir: string): Promise<TextTokenizer> {
+  let file = pathOrDir;
+  if (!/\.(model|json)$/.test(pathOrDir)) {
+    file = join(pathOrDir, 'tokenizer.model');
+    if (!existsSync(file) && existsSync(join(pathOrDir, 'tokenizer.json'))) file = join(pathOrDir, 'tokenizer.json');
+  }
+  return TextTokenizer.load(await nodeTokenizerRuntime(), { format: tokenizerFormat(file), bytes: new Uint8Array(await readFile(file)) });
+}
+
+export async function loadNodeModel(dir: string, options: ForwardOptions = {}): Promise<NodeModel> {
+  const source = directorySource(dir);
+  const { cache } = await openArtifact(source);
+  const largest = Math.max(...cache.records.flatMap((s) => s.records.map((r) => r.nbytes * (r.format === 'f32-to-bf16' ? 2 : 1))));
+  const device = await requestModelDevice(await nodeAdapter(), largest);
+  const model = await loadModel(device, source, options);
+  const tokenizer = await loadNodeTokenizer(dir);
+  return {
+    ...model,
+    device,
+    tokenizer,
+    dispose() {
+      model.dispose();
+      tokenizer.dispose();
+      device.destroy();
+    },
+  };
+}

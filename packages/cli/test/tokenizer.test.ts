@@ -1,0 +1,86 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StreamingDetokenizer, type TextTokenizer } from '../../sdk/src/tokenizer/tokenizer.js';
+import { loadNodeTokenizer } from '../src/runtime.js';
+import { importLlama2c } from '../src/import-llama2c.js';
+import { REPO_ROOT, sharedFile, tempDir } from '../../sdk/test/helpers.js';
+
+const baichuanModel = sharedFile('data/baichuan-7b/tokenizer.model');
+const baichuanReference = sharedFile('reference/baichuan-tokenizer/encode_reference.json');
+const tok512 = sharedFile('data/tinyllamas/tok512.model');
+const tok512Reference = sharedFile('reference/llama2c/encode_tok512.json');
+const stories = sharedFile('data/tinyllamas/stories260K.bin');
+
+interface EncodeCase {
+  text: string;
+  ids: number[];
+  decoded: string;
+}
+
+describe.skipIf(!baichuanModel || !baichuanReference)('Baichuan-7B tokenizer.model', () => {
+  let tokenizer: TextTokenizer;
+  beforeAll(async () => {
+    tokenizer = await loadNodeTokenizer(baichuanModel!);
+  });
+  afterAll(() => tokenizer?.dispose());
+
+  it('encodes and decodes like SentencePiece on every reference string', () => {
+    const { cases } = JSON.parse(readFileSync(baichuanReference!, 'utf8')) as { cases: EncodeCase[] };
+    expect(cases.length).toBeGreaterThan(20);
+    for (const c of cases) {
+      expect(tokenizer.encode(c.text), JSON.stringify(c.text)).toEqual(c.ids);
+      expect(tokenizer.decode(c.ids)).toBe(c.decoded);
+    }
+    expect(tokenizer.vocabSize).toBe(64000);
+  });
+
+  it('streams Chinese text without ever emitting part of a UTF-8 character', () => {
+    const text = '登鹳雀楼->王之涣\n夜雨寄北->李商隐 𠀀𠀁 百川大模型, emoji 🧪 and ümlauts';
+    const ids = tokenizer.encode(text);
+    const bytePieces = ids.filter((id) => /^<0x[0-9A-F]{2}>$/.test(tokenizer.idToToken(id)));
+    expect(bytePieces.length).toBeGreaterThan(0); // rare CJK (U+20000) arrive as byte-fallback pieces
+    const prompt = tokenizer.encode('诗：');
+    const detok = new StreamingDetokenizer(tokenizer, prompt);
+    let streamed = '';
+    for (const id of ids) {
+      const piece = detok.push(id);
+      expect(piece).not.toContain('\uFFFD');
+      streamed += piece;
+    }
+    streamed += detok.flush();
+    const whole = tokenizer.decode([...prompt, ...ids]);
+    expect(tokenizer.decode(prompt) + streamed).toBe(whole);
+  });
+
+  it('`webchuan tokenize` prints one JSON array of ids per JSON string line', () => {
+    const input = ['Hello, world!', '你好，世界', 'Once upon a time'].map((s) => JSON.stringify(s)).join('\n');
+    const out = execFileSync(join(REPO_ROOT, 'node_modules/.bin/webchuan'), ['tokenize', '--tokenizer', baichuanModel!], { input, encoding: 'utf8' });
+    expect(out.trim().split('\n').map((l) => JSON.parse(l) as number[])).toEqual([
+      tokenizer.encode('Hello, world!'),
+      tokenizer.encode('你好，世界'),
+      tokenizer.encode('Once upon a time'),
+    ]);
+  });
+});
+
+describe.skipIf(!tok512 || !tok512Reference || !stories)('llama2.c tok512', () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+  const cases = () => JSON.parse(readFileSync(tok512Reference!, 'utf8')) as { text: string; ids_with_bos: number[] }[];
+
+  it('SentencePiece as trained collapses runs of spaces, unlike run.c', async () => {
+    const tokenizer = await loadNodeTokenizer(tok512!);
+    const twoSpaces = cases().find((c) => c.text === '  two  spaces')!;
+    expect(tokenizer.encode(twoSpaces.text)).not.toEqual(twoSpaces.ids_with_bos.slice(1));
+    tokenizer.dispose();
+  });
+
+  it('the imported model tokenizes exactly as llama2.c run.c, runs of spaces included', async () => {
+    await importLlama2c(stories!, tok512!, 'q0f32', join(dir.path, 's260'));
+    const tokenizer = await loadNodeTokenizer(join(dir.path, 's260'));
+    for (const c of cases()) expect(tokenizer.encode(c.text), JSON.stringify(c.text)).toEqual(c.ids_with_bos.slice(1));
+    tokenizer.dispose();
+  });
+});

@@ -1,0 +1,302 @@
+/**
+ * One model's engine inside the worker: its GPU device, weights, tokenizer and KV cache, and a queue
+ * that runs one request at a time in arrival order, so requests from several callers or tabs never
+ * interleave inside one KV cache. Each model has its own engine: a request names its model, and a
+ * failure to load one model leaves every other model's callers untouched.
+ */
+import type { Completion, FinishReason, LoadOptions, ModelInfo, Usage, WorkerCompletionRequest } from '../client/protocol.js';
+import { generate } from '../engine/generate.js';
+import { loadModel, type LoadedModel } from '../engine/model.js';
+import { AbortError, BadArtifactError, ContextOverflowError, DeviceLostError, InvalidRequestError, TokenizerError, WebchuanError, WebGPUUnavailableError } from '../errors.js';
+import { GpuLimitsError, requestModelDevice } from '../gpu/device.js';
+import { cachedArtifactSource, downloadModel } from '../store/cache.js';
+import type { DownloadProgress } from '../store/progress.js';
+import type { TokenizerRuntime } from '../tokenizer/runtime.js';
+import { StreamingDetokenizer, TextTokenizer, TokenizerCrashError, tokenizerFormat } from '../tokenizer/tokenizer.js';
+import { checkRequest, type CheckedRequest } from './request.js';
+import { StopStringMatcher } from './stop-strings.js';
+
+/** What an engine needs from its host: the GPU and the tokenizer's wasm runtime. */
+export interface EngineHost {
+  gpu(): GPU | undefined;
+  tokenizerRuntime(): Promise<TokenizerRuntime>;
+}
+
+interface Loaded {
+  options: LoadOptions;
+  device: GPUDevice;
+  adapter: GPUAdapter;
+  model: LoadedModel;
+  tokenizer: TextTokenizer;
+  /** Tokens whose keys and values the KV cache holds, from position 0. */
+  kvTokens: number[];
+}
+
+export class ModelEngine {
+  private loaded?: Loaded;
+  /** Set when the device was lost: the next request reloads with these options. */
+  private lost?: { options: LoadOptions; reason: string };
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Controllers of queued and running requests, by request id. */
+  private readonly controllers = new Map<string, AbortController>();
+  /** The load in progress and who listens to its progress (a second caller joins the first load). */
+  private loading?: { options: LoadOptions; done: Promise<ModelInfo>; listeners: Set<(p: DownloadProgress) => void> };
+
+  constructor(
+    /** The model's identity: its artifact's absolute URL (model/identity.ts). */
+    readonly id: string,
+    private readonly host: EngineHost,
+  ) {}
+
+  /** Runs `task` after every earlier task: the one-request-at-a-time queue. */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Downloads (or finds in the cache) and loads the model; joins a load already under way. */
+  load(options: LoadOptions = {}, onProgress?: (p: DownloadProgress) => void): Promise<ModelInfo> {
+    const same = (o: LoadOptions) => o.contextWindow === options.contextWindow;
+    if (this.loading && same(this.loading.options)) {
+      if (onProgress) this.loading.listeners.add(onProgress);
+      return this.loading.done;
+    }
+    const listeners = new Set(onProgress ? [onProgress] : []);
+    const done = this.exclusive(async () => {
+      if (this.loaded && same(this.loaded.options)) return this.info();
+      return this.loadNow(options, (p) => listeners.forEach((l) => l(p)));
+    });
+    const entry = { options, done, listeners };
+    this.loading = entry;
+    const clear = () => {
+      if (this.loading === entry) this.loading = undefined;
+    };
+    done.then(clear, clear);
+    return done;
+  }
+
+  private async loadNow(options: LoadOptions, onProgress: (p: DownloadProgress) => void): Promise<ModelInfo> {
+    this.unloadNow();
+    const gpu = this.host.gpu();
+    if (!gpu) throw new WebGPUUnavailableError('This browser has no WebGPU (navigator.gpu is missing). Use a recent Chrome, Edge or Safari, or enable WebGPU.');
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) throw new WebGPUUnavailableError('WebGPU is present but no GPU adapter is available (blocklisted GPU or drivers).');
+    await downloadModel(this.id, { onProgress });
+    let device: GPUDevice;
+    try {
+      device = await requestModelDevice(adapter);
+    } catch (error) {
+      if (error instanceof GpuLimitsError) throw new WebGPUUnavailableError(error.message);
+      throw error;
+    }
+    const source = cachedArtifactSource(this.id);
+    let model: LoadedModel;
+    try {
+      model = await loadModel(device, source, { contextWindow: options.contextWindow });
+    } catch (error) {
+      device.destroy();
+      throw error instanceof WebchuanError ? error : new BadArtifactError(`${this.id}: ${(error as Error).message}`, { cause: error });
+    }
+    let tokenizer: TextTokenizer;
+    try {
+      const file = model.info.tokenizerFiles[0] ?? 'tokenizer.model';
+      tokenizer = await TextTokenizer.load(await this.host.tokenizerRuntime(), { format: tokenizerFormat(file), bytes: await source.bytes(file) });
+    } catch (error) {
+      model.dispose();
+      device.destroy();
+      throw error instanceof WebchuanError ? error : new BadArtifactError(`${this.id}: the tokenizer did not load: ${(error as Error).message}`, { cause: error });
+    }
+    this.loaded = { options, device, adapter, model, tokenizer, kvTokens: [] };
+    this.lost = undefined;
+    void device.lost.then((info) => {
+      if (this.loaded?.device !== device) return;
+      this.lost = { options, reason: info.message || info.reason || 'unknown' };
+      this.unloadNow();
+    });
+    return this.info();
+  }
+
+  private info(): ModelInfo {
+    const l = this.loaded!;
+    const a = l.adapter.info;
+    return {
+      url: this.id,
+      modelType: l.model.info.config.modelType,
+      quantization: l.model.info.quantization,
+      contextWindow: l.model.forward.contextWindow,
+      vocabSize: l.model.info.config.vocabSize,
+      gpuBytes: l.model.weights.bytes,
+      adapter: { vendor: a.vendor ?? '', architecture: a.architecture ?? '', description: a.description ?? '', features: [...l.adapter.features] },
+    };
+  }
+
+  /** The loaded model, reloading it first when the device was lost. */
+  private async ready(): Promise<Loaded> {
+    if (!this.loaded && this.lost) await this.loadNow(this.lost.options, () => undefined);
+    if (!this.loaded) throw new BadArtifactError(`${this.id} is not loaded: call load() first.`);
+    await this.loaded.tokenizer.revive(); // a runtime that trapped on an earlier request starts afresh
+    return this.loaded;
+  }
+
+  /** Cancels a request, queued or running; a running one stops before its next token. */
+  cancel(requestId: string): void {
+    // complete() registers its controller before anything else can run, and messages arrive in
+    // order, so an unknown id is a request that has already finished.
+    this.controllers.get(requestId)?.abort();
+  }
+
+  /** Runs a completion; `onText` receives each piece of text as it is decoded. */
+  complete(request: WorkerCompletionRequest, onText?: (text: string) => void): Promise<Completion> {
+    const controller = new AbortController();
+    this.controllers.set(request.requestId, controller);
+    return this.exclusive(async () => {
+      try {
+        if (controller.signal.aborted) throw new AbortError();
+        return await this.completeNow(request, controller.signal, onText);
+      } finally {
+        this.controllers.delete(request.requestId);
+      }
+    });
+  }
+
+  private async completeNow(raw: WorkerCompletionRequest, signal: AbortSignal, onText?: (text: string) => void): Promise<Completion> {
+    const l = await this.ready();
+    const config = l.model.info.config;
+    const request = checkRequest(raw, config.vocabSize);
+    const prompt = this.promptTokens(l, request);
+    let common = 0;
+    while (common < l.kvTokens.length && common < prompt.length && l.kvTokens[common] === prompt[common]) common++;
+    const detok = new StreamingDetokenizer(l.tokenizer, prompt);
+    const matcher = new StopStringMatcher(request.stops);
+    let text = '';
+    let stoppedByString = false;
+    const emit = (piece: string) => {
+      if (!piece) return;
+      text += piece;
+      onText?.(piece);
+    };
+    try {
+      const result = await generate(l.model.forward, prompt, {
+        ...request,
+        maxTokens: request.max_tokens,
+        stopTokenIds: config.stopTokenIds,
+        cachedTokens: common,
+        signal,
+        onToken: (id) => {
+          const { text: safe, stopped } = matcher.push(detok.push(id));
+          emit(safe);
+          if (stopped) stoppedByString = true;
+          return !stopped;
+        },
+      });
+      l.kvTokens = result.kvTokens;
+      if (!stoppedByString) emit(matcher.push(detok.flush()).text + matcher.flush());
+      const finish: FinishReason = stoppedByString ? 'stop' : result.finishReason;
+      return {
+        id: `cmpl-${request.requestId}`,
+        object: 'text_completion',
+        created: Math.floor(Date.now() / 1000),
+        model: this.id,
+        choices: [{
+          index: 0,
+          text,
+          finish_reason: finish,
+          logprobs: result.tokenLogprobs ? { tokens: result.ids.map((id) => l.tokenizer.idToToken(id)), token_logprobs: result.tokenLogprobs } : null,
+        }],
+        usage: usageOf(result.promptTokens, result.ids.length, result.cachedTokens, result.prefillMs, result.decodeMs),
+      };
+    } catch (error) {
+      l.kvTokens = []; // the cache may hold part of this request: trust none of it
+      if (this.lost) throw new DeviceLostError(this.lost.reason);
+      if (error instanceof TokenizerCrashError) throw new TokenizerError(error.message, { cause: error });
+      throw error;
+    }
+  }
+
+  /**
+   * The prompt's tokens, fitted to the context window. The work is bounded before the tokenizer sees
+   * the text: a text of n UTF-16 units has at least n / (2 · longest piece) tokens, so a longer text
+   * cannot fit, and with truncation 'left' only a tail that surely fills the window is tokenized.
+   */
+  private promptTokens(l: Loaded, request: CheckedRequest): number[] {
+    const config = l.model.info.config;
+    const window = l.model.forward.contextWindow;
+    const prefix = config.promptPrefixTokenIds;
+    const room = window - request.max_tokens - prefix.length;
+    const left = request.truncation === 'left';
+    if (room <= 0) throw new ContextOverflowError(prefix.length, request.max_tokens, window);
+    const boundUnits = 2 * l.tokenizer.maxCharsPerToken * window;
+    let text = request.prompt;
+    let cut = false;
+    if (text.length > boundUnits) {
+      if (!left) throw new ContextOverflowError(Math.ceil(text.length / boundUnits) * window, request.max_tokens, window, 'at least');
+      let start = text.length - boundUnits;
+      if (/[\uDC00-\uDFFF]/.test(text[start]!)) start++; // do not split a surrogate pair
+      text = text.slice(start);
+      cut = true;
+    }
+    let ids = this.encode(l, text);
+    if (cut) ids = ids.slice(1); // the first piece may be a fragment of what stood before the cut
+    if (prefix.length + ids.length === 0) throw new InvalidRequestError('prompt', 'prompt: it is empty and this model adds no BOS token: give some text.');
+    if (ids.length > room) {
+      if (!left) throw new ContextOverflowError(prefix.length + ids.length, request.max_tokens, window);
+      ids = ids.slice(ids.length - room);
+    }
+    return [...prefix, ...ids];
+  }
+
+  private encode(l: Loaded, text: string): number[] {
+    try {
+      return l.tokenizer.encode(text);
+    } catch (error) {
+      if (error instanceof TokenizerCrashError) throw new TokenizerError(`${error.message} The next request restarts it.`, { cause: error });
+      throw error;
+    }
+  }
+
+  encodeText(text: string): Promise<number[]> {
+    return this.exclusive(async () => this.encode(await this.ready(), text));
+  }
+
+  decodeIds(ids: number[]): Promise<string> {
+    return this.exclusive(async () => (await this.ready()).tokenizer.decode(ids));
+  }
+
+  /** Frees the model's GPU memory (its download stays cached). */
+  unload(): Promise<void> {
+    return this.exclusive(async () => {
+      this.lost = undefined;
+      this.unloadNow();
+    });
+  }
+
+  private unloadNow(): void {
+    const l = this.loaded;
+    this.loaded = undefined;
+    if (!l) return;
+    l.model.dispose();
+    l.tokenizer.dispose();
+    l.device.destroy();
+  }
+
+  /** Destroys the GPU device, as a driver reset would; the next request reloads. For tests. */
+  loseDevice(): void {
+    this.loaded?.device.destroy();
+  }
+}
+
+function usageOf(prompt: number, completion: number, cached: number, prefillMs: number, decodeMs: number): Usage {
+  const computed = prompt - cached;
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: cached },
+    extra: {
+      prefill_tokens_per_s: prefillMs > 0 ? (computed / prefillMs) * 1000 : 0,
+      decode_tokens_per_s: completion > 1 && decodeMs > 0 ? ((completion - 1) / decodeMs) * 1000 : 0,
+      time_to_first_token_s: prefillMs / 1000,
+    },
+  };
+}
