@@ -19,6 +19,7 @@ import type {
   LoadOptions,
   ModelInfo,
   WorkerCompletionRequest,
+  WorkerKind,
 } from './protocol.js';
 import { startWorker, type WorkerConnection } from './worker-start.js';
 
@@ -69,6 +70,7 @@ export class Engine {
     for (const id of this.inFlight) void this.service.cancel(this.model.url, id);
   };
 
+  /** @internal Engines are made by createEngine(). */
   constructor(
     private readonly connection: WorkerConnection,
     private readonly chatTemplate: ChatTemplate,
@@ -77,12 +79,8 @@ export class Engine {
     globalThis.addEventListener?.('pagehide', this.onPageHide);
   }
 
-  /**
-   * How this page's engine runs: 'shared' (one SharedWorker for every tab of the origin), 'dedicated'
-   * (a Worker for this page), or 'dedicated-cross-origin' (webchuan was loaded from another origin,
-   * such as a CDN, so this tab runs its own engine).
-   */
-  get workerKind(): WorkerConnection['kind'] {
+  /** How this page's engine runs: in a SharedWorker, a dedicated Worker, or (loaded from another origin) a blob-started one. */
+  get workerKind(): WorkerKind {
     return this.connection.kind;
   }
 
@@ -152,7 +150,7 @@ export class Engine {
     this.connection.close();
   }
 
-  /** Destroys the GPU device, as a driver reset would; the next request reloads the model. For tests. */
+  /** @internal Destroys the GPU device, as a driver reset would; the next request reloads the model. For tests. */
   loseDeviceForTesting(): Promise<void> {
     return this.service.loseDevice(this.model.url);
   }

@@ -93,6 +93,13 @@ export type WorkerCompletionRequest = Omit<CompletionCreateParams, 'signal' | 's
   template_stop?: string[];
 };
 
+/**
+ * How a page's engine runs: 'shared' (one SharedWorker for every tab of the origin), 'dedicated' (a
+ * Worker for this page), or 'dedicated-cross-origin' (webchuan was loaded from another origin, such
+ * as a CDN, and browsers refuse such workers, so this tab runs its own engine).
+ */
+export type WorkerKind = 'shared' | 'dedicated' | 'dedicated-cross-origin';
+
 /** How a model is loaded. */
 export interface LoadOptions {
   /** KV cache length in tokens (default and maximum: the model's context window). */

@@ -7,13 +7,14 @@
  * It serves this tab only, since a blob's URL is unique to the page that made it.
  */
 import { releaseProxy, wrap, type Remote } from 'comlink';
+import type { WorkerKind } from './protocol.js';
 import type { Session } from '../worker/engine-hub.js';
 import { installErrorTransfer } from '../worker/comlink-errors.js';
 
 export interface WorkerConnection {
   service: Remote<Session>;
   /** How the engine runs for this page. */
-  kind: 'shared' | 'dedicated' | 'dedicated-cross-origin';
+  kind: WorkerKind;
   close(): void;
 }
 
@@ -34,7 +35,7 @@ export function startWorker(shared: boolean): WorkerConnection {
     }
   }
   let worker: Worker;
-  let kind: WorkerConnection['kind'] = 'dedicated';
+  let kind: WorkerKind = 'dedicated';
   try {
     worker = new Worker(new URL('./engine-worker.js', import.meta.url), { type: 'module', name: 'webchuan' });
   } catch (error) {

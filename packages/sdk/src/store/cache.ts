@@ -10,6 +10,7 @@
 import { createStore, del, delMany, get, keys, set, type UseStore } from 'idb-keyval';
 import { artifactBytes, CHAT_CONFIG_FILE, parseChatConfig, parseTensorCache, TENSOR_CACHE_FILE, type ArtifactSource, type ChatConfigJson } from '../model/artifact.js';
 import { concatBytes } from '../model/arrays.js';
+import { modelId } from '../model/identity.js';
 import { AbortError, BadArtifactError, IntegrityError, ModelNotFoundError, NetworkError, QuotaExceededError } from '../errors.js';
 import { ProgressTracker, type ProgressCallback } from './progress.js';
 
@@ -48,10 +49,9 @@ export function store(): UseStore {
   return defaultStore;
 }
 
-/** The cache id of an artifact URL (absolute, ending in '/'). */
-export function modelId(url: string): string {
-  const absolute = new URL(url, globalThis.location?.href ?? 'http://localhost/').href;
-  return absolute.endsWith('/') ? absolute : `${absolute}/`;
+/** The cache id of an artifact URL: its model identity (relative URLs resolve against the page). */
+function cacheId(url: string): string {
+  return modelId(url, globalThis.location?.href);
 }
 
 const modelKey = (id: string) => ['model', id];
@@ -60,7 +60,7 @@ const shardKey = (id: string, dataPath: string) => ['shard', id, dataPath];
 const partialKey = (id: string, dataPath: string) => ['partial', id, dataPath];
 
 export async function getCachedModel(url: string): Promise<CachedModel | undefined> {
-  return get<CachedModel>(modelKey(modelId(url)), store());
+  return get<CachedModel>(modelKey(cacheId(url)), store());
 }
 
 /** True when every shard and file of the model is stored and verified. */
@@ -83,7 +83,7 @@ export async function listCachedModels(): Promise<CachedModelSummary[]> {
 
 /** Removes a model (complete or partial) from the cache. */
 export async function deleteModel(url: string): Promise<void> {
-  const id = modelId(url);
+  const id = cacheId(url);
   const all = (await keys(store())) as IDBValidKey[];
   const mine = all.filter((k) => Array.isArray(k) && k[1] === id);
   await delMany(mine, store());
@@ -123,7 +123,7 @@ function checked(url: string, response: Response): Response {
  * Returns the cached model; the model is not loaded anywhere (this is also "pre-fetch").
  */
 export async function downloadModel(url: string, options: DownloadOptions = {}): Promise<CachedModel> {
-  const id = modelId(url);
+  const id = cacheId(url);
   const fetchImpl = options.fetch ?? fetch.bind(globalThis);
   const { signal } = options;
   const db = store();
@@ -293,7 +293,7 @@ async function backoff(failures: number, signal?: AbortSignal): Promise<void> {
 
 /** The cached model as an ArtifactSource: configs, tokenizer and shards all come from IndexedDB. */
 export function cachedArtifactSource(url: string): ArtifactSource {
-  const id = modelId(url);
+  const id = cacheId(url);
   const db = store();
   return {
     async text(file) {

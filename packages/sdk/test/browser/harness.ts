@@ -6,7 +6,8 @@ import { createStore, keys } from 'idb-keyval';
 import { WebchuanError } from '../../src/errors.js';
 import { requestModelDevice } from '../../src/gpu/device.js';
 import { generateGreedy } from '../../src/engine/generate.js';
-import { cachedArtifactSource, deleteAllModels, deleteModel, downloadModel, getCachedModel, isModelCached, listCachedModels, modelId } from '../../src/store/cache.js';
+import { cachedArtifactSource, deleteAllModels, deleteModel, downloadModel, getCachedModel, isModelCached, listCachedModels } from '../../src/store/cache.js';
+import { modelId } from '../../src/model/identity.js';
 import { loadCachedModel } from '../../src/store/load.js';
 import type { DownloadProgress } from '../../src/store/progress.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
@@ -71,7 +72,7 @@ const harness = {
       if (bytes.byteLength !== s.nbytes || (await sha256(bytes)) !== s.sha256) bad.push(s.dataPath);
     }
     const store = createStore('webchuan', 'artifacts');
-    const partials = ((await keys(store)) as unknown[]).filter((k) => Array.isArray(k) && k[0] === 'partial' && k[1] === modelId(url));
+    const partials = ((await keys(store)) as unknown[]).filter((k) => Array.isArray(k) && k[0] === 'partial' && k[1] === modelId(url, location.href));
     return { complete, bad, partials: partials.length };
   },
 

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// Builds what the `webchuan` package publishes, into dist/:
+//
+//   dist/engine-worker.js    the engine's worker (Worker and SharedWorker alike), self-contained
+//   dist/sentencepiece.wasm  the tokenizer runtime, fetched once by the worker and cached
+//   dist/index.js            the SDK, self-contained: for pages without a build step (a CDN)
+//   dist/elements.js         the elements, self-contained and self-registering (a CDN's <script>)
+//   dist/esm/*.js            the same two entries for bundlers: lit, comlink and idb-keyval stay
+//                            imports, so an app that has them shares one copy
+//   dist/types/              declarations (tsc), for both
+//
+// Code that starts the worker names it as `new URL('./engine-worker.js', import.meta.url)`: the
+// literal form every bundler recognises (Vite, webpack 5), relative to the built file that holds it.
+// That is why this is a plain rolldown build and not Vite's library mode, which would bundle the
+// worker a second time; the esm/ chunks sit one folder down, so their literal is rewritten to '../'.
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import MagicString from 'magic-string';
+import { rolldown } from 'rolldown';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, 'dist');
+
+/** `import text from './x.wgsl?raw'`: the file's text, as Vite gives it. */
+const rawText = {
+  name: 'raw-text',
+  resolveId(source, importer) {
+    if (source.endsWith('?raw') && importer) return join(dirname(importer), source);
+  },
+  load(id) {
+    if (id.endsWith('?raw')) return `export default ${JSON.stringify(readFileSync(id.slice(0, -'?raw'.length), 'utf8'))};`;
+  },
+};
+
+/** Rewrites the worker's URL literal for chunks that live in `esm/`, one folder below it. */
+const workerOneFolderUp = {
+  name: 'worker-one-folder-up',
+  renderChunk(code) {
+    const s = new MagicString(code);
+    for (const match of code.matchAll(/(["'])\.\/engine-worker\.js\1/g)) s.overwrite(match.index, match.index + match[0].length, '"../engine-worker.js"');
+    return { code: s.toString(), map: s.generateMap({ hires: true }) };
+  },
+};
+
+// Only the CDN files are minified: bundlers minify the rest themselves, and must be able to read the
+// worker's and the wasm's `new URL('…', import.meta.url)` as written.
+const output = { format: 'es', sourcemap: true, entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js' };
+const entries = { index: join(here, 'src/index.ts'), elements: join(here, 'src/elements/index.ts') };
+const shared = { platform: 'browser', tsconfig: join(here, 'tsconfig.json') };
+const external = (id) => /^(lit|lit-html|lit-element|@lit\/[^/]+|@lit-labs\/[^/]+|comlink|idb-keyval)(\/|$)/.test(id);
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+
+async function build(input, options, out) {
+  const bundle = await rolldown({ input, ...shared, ...options });
+  await bundle.write({ ...output, ...out });
+  await bundle.close();
+}
+
+await build({ 'engine-worker': join(here, 'src/worker/engine-worker.ts') }, { plugins: [rawText] }, { dir: dist, codeSplitting: false });
+copyFileSync(join(here, 'src/tokenizer/sentencepiece.wasm'), join(dist, 'sentencepiece.wasm'));
+await build(entries, {}, { dir: dist, minify: true });
+await build(entries, { external, plugins: [workerOneFolderUp] }, { dir: join(dist, 'esm') });
+execFileSync(process.execPath, [join(here, '../../node_modules/typescript/bin/tsc'), '-p', join(here, 'tsconfig.build.json')], { stdio: 'inherit' });
+console.log('webchuan: built dist/');
