@@ -153,7 +153,7 @@ export function serializeError(error: unknown): SerializedError {
     serialized.code = error.code;
     serialized.details = {};
     for (const [key, value] of Object.entries(error)) {
-      if (key !== 'code' && ['string', 'number', 'boolean'].includes(typeof value)) serialized.details[key] = value as string | number | boolean;
+      if (!['code', 'name', 'message', 'stack'].includes(key) && ['string', 'number', 'boolean'].includes(typeof value)) serialized.details[key] = value as string | number | boolean;
     }
   }
   return serialized;

@@ -47,7 +47,7 @@ export async function startHarness(artifactRoot: string): Promise<Harness> {
     root: dirname(fileURLToPath(import.meta.url)),
     logLevel: 'error',
     server: { host: 'localhost', port: 0, strictPort: false },
-    optimizeDeps: { include: ['@mlc-ai/web-tokenizers', 'idb-keyval'] },
+    optimizeDeps: { include: ['idb-keyval'] },
     plugins: [{ name: 'faulty-artifacts', configureServer: (s) => void s.middlewares.use(artifacts.middleware) }],
   });
   await server.listen();

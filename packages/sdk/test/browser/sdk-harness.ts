@@ -1,7 +1,8 @@
-/** The page side of the SDK tests: the public API only (`createEngine` and what it returns). */
-import { createEngine, type Engine } from '../../src/client/engine.js';
-import type { CompletionCreateParams } from '../../src/client/protocol.js';
-import { WebchuanError } from '../../src/errors.js';
+/**
+ * The page side of the SDK tests: the public API only (`createEngine` and what it returns), from the
+ * built package as an app gets it (`webchuan` resolves to packages/sdk/dist).
+ */
+import { createEngine, WebchuanError, type CompletionCreateParams, type Engine } from 'webchuan';
 
 interface ErrorInfo {
   name: string;
