@@ -166,17 +166,20 @@ describe.skipIf(!haveChromium())('the built demo under another base path', () =>
   });
 });
 
-describe.skipIf(!haveChromium())('a page with only the elements script and one tag', () => {
-  it('completes a textarea with no build step', async () => {
-    execFileSync('npx', ['vite', 'build', '--config', 'vite.elements.config.ts', '--logLevel', 'silent'], { cwd: join(ROOT, 'packages/sdk'), stdio: 'ignore' });
+describe.skipIf(!haveChromium())('a page with only the elements script and one tag, from another origin', () => {
+  it('completes a textarea with dist/elements.js served by a CDN-like origin, with no build step', async () => {
+    // Origin B plays the CDN: the package's dist/ as npm publishes it, with CORS as CDNs send it.
+    const cdn = await serveStatic({ '/webchuan@0.1.0/dist/': join(ROOT, 'packages/sdk/dist') }, { cors: true });
     const site = join(OUTPUT, 'plain-page');
     mkdirSync(site, { recursive: true });
     writeFileSync(join(site, 'index.html'), `<!doctype html>
 <meta charset="utf-8">
-<script type="module" src="/elements/webchuan-elements.js"></script>
+<link rel="icon" href="data:,">
+<script type="module" src="${cdn.origin.replace('localhost', '127.0.0.1')}/webchuan@0.1.0/dist/elements.js"></script>
 <baichuan-completion model="/models/tiny-random/" delay="100"><textarea id="t" rows="3">Hello</textarea></baichuan-completion>
 `);
-    const server = await serveStatic({ '/': site, '/elements/': join(ROOT, 'packages/sdk/dist'), '/models/': join(DEMO_DIST, 'models') });
+    // Origin A is the page's own: it holds the page and the model, nothing of webchuan's.
+    const server = await serveStatic({ '/': site, '/models/': join(DEMO_DIST, 'models') });
     const browser = await launchChromium();
     try {
       const p = await browser.newPage();
@@ -188,12 +191,18 @@ describe.skipIf(!haveChromium())('a page with only the elements script and one t
       await p.keyboard.press('Control+End');
       await p.keyboard.type(' world');
       await p.waitForFunction(() => ((document.querySelector('baichuan-completion') as unknown as { ghost?: string }).ghost ?? '').length > 0, null, { timeout: 60_000 }).catch((e: Error) => {
-        throw new Error(`${e.message}; page problems: ${problems.join(' | ')}; requests: ${server.log.join(' ')}`);
+        throw new Error(`${e.message}; page problems: ${problems.join(' | ')}; page origin requests: ${server.log.join(' ')}; CDN requests: ${cdn.log.join(' ')}`);
       });
-      await p.screenshot({ path: join(OUTPUT, '8-plain-page.png') });
+      expect(problems).toEqual([]);
+      // The worker and the tokenizer's wasm came from the CDN, once each; the model from the page's origin.
+      expect(cdn.log.filter((path) => path.endsWith('/engine-worker.js'))).toHaveLength(1);
+      expect(cdn.log.filter((path) => path.endsWith('/sentencepiece.wasm'))).toHaveLength(1);
+      expect(server.log.some((path) => path.startsWith('/models/tiny-random/params_shard_'))).toBe(true);
+      await p.screenshot({ path: join(OUTPUT, '8-plain-page-cdn.png') });
     } finally {
       await browser.close();
       await server.close();
+      await cdn.close();
     }
   });
 });

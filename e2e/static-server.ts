@@ -23,8 +23,11 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serves each of `roots` (URL prefix → directory), the longest matching prefix first. */
-export async function serveStatic(roots: Record<string, string>): Promise<StaticServer> {
+/**
+ * Serves each of `roots` (URL prefix → directory), the longest matching prefix first. `cors`: answer
+ * any origin (a CDN does), so pages elsewhere may load scripts, workers and wasm from here.
+ */
+export async function serveStatic(roots: Record<string, string>, options: { cors?: boolean } = {}): Promise<StaticServer> {
   const prefixes = Object.keys(roots).sort((a, b) => b.length - a.length);
   const state = { log: [] as string[], trickle: 0 };
   const server: Server = createServer((req, res) => {
@@ -38,6 +41,7 @@ export async function serveStatic(roots: Record<string, string>): Promise<Static
       res.end('not found');
       return;
     }
+    if (options.cors) res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Content-Length', String(statSync(file).size));
