@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StreamingDetokenizer, type TextTokenizer } from '../../sdk/src/tokenizer/tokenizer.js';
+import { StreamingDetokenizer, TokenizerCrashError, type TextTokenizer } from '../../sdk/src/tokenizer/tokenizer.js';
 import { loadNodeTokenizer } from '../src/runtime.js';
 import { importLlama2c } from '../src/import-llama2c.js';
 import { REPO_ROOT, sharedFile, tempDir } from '../../sdk/test/helpers.js';
@@ -34,6 +34,16 @@ describe.skipIf(!baichuanModel || !baichuanReference)('Baichuan-7B tokenizer.mod
       expect(tokenizer.decode(c.ids)).toBe(c.decoded);
     }
     expect(tokenizer.vocabSize).toBe(64000);
+  });
+
+  it('restarts its wasm runtime after a trap: a 64 MB text aborts it, the next call works as before', async () => {
+    const before = tokenizer.encode('你好，世界');
+    expect(() => tokenizer.encode('word '.repeat((64 * 1024 * 1024) / 5))).toThrow(TokenizerCrashError);
+    expect(tokenizer.usable).toBe(false);
+    expect(() => tokenizer.encode('你好')).toThrow(TokenizerCrashError);
+    await tokenizer.revive();
+    expect(tokenizer.encode('你好，世界')).toEqual(before);
+    expect(tokenizer.decode(before)).toBe('你好，世界');
   });
 
   it('streams Chinese text without ever emitting part of a UTF-8 character', () => {

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyTokenizerPieces } from '../../cli/src/tiny-tokenizer.js';
 import { tinyBaichuanConfig, writeRandomModel } from '../../cli/src/random-model.js';
@@ -177,6 +177,107 @@ describe.skipIf(!haveChromium())('shared engine across tabs', () => {
     const after = await b.evaluate((p) => window.sdk.complete(p), params);
     expect(after.error).toBeUndefined();
     expect(after.result!.choices[0]!.text).toBe(sa.texts.join(''));
+    await context.close();
+  });
+});
+
+describe.skipIf(!haveChromium())('every page and element gets the model it asked for', () => {
+  const dir = tempDir();
+  let harness: Harness;
+  let browser: Browser;
+  const config = tinyBaichuanConfig({ vocabSize: tinyTokenizerPieces().length, contextWindow: 128 });
+  const prompts = ['Once upon', 'Hello there', 'The model', 'Ask me'];
+
+  beforeAll(async () => {
+    // Two models of the same shape and tokenizer, different weights: only the weights tell them apart.
+    await writeRandomModel(join(dir.path, 'a'), config, 'q4f32_1', 21, 'tiny', 64 * 1024);
+    await writeRandomModel(join(dir.path, 'b'), config, 'q4f32_1', 22, 'tiny', 64 * 1024);
+    harness = await startHarness(dir.path);
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await harness?.close();
+    dir.remove();
+  });
+
+  async function openIn(context: BrowserContext): Promise<Page> {
+    const p = await context.newPage();
+    await p.goto(`${harness.origin}/sdk.html`);
+    await p.waitForFunction(() => document.querySelector('#state')?.textContent === 'ready');
+    return p;
+  }
+
+  /** Each prompt's greedy answer on a model, run alone on a page of its own. */
+  async function alone(model: string): Promise<string[]> {
+    const context = await browser.newContext();
+    const p = await openIn(context);
+    expect((await p.evaluate((u) => window.sdk.start(u, false), model)).error).toBeUndefined();
+    const answers = await p.evaluate((ps) => window.sdk.interleaved(ps.map((prompt) => ({ name: 'default', prompt, max_tokens: 6 }))), prompts);
+    await context.close();
+    return answers;
+  }
+
+  it('two models on one page and in two tabs (one SharedWorker), requests interleaved and concurrent: each answer equals its model alone', async () => {
+    const a = `${harness.origin}/artifacts/a/`;
+    const b = `${harness.origin}/artifacts/b/`;
+    const [aloneA, aloneB] = [await alone(a), await alone(b)];
+    expect(aloneA).not.toEqual(aloneB); // the test can tell the models apart
+
+    const context = await browser.newContext();
+    const page = await openIn(context);
+    expect((await page.evaluate((u) => window.sdk.start(u, true, undefined, 'a'), a)).error).toBeUndefined();
+    expect((await page.evaluate((u) => window.sdk.start(u, true, undefined, 'b'), b)).error).toBeUndefined();
+    const requests = prompts.flatMap((prompt) => [{ name: 'a', prompt, max_tokens: 6 }, { name: 'b', prompt, max_tokens: 6 }]);
+    const together = await page.evaluate((r) => window.sdk.interleaved(r), requests);
+    expect(together).toEqual(prompts.flatMap((_, i) => [aloneA[i], aloneB[i]]));
+
+    // A second tab on model b while the first keeps asking model a, concurrently, through the same SharedWorker.
+    const other = await openIn(context);
+    expect((await other.evaluate((u) => window.sdk.start(u, true, undefined, 'b'), b)).error).toBeUndefined();
+    const [onA, onB] = await Promise.all([
+      page.evaluate((ps) => window.sdk.interleaved(ps.map((prompt) => ({ name: 'a', prompt, max_tokens: 6 }))), prompts),
+      other.evaluate((ps) => window.sdk.interleaved(ps.map((prompt) => ({ name: 'b', prompt, max_tokens: 6 }))), prompts),
+    ]);
+    expect(onA).toEqual(aloneA);
+    expect(onB).toEqual(aloneB);
+
+    // A mistyped model fails for its caller only; everyone else keeps working.
+    const typo = await other.evaluate((u) => window.sdk.start(u, true, undefined, 'typo'), `${harness.origin}/artifacts/aa/`);
+    expect(typo.error).toMatchObject({ code: 'model-not-found' });
+    expect(await page.evaluate((ps) => window.sdk.interleaved(ps.map((prompt) => ({ name: 'a', prompt, max_tokens: 6 }))), prompts)).toEqual(aloneA);
+    expect(await other.evaluate((ps) => window.sdk.interleaved(ps.map((prompt) => ({ name: 'b', prompt, max_tokens: 6 }))), prompts)).toEqual(aloneB);
+    await context.close();
+  });
+
+  it('names one model one way: /m, /m/ and the absolute URL are one engine and one cache entry', async () => {
+    const context = await browser.newContext();
+    const page = await openIn(context);
+    const path = '/artifacts/a';
+    const ids = [];
+    for (const [i, url] of [path, `${path}/`, `${harness.origin}${path}/`, `./artifacts/a`].entries()) {
+      const started = await page.evaluate(([u, n]) => window.sdk.start(u, true, undefined, n), [url, `m${i}`] as const);
+      expect(started.error).toBeUndefined();
+      ids.push(started.url);
+    }
+    expect(new Set(ids)).toEqual(new Set([`${harness.origin}/artifacts/a/`]));
+    const cached = await page.evaluate(() => window.sdk.cacheList());
+    expect(cached.filter((m) => m.id.includes('/artifacts/a'))).toHaveLength(1);
+    await context.close();
+  });
+
+  it('bounds a 16 MB prompt before the tokenizer: a typed error at once, or its tail with truncation left; the engine stays usable', async () => {
+    const context = await browser.newContext();
+    const page = await openIn(context);
+    expect((await page.evaluate((u) => window.sdk.start(u, false), `${harness.origin}/artifacts/a/`)).error).toBeUndefined();
+    const huge = await page.evaluate(() => window.sdk.timed({ prompt: 'word '.repeat(16 * 1024 * 1024 / 5), max_tokens: 4 }));
+    expect(huge.error).toMatchObject({ name: 'ContextOverflowError', code: 'context-overflow' });
+    expect(huge.ms).toBeLessThan(5000);
+    const tail = await page.evaluate(() => window.sdk.timed({ prompt: 'word '.repeat(64 * 1024 * 1024 / 5) + 'the end', max_tokens: 4, temperature: 0, truncation: 'left' }));
+    expect(tail.error).toBeUndefined();
+    expect(tail.result!.usage.prompt_tokens).toBe(128 - 4);
+    const short = await page.evaluate(() => window.sdk.complete({ prompt: 'the end', max_tokens: 4, temperature: 0 }));
+    expect(short.result!.choices[0]!.finish_reason).toBe('length');
     await context.close();
   });
 });

@@ -150,7 +150,7 @@ export class Engine {
     this.connection.close();
   }
 
-  /** @internal Destroys the GPU device, as a driver reset would; the next request reloads the model. For tests. */
+  /** Destroys the GPU device, as a driver reset would; the next request reloads the model. For tests of recovery. */
   loseDeviceForTesting(): Promise<void> {
     return this.service.loseDevice(this.model.url);
   }

@@ -18,25 +18,48 @@ const describe = (e: unknown): ErrorInfo => ({
   isWebchuanError: e instanceof WebchuanError,
 });
 
+/** Engines of this page by a name the test gives them ('default' unless it asks for more). */
+const engines = new Map<string, Engine>();
 let engine: Engine | undefined;
 
 const sdk = {
-  async start(model: string, shared: boolean, contextWindow?: number): Promise<{ error?: ErrorInfo; progressEvents: number }> {
+  async start(model: string, shared: boolean, contextWindow?: number, name = 'default'): Promise<{ error?: ErrorInfo; progressEvents: number; url?: string }> {
     let progressEvents = 0;
     try {
-      engine = await createEngine({ model, shared, contextWindow, onProgress: () => progressEvents++ });
-      return { progressEvents };
+      const started = await createEngine({ model, shared, contextWindow, onProgress: () => progressEvents++ });
+      engines.set(name, started);
+      if (name === 'default') engine = started;
+      return { progressEvents, url: started.model.url };
     } catch (e) {
       return { error: describe(e), progressEvents };
     }
   },
 
-  async complete(params: Omit<CompletionCreateParams, 'signal' | 'stream'>) {
+  async complete(params: Omit<CompletionCreateParams, 'signal' | 'stream'>, name = 'default') {
     try {
-      return { result: await engine!.completions.create({ ...params, stream: false }) };
+      const started = engines.get(name);
+      if (!started) throw new Error(`no engine named ${name}`);
+      return { result: await started.completions.create({ ...params, stream: false }) };
     } catch (e) {
       return { error: describe(e) };
     }
+  },
+
+  /** Runs requests on named engines all at once; each answer's text, or its error's name. */
+  async interleaved(requests: { name: string; prompt: string; max_tokens: number }[]) {
+    const answers = await Promise.all(
+      requests.map(async ({ name, ...params }) => {
+        const r = await sdk.complete({ ...params, temperature: 0 }, name);
+        return r.result ? r.result.choices[0]!.text : `error: ${r.error!.name}`;
+      }),
+    );
+    return answers;
+  },
+
+  timed: async (params: Omit<CompletionCreateParams, 'signal' | 'stream'>) => {
+    const t0 = performance.now();
+    const r = await sdk.complete(params);
+    return { ...r, ms: performance.now() - t0 };
   },
 
   /** Streams; aborts after `abortAfterChunks` chunks (if given) and reports what arrived after the abort. */
@@ -74,6 +97,7 @@ const sdk = {
   },
 
   tokenize: (text: string) => engine!.tokenizer.encode(text),
+  cacheList: () => [...engines.values()][0]!.cache.list(),
   loseDevice: () => engine!.loseDeviceForTesting(),
   dispose: () => engine?.dispose(),
 };
