@@ -174,7 +174,8 @@ describe.skipIf(!haveChromium())('the packed package in fresh apps', () => {
 
 /** Starts `vite` (the app's dev server, zero config) and resolves once it listens. */
 async function startDevServer(app: string): Promise<{ origin: string; process: ChildProcess }> {
-  const child = spawn('npx', ['--no-install', 'vite', '--host', 'localhost', '--port', '0'], { cwd: app, env: shellEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The app's own vite binary, not through npx: killing npx would leave vite running.
+  const child = spawn(join(app, 'node_modules/.bin/vite'), ['--host', 'localhost', '--port', '0'], { cwd: app, env: shellEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const origin = await new Promise<string>((resolve, reject) => {
     let output = '';
     const onData = (data: Buffer) => {

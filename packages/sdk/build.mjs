@@ -5,7 +5,8 @@
 //   dist/sentencepiece.wasm  the tokenizer runtime, fetched once by the worker and cached
 //   dist/index.js            the SDK, self-contained: for pages without a build step (a CDN)
 //   dist/elements.js         the elements, self-contained and self-registering (a CDN's <script>)
-//   dist/esm/*.js            the same two entries for bundlers: lit, comlink and idb-keyval stay
+//   dist/eval.js             C-Eval/MMLU-style evaluation of a loaded model (webchuan/eval)
+//   dist/esm/*.js            the same entries for bundlers: lit, comlink and idb-keyval stay
 //                            imports, so an app that has them shares one copy
 //   dist/types/              declarations (tsc), for both
 //
@@ -47,7 +48,7 @@ const workerOneFolderUp = {
 // Only the CDN files are minified: bundlers minify the rest themselves, and must be able to read the
 // worker's and the wasm's `new URL('…', import.meta.url)` as written.
 const output = { format: 'es', sourcemap: true, entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js' };
-const entries = { index: join(here, 'src/index.ts'), elements: join(here, 'src/elements/index.ts') };
+const entries = { index: join(here, 'src/index.ts'), elements: join(here, 'src/elements/index.ts'), eval: join(here, 'src/eval/index.ts') };
 const shared = { platform: 'browser', tsconfig: join(here, 'tsconfig.json') };
 const external = (id) => /^(lit|lit-html|lit-element|@lit\/[^/]+|@lit-labs\/[^/]+|comlink|idb-keyval)(\/|$)/.test(id);
 

@@ -2,6 +2,7 @@
  * The `webchuan` command line: import and generate models, run them on the GPU through Dawn,
  * tokenize, benchmark. Results go to stdout; figures and progress to stderr.
  */
+import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { isQuantization, QUANTIZATIONS, type Quantization } from '../../sdk/src/model/quant.js';
@@ -14,6 +15,7 @@ import { tinyBaichuanConfig, writeRandomModel } from './random-model.js';
 import { tinyTokenizerPieces } from './tiny-tokenizer.js';
 import { loadNodeModel, loadNodeTokenizer } from './runtime.js';
 import { benchmark } from './bench.js';
+import { evaluateNode, formatSummary, loadDataset } from './eval.js';
 import { progressBar } from './progress-bar.js';
 
 const USAGE = `webchuan <command> [options]
@@ -32,6 +34,11 @@ const USAGE = `webchuan <command> [options]
       Read one JSON string per line on stdin, print one JSON array of token ids per line.
   bench --model <dir> [--prompt-tokens P] [--decode-tokens D]
       Print one JSON line: prefill and decode tokens/s, weight bytes read per decoded token.
+  eval --model <dir> --data <dataset dir> [--protocol ceval|mmlu] [--split val|test] [--subjects a,b]
+       [--shots 5] [--out summary.json]
+      Multiple-choice accuracy as in Baichuan-7B's C-Eval/MMLU tables: k-shot prompts from dev/, the
+      answer whose letter has the highest next-token logit. A table on stderr, the JSON summary on stdout
+      (or in --out).
 
 Quantizations: ${QUANTIZATIONS.join(', ')}`;
 
@@ -72,6 +79,11 @@ const OPTIONS = {
   layers: { type: 'string' },
   'prompt-tokens': { type: 'string' },
   'decode-tokens': { type: 'string' },
+  data: { type: 'string' },
+  protocol: { type: 'string' },
+  split: { type: 'string' },
+  subjects: { type: 'string' },
+  shots: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -115,6 +127,26 @@ export async function main(argv: string[]): Promise<number> {
       case 'bench': {
         const result = await benchmark(required(o.model, '--model'), int(o['prompt-tokens'], '--prompt-tokens', 128), int(o['decode-tokens'], '--decode-tokens', 32));
         process.stdout.write(`${JSON.stringify(result)}\n`);
+        return 0;
+      }
+      case 'eval': {
+        const protocol = o.protocol ?? 'ceval';
+        if (protocol !== 'ceval' && protocol !== 'mmlu') throw new UsageError('--protocol must be ceval or mmlu');
+        const subjects = loadDataset(required(o.data, '--data'), {
+          protocol,
+          split: o.split ?? (protocol === 'ceval' ? 'val' : 'test'),
+          subjects: o.subjects?.split(',').map((s) => s.trim()).filter(Boolean),
+        });
+        const model = await loadNodeModel(required(o.model, '--model'));
+        try {
+          const summary = await evaluateNode(model, subjects, { protocol, shots: int(o.shots, '--shots', 5), onProgress: progressBar('evaluating', ' questions') });
+          process.stderr.write(formatSummary(summary));
+          const json = `${JSON.stringify(summary, null, 1)}\n`;
+          if (o.out) await writeFile(o.out, json);
+          else process.stdout.write(json);
+        } finally {
+          model.dispose();
+        }
         return 0;
       }
       default:

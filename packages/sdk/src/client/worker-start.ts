@@ -36,15 +36,21 @@ export function startWorker(shared: boolean): WorkerConnection {
   }
   let worker: Worker;
   let kind: WorkerKind = 'dedicated';
+  let bootstrap: string | undefined;
   try {
     worker = new Worker(new URL('./engine-worker.js', import.meta.url), { type: 'module', name: 'webchuan' });
   } catch (error) {
     if (!isSecurityError(error)) throw error;
     const script = new URL(WORKER_FILE, import.meta.url).href;
-    const bootstrap = URL.createObjectURL(new Blob([`import ${JSON.stringify(script)};\n`], { type: 'text/javascript' }));
+    bootstrap = URL.createObjectURL(new Blob([`import ${JSON.stringify(script)};\n`], { type: 'text/javascript' }));
     worker = new Worker(bootstrap, { type: 'module', name: 'webchuan' });
     kind = 'dedicated-cross-origin';
   }
   const service = wrap<Session>(worker);
-  return { service, kind, close: () => (service[releaseProxy](), worker.terminate()) };
+  const close = () => {
+    service[releaseProxy]();
+    worker.terminate();
+    if (bootstrap) URL.revokeObjectURL(bootstrap);
+  };
+  return { service, kind, close };
 }

@@ -71,7 +71,8 @@ export class Session {
 
   /** Cancels one of this page's requests, queued or running. */
   cancel(model: string, requestId: string): void {
-    if (this.held.has(model)) this.hub.held(model, this).cancel(requestId);
+    const id = modelId(model);
+    if (this.held.has(id)) this.hub.held(id, this).cancel(requestId);
   }
 
   encode(model: string, text: string): Promise<number[]> {
