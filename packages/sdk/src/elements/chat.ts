@@ -5,6 +5,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import type { ChatMessage, Usage } from '../client/protocol.js';
 import { engineFor } from './engine-registry.js';
+import { formatUsage } from './usage.js';
 
 export class BaichuanChat extends LitElement {
   static override properties = {
@@ -27,7 +28,7 @@ export class BaichuanChat extends LitElement {
     form { display: flex; gap: 0.5em; align-items: flex-end; }
     textarea { flex: 1; font: inherit; resize: vertical; }
     button { font: inherit; }
-    .usage { font-size: 0.85em; color: var(--baichuan-muted, #555); }
+    .usage { display: block; font-size: 0.85em; color: var(--baichuan-muted, #555); }
     .problem { color: var(--baichuan-error, #b91c1c); }
     .sr { position: absolute; inline-size: 1px; block-size: 1px; overflow: hidden; clip-path: inset(50%); }
   `;
@@ -41,6 +42,8 @@ export class BaichuanChat extends LitElement {
   declare running: boolean;
   declare lastUsage: Usage | undefined;
   private controller?: AbortController;
+  /** Each finished reply's figures, shown under it. */
+  private readonly usages = new WeakMap<ChatMessage, Usage>();
   private announcement = '';
   private problem = '';
 
@@ -75,7 +78,10 @@ export class BaichuanChat extends LitElement {
       const stream = engine.chat.completions.create({ messages: history, max_tokens: this.maxTokens, temperature: this.temperature, logit_bias: this.logitBias, truncation: 'left', stream: true, signal: controller.signal });
       for await (const chunk of stream) {
         const piece = chunk.choices[0]!.delta.content ?? '';
-        if (chunk.usage) this.lastUsage = chunk.usage;
+        if (chunk.usage) {
+          this.lastUsage = chunk.usage;
+          this.usages.set(reply, chunk.usage);
+        }
         if (!piece) continue;
         reply.content += piece;
         this.messages = [...this.messages];
@@ -109,10 +115,14 @@ export class BaichuanChat extends LitElement {
   }
 
   override render() {
-    const u = this.lastUsage;
     return html`<ol part="transcript" aria-label="Conversation">
         ${this.messages.map(
-          (m) => html`<li class=${m.role} part="message ${m.role}"><span class="role">${m.role === 'user' ? 'You' : 'Model'}:</span><span class="text">${m.content}</span></li>`,
+          (m) => {
+            const usage = this.usages.get(m);
+            return html`<li class=${m.role} part="message ${m.role}"><span class="role">${m.role === 'user' ? 'You' : 'Model'}:</span><span class="text">${m.content}</span>${usage
+              ? html`<span class="usage" part="usage">${formatUsage(usage)}</span>`
+              : nothing}</li>`;
+          },
         )}
       </ol>
       <form part="form" @submit=${this.onSubmit}>
@@ -121,9 +131,6 @@ export class BaichuanChat extends LitElement {
         <button part="stop" type="button" ?disabled=${!this.running} @click=${() => this.stop()}>Stop</button>
       </form>
       ${this.problem ? html`<p class="problem" part="error" role="alert">${this.problem}</p>` : nothing}
-      ${u && !this.running
-        ? html`<p class="usage" part="usage">${u.completion_tokens} tokens · prefill ${u.extra.prefill_tokens_per_s.toFixed(1)} tok/s · decode ${u.extra.decode_tokens_per_s.toFixed(1)} tok/s</p>`
-        : nothing}
       <div class="sr" role="status" aria-live="polite">${this.running ? '' : this.announcement}</div>`;
   }
 }

@@ -9,6 +9,7 @@ import { LitElement, css, html, nothing } from 'lit';
 import type { Engine } from '../client/engine.js';
 import type { Usage } from '../client/protocol.js';
 import { engineFor } from './engine-registry.js';
+import { formatUsage } from './usage.js';
 
 type Field = HTMLTextAreaElement | HTMLInputElement;
 
@@ -32,6 +33,7 @@ export class BaichuanCompletion extends LitElement {
     logitBias: { type: Object, attribute: 'logit-bias' },
     ghost: { state: true },
     running: { state: true },
+    lastUsage: { state: true },
   };
 
   static override styles = css`
@@ -43,6 +45,7 @@ export class BaichuanCompletion extends LitElement {
     }
     .ghost { color: var(--baichuan-ghost-color, #9ca3af); }
     .hint { font-size: 0.85em; color: var(--baichuan-muted, #555); min-block-size: 1.2em; }
+    .usage { font-size: 0.8em; color: var(--baichuan-muted, #555); }
     .sr { position: absolute; inline-size: 1px; block-size: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
     button { font: inherit; }
   `;
@@ -57,6 +60,8 @@ export class BaichuanCompletion extends LitElement {
   declare logitBias: Record<string, number> | undefined;
   declare ghost: string;
   declare running: boolean;
+  /** The last finished request's figures, shown in the hint line. */
+  declare lastUsage: Usage | undefined;
 
   private field?: Field;
   private timer?: ReturnType<typeof setTimeout>;
@@ -77,6 +82,7 @@ export class BaichuanCompletion extends LitElement {
     this.logitBias = undefined;
     this.ghost = '';
     this.running = false;
+    this.lastUsage = undefined;
   }
 
   /** The text field this element completes. */
@@ -221,6 +227,7 @@ export class BaichuanCompletion extends LitElement {
         onPiece(piece);
         this.dispatchEvent(new CustomEvent('webchuan-token', { detail: { text: piece }, bubbles: true, composed: true }));
       }
+      this.lastUsage = usage;
       this.dispatchEvent(new CustomEvent('webchuan-done', { detail: { text, usage }, bubbles: true, composed: true }));
     } catch (error) {
       if ((error as Error).name === 'AbortError') return;
@@ -269,8 +276,10 @@ export class BaichuanCompletion extends LitElement {
       </div>
       ${this.mode === 'button'
         ? html`<button part="button" @click=${() => void this.continueText()}>${this.running ? 'Stop' : 'Continue writing'}</button>
-            ${this.problem ? html`<div class="hint" part="hint" role="alert">${this.problem}</div>` : nothing}`
-        : html`<div class="hint" part="hint">${this.ghost ? 'Tab to accept · Esc to dismiss' : this.running ? 'Thinking…' : this.problem}</div>`}
+            ${this.problem ? html`<div class="hint" part="hint" role="alert">${this.problem}</div>` : nothing}
+            ${this.lastUsage && !this.running ? html`<div class="usage" part="usage">${formatUsage(this.lastUsage)}</div>` : nothing}`
+        : html`<div class="hint" part="hint">${this.ghost ? 'Tab to accept · Esc to dismiss' : this.running ? 'Thinking…' : this.problem}</div>
+            ${this.ghost && this.lastUsage && !this.running ? html`<div class="usage" part="usage">${formatUsage(this.lastUsage)}</div>` : nothing}`}
       <div class="sr" role="status" aria-live="polite">${this.announcement}</div>`;
   }
 }
