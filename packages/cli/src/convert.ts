@@ -13,6 +13,7 @@ import type { Quantization } from '../../sdk/src/model/quant.js';
 import { PyTorchReader } from './checkpoint/pytorch.js';
 import { SafetensorsReader } from './checkpoint/safetensors.js';
 import type { CheckpointReader } from './checkpoint/tensor-file.js';
+import { checkOutput } from './output-dir.js';
 import { writeArtifact, type ParamSource, type WriteArtifactOptions } from './write-model.js';
 
 interface HfConfig {
@@ -111,6 +112,7 @@ export interface ConvertOptions extends WriteArtifactOptions {
 }
 
 export async function convertHf(dir: string, quantization: Quantization, outDir: string, options: ConvertOptions = {}): Promise<ModelConfig> {
+  checkOutput(outDir, [dir]); // before reading anything: a refused --out costs nothing
   const need = (file: string) => {
     const path = join(dir, file);
     if (!existsSync(path)) throw new Error(`${path} is missing`);
@@ -152,7 +154,9 @@ export async function convertHf(dir: string, quantization: Quantization, outDir:
       }
       return { name: spec.name, readRows: (start, count) => readFusedRows(reader, parts, partRows, cols, start, count) };
     });
-    await writeArtifact(outDir, config, quantization, params, { tokenizerModel, ...options });
+    // The weight files too: a sharded checkpoint's files may be links to blobs outside `dir`.
+    const inputs = [dir, ...new Set(reader.tensors().map((t) => t.file))];
+    await writeArtifact(outDir, config, quantization, params, { tokenizerModel, ...options, inputs });
     return config;
   } finally {
     await reader.close();

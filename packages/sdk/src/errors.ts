@@ -14,7 +14,9 @@ export type WebchuanErrorCode =
   | 'device-lost'
   | 'aborted'
   | 'invalid-request'
-  | 'tokenizer';
+  | 'tokenizer'
+  | 'bad-checkpoint'
+  | 'output-path';
 
 export class WebchuanError extends Error {
   constructor(
@@ -125,6 +127,29 @@ export class TokenizerError extends WebchuanError {
   }
 }
 
+/** A checkpoint being converted is malformed, truncated or hostile (CLI). `file` names the file at fault. */
+export class BadCheckpointError extends WebchuanError {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
+    super('bad-checkpoint', `${file}: ${problem}`);
+  }
+}
+
+/**
+ * An output path the CLI refuses to write: it holds something that is not one of our artifacts, or
+ * it is (or holds) the input. Nothing a user owns is ever replaced.
+ */
+export class OutputPathError extends WebchuanError {
+  constructor(
+    readonly path: string,
+    problem: string,
+  ) {
+    super('output-path', `${path}: ${problem}`);
+  }
+}
+
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let value = bytes;
@@ -171,6 +196,8 @@ const ERROR_CLASSES: Record<WebchuanErrorCode, abstract new (...args: never[]) =
   aborted: AbortError,
   'invalid-request': InvalidRequestError,
   tokenizer: TokenizerError,
+  'bad-checkpoint': BadCheckpointError,
+  'output-path': OutputPathError,
 };
 
 /** Rebuilds an error from the worker as the matching class, so `instanceof` works in the page. */
