@@ -31,8 +31,13 @@ export class WebchuanError extends Error {
 
 /** The artifact (or one of its files) is not at the URL given. */
 export class ModelNotFoundError extends WebchuanError {
-  constructor(readonly url: string, status: number) {
-    super('model-not-found', `No model artifact at ${url} (HTTP ${status}). Check the model URL.`);
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    /** What the server sent instead, when it was not a plain 404 (an HTML page, say). */
+    detail?: string,
+  ) {
+    super('model-not-found', detail ? `No model artifact at ${url}: ${detail}.` : `No model artifact at ${url} (HTTP ${status}). Check the model URL.`);
   }
 }
 
@@ -43,10 +48,15 @@ export class BadArtifactError extends WebchuanError {
   }
 }
 
-/** A shard kept failing its integrity check after re-fetching. */
+/** A shard kept failing its integrity check after re-fetching (or, on disk, failed it once). */
 export class IntegrityError extends WebchuanError {
-  constructor(readonly file: string, attempts: number) {
-    super('integrity', `${file} failed its integrity check ${attempts} times; the server may hold a corrupt copy.`);
+  constructor(
+    readonly file: string,
+    attempts: number,
+    /** Replaces the download-oriented message, e.g. for a file on disk. */
+    message?: string,
+  ) {
+    super('integrity', message ?? `${file} failed its integrity check ${attempts} times; the server may hold a corrupt copy.`);
   }
 }
 
