@@ -144,3 +144,15 @@ describe('EngineSubscription', () => {
     expect(seen.at(-1)?.phase).toBe('error');
   });
 });
+
+describe('engineFor', () => {
+  it('keys engines by model identity, and refuses an empty or non-http model instead of using the page URL', async () => {
+    // The registry only reads location.href; importing it starts no worker.
+    (globalThis as { location?: { href: string } }).location ??= { href: 'https://example.org/app/chat.html' };
+    const { engineFor } = await import('../src/elements/engine-registry.js');
+    expect(engineFor('/m')).toBe(engineFor('/m/'));
+    expect(engineFor('../m')).toBe(engineFor('https://example.org/m'));
+    expect(engineFor('/m').url).toBe('https://example.org/m/');
+    for (const bad of ['', 'javascript:alert(1)', 'data:,x']) expect(() => engineFor(bad)).toThrow(InvalidRequestError);
+  });
+});
