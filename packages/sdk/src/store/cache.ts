@@ -209,7 +209,9 @@ async function download(id: string, options: DownloadOptions, restarted: boolean
       }, options, (received) => progress.report(done + received, shard.dataPath));
     } catch (error) {
       // A shard that keeps failing its hash may belong to a newer artifact: then start over, once.
-      if (error instanceof IntegrityError && !restarted && (await changedOnServer(id, await fetchDescription(id, fetchImpl, signal)))) {
+      // (If the configs cannot be fetched now, the IntegrityError is the news, not that failure.)
+      const replaced = () => fetchDescription(id, fetchImpl, signal).then((now) => changedOnServer(id, now), () => false);
+      if (error instanceof IntegrityError && !restarted && (await replaced())) {
         await write({ purge: true }, 0);
         return download(id, options, true);
       }
