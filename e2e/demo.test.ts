@@ -97,7 +97,7 @@ describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
     server.log.length = 0;
     await page.reload();
     await page.waitForFunction(() => document.querySelector('baichuan-status')?.shadowRoot?.querySelector('[data-phase="ready"]'), null, { timeout: 60_000 });
-    expect(await statusText(page)).toContain('Ready (from the cache)');
+    expect(await statusText(page)).toContain('Ready (loaded from the cache)');
     expect(server.log.filter((p) => p.endsWith('.bin'))).toEqual([]);
     await shot(page, '4-cached');
   });

@@ -182,6 +182,21 @@ class ZipWriter {
   }
 }
 
+/**
+ * A ZIP64 archive of stored entries, laid out as torch.save lays them out, holding exactly the bytes
+ * given: for tests that need checkpoints broken in a precise way (a cut pickle, a missing storage).
+ */
+export async function writeZip(file: string, entries: { name: string; bytes: Uint8Array }[]): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    const zip = new ZipWriter(handle);
+    for (const e of entries) await zip.add(e.name, [e.bytes]);
+    await zip.finish();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Writes `tensors` to `file` as `torch.save` would. */
 export async function torchSave(file: string, tensors: TensorToSave[]): Promise<void> {
   const handle = await open(file, 'w');

@@ -3,12 +3,16 @@
  * (hashed as they pass, MD5 for MLC and SHA-256 for browsers), so memory never holds more than the
  * block being written. A shard is closed once it reaches the shard size; a tensor larger than a
  * shard gets one of its own. Everything is written into a hidden sibling directory that is renamed
- * into place only when complete: an interrupted run never leaves an artifact that looks whole.
+ * into place only when complete: an interrupted run never leaves an artifact that looks whole, and
+ * a signal removes the hidden directory (interrupt.ts). The output path is checked first
+ * (output-dir.ts): only a new path, an empty folder or one of our artifacts is ever replaced.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { copyFile, mkdir, open, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { copyFile, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CHAT_CONFIG_FILE, TENSOR_CACHE_FILE, type ChatConfigJson, type ShardRecord, type TensorCacheJson } from '../../sdk/src/model/artifact.js';
+import { removeIfInterrupted } from './interrupt.js';
+import { checkOutput, makeStagingFolder, moveIntoPlace } from './output-dir.js';
 
 export const DEFAULT_SHARD_BYTES = 32 * 1024 * 1024;
 
@@ -31,20 +35,21 @@ export class ArtifactWriter {
   private current: OpenShard | undefined;
   private params = 0;
   private totalBytes = 0;
-  readonly tmpDir: string;
+  private readonly untrack: () => void;
 
   private constructor(
     readonly outDir: string,
     private readonly shardBytes: number,
+    private readonly inputs: readonly string[],
+    readonly tmpDir: string,
   ) {
-    this.tmpDir = join(dirname(outDir), `.${basename(outDir)}.partial-${process.pid}`);
+    this.untrack = removeIfInterrupted(tmpDir);
   }
 
-  static async create(outDir: string, shardBytes = DEFAULT_SHARD_BYTES): Promise<ArtifactWriter> {
-    const writer = new ArtifactWriter(outDir, shardBytes);
-    await rm(writer.tmpDir, { recursive: true, force: true });
-    await mkdir(writer.tmpDir, { recursive: true });
-    return writer;
+  /** `inputs`: the files and folders being converted, which the output must never replace. */
+  static async create(outDir: string, shardBytes = DEFAULT_SHARD_BYTES, inputs: readonly string[] = []): Promise<ArtifactWriter> {
+    checkOutput(outDir, inputs);
+    return new ArtifactWriter(outDir, shardBytes, inputs, makeStagingFolder(outDir));
   }
 
   /** Writes one tensor whose bytes arrive in `chunks` (which must add up to meta.nbytes). */
@@ -101,10 +106,8 @@ export class ArtifactWriter {
     };
     await writeFile(join(this.tmpDir, TENSOR_CACHE_FILE), JSON.stringify(cache, null, 1));
     await writeFile(join(this.tmpDir, CHAT_CONFIG_FILE), JSON.stringify(chatConfig, null, 2));
-    const exists = await stat(this.outDir).then(() => true, () => false);
-    if (exists) await rm(this.outDir, { recursive: true, force: true });
-    await mkdir(dirname(this.outDir), { recursive: true });
-    await rename(this.tmpDir, this.outDir);
+    moveIntoPlace(this.tmpDir, this.outDir, this.inputs);
+    this.untrack();
     return cache;
   }
 
@@ -113,5 +116,6 @@ export class ArtifactWriter {
     await this.current?.handle.close().catch(() => undefined);
     this.current = undefined;
     await rm(this.tmpDir, { recursive: true, force: true });
+    this.untrack();
   }
 }

@@ -5,14 +5,16 @@
  * Parameters are read, fused (W_pack / q|k|v, gate|up), quantized and written one at a time.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, isAbsolute, join } from 'node:path';
+import { BadCheckpointError } from '../../sdk/src/errors.js';
 import { validateConfig, type ModelConfig } from '../../sdk/src/model/config.js';
 import { EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME, layerParamNames, paramSpecs } from '../../sdk/src/model/params.js';
 import type { Quantization } from '../../sdk/src/model/quant.js';
 import { PyTorchReader } from './checkpoint/pytorch.js';
 import { SafetensorsReader } from './checkpoint/safetensors.js';
-import type { CheckpointReader } from './checkpoint/tensor-file.js';
+import type { CheckpointReader, TensorEntry } from './checkpoint/tensor-file.js';
+import { checkOutput } from './output-dir.js';
 import { writeArtifact, type ParamSource, type WriteArtifactOptions } from './write-model.js';
 
 interface HfConfig {
@@ -35,7 +37,7 @@ interface HfConfig {
 /** Our config from Hugging Face's `config.json` (+ `tokenizer_config.json`'s BOS policy). */
 export function configFromHf(hf: HfConfig, addBos: boolean, file = 'config.json'): ModelConfig {
   if (hf.model_type !== 'baichuan' && hf.model_type !== 'llama') {
-    throw new Error(`${file}: model_type "${hf.model_type}" is not supported (baichuan or llama)`);
+    throw new BadCheckpointError(file, `model_type "${hf.model_type}" is not supported (baichuan or llama)`);
   }
   const heads = hf.num_attention_heads ?? 0;
   const eos = hf.eos_token_id ?? 2;
@@ -59,24 +61,69 @@ export function configFromHf(hf: HfConfig, addBos: boolean, file = 'config.json'
   try {
     validateConfig(config);
   } catch (error) {
-    throw new Error(`${file}: ${(error as Error).message}`);
+    throw new BadCheckpointError(file, (error as Error).message);
   }
   return config;
+}
+
+/** The JSON object in a small file of the checkpoint (configs, indexes), or a BadCheckpointError. */
+async function readJsonObject(path: string): Promise<Record<string, unknown>> {
+  // Config files are a few KB; a huge one is not a config, and reading it would only cost memory.
+  if ((await stat(path)).size > 16 * 1024 * 1024) throw new BadCheckpointError(path, 'is larger than 16 MB: not a config file');
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new BadCheckpointError(path, `is not JSON (${(error as Error).message})`);
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new BadCheckpointError(path, 'is not a JSON object');
+  return json as Record<string, unknown>;
+}
+
+/**
+ * The shard files an index (`*.index.json`) names. Each must be a plain file name in `dir`: a path
+ * (`../x`, `/x`, `a/b`) would read files outside the model folder.
+ */
+async function indexedFiles(dir: string, index: string): Promise<string[]> {
+  const path = join(dir, index);
+  const weightMap = (await readJsonObject(path))['weight_map'];
+  if (!weightMap || typeof weightMap !== 'object' || Array.isArray(weightMap)) throw new BadCheckpointError(path, 'has no "weight_map" object');
+  const names = new Set<string>();
+  for (const [tensor, file] of Object.entries(weightMap)) {
+    if (typeof file !== 'string' || file === '' || file === '.' || file === '..' || file !== basename(file) || file.includes('\\') || isAbsolute(file)) {
+      throw new BadCheckpointError(path, `weight_map sends ${tensor} to ${JSON.stringify(file)}, outside the model folder: shard names must be plain file names`);
+    }
+    names.add(file);
+  }
+  for (const file of names) if (!existsSync(join(dir, file))) throw new BadCheckpointError(path, `weight_map names ${file}, which is not in ${dir}`);
+  return [...names].map((f) => join(dir, f));
+}
+
+/** Checkpoint tensors per layer: Baichuan fuses q|k|v into W_pack, LLaMA keeps three. */
+const TENSORS_PER_LAYER = { baichuan: 7, llama: 9 } as const;
+
+/**
+ * Checks config.json against the weights actually present before anything is sized by it: a config
+ * can claim 10 million layers, but the checkpoint's tensors bound what it may describe. (Every other
+ * dimension is then checked tensor by tensor against the shapes in the checkpoint before any read.)
+ */
+function checkConfigAgainstCheckpoint(config: ModelConfig, tensors: readonly TensorEntry[], file: string): void {
+  const perLayer = TENSORS_PER_LAYER[config.modelType];
+  if (config.numLayers * perLayer > tensors.length) {
+    throw new BadCheckpointError(file, `num_hidden_layers ${config.numLayers} needs ${config.numLayers * perLayer} tensors (${perLayer} per layer), but the checkpoint holds ${tensors.length}`);
+  }
 }
 
 /** Opens whichever weight files the directory has. */
 export async function openCheckpoint(dir: string): Promise<CheckpointReader> {
   const files = readdirSync(dir);
-  const indexed = async (index: string) => {
-    const { weight_map } = JSON.parse(await readFile(join(dir, index), 'utf8')) as { weight_map: Record<string, string> };
-    return [...new Set(Object.values(weight_map))].map((f) => join(dir, f));
-  };
+  const indexed = (index: string) => indexedFiles(dir, index);
   if (files.includes('model.safetensors.index.json')) return SafetensorsReader.open(await indexed('model.safetensors.index.json'));
   const safetensors = files.filter((f) => f.endsWith('.safetensors')).sort();
   if (safetensors.length) return SafetensorsReader.open(safetensors.map((f) => join(dir, f)));
   if (files.includes('pytorch_model.bin.index.json')) return PyTorchReader.open(await indexed('pytorch_model.bin.index.json'));
   if (files.includes('pytorch_model.bin')) return PyTorchReader.open([join(dir, 'pytorch_model.bin')]);
-  throw new Error(`${dir}: no weights found (model.safetensors, pytorch_model.bin, or an index of shards)`);
+  throw new BadCheckpointError(dir, 'no weights found (model.safetensors, pytorch_model.bin, or an index of shards)');
 }
 
 /** The checkpoint tensors each of our parameters is made of (rows concatenated in this order). */
@@ -111,26 +158,29 @@ export interface ConvertOptions extends WriteArtifactOptions {
 }
 
 export async function convertHf(dir: string, quantization: Quantization, outDir: string, options: ConvertOptions = {}): Promise<ModelConfig> {
+  checkOutput(outDir, [dir]); // before reading anything: a refused --out costs nothing
   const need = (file: string) => {
     const path = join(dir, file);
-    if (!existsSync(path)) throw new Error(`${path} is missing`);
+    if (!existsSync(path)) throw new BadCheckpointError(dir, `${file} is missing`);
     return path;
   };
-  const hf = JSON.parse(await readFile(need('config.json'), 'utf8')) as HfConfig;
+  const configPath = need('config.json');
+  const hf = (await readJsonObject(configPath)) as HfConfig;
   const tokenizerModel = need('tokenizer.model');
   const tokConfigPath = join(dir, 'tokenizer_config.json');
-  const tokConfig = existsSync(tokConfigPath) ? (JSON.parse(await readFile(tokConfigPath, 'utf8')) as { add_bos_token?: boolean }) : {};
+  const tokConfig = existsSync(tokConfigPath) ? ((await readJsonObject(tokConfigPath)) as { add_bos_token?: boolean }) : {};
   // Baichuan-7B's tokenizer class defaults to add_bos_token=True, but its tokenizer_config sets false.
-  const config = configFromHf(hf, tokConfig.add_bos_token ?? hf.model_type === 'llama', join(dir, 'config.json'));
+  const config = configFromHf(hf, tokConfig.add_bos_token ?? hf.model_type === 'llama', configPath);
   const reader = await openCheckpoint(dir);
   try {
+    checkConfigAgainstCheckpoint(config, reader.tensors(), configPath);
     const entries = new Map(reader.tensors().map((t) => [t.name, t]));
     const sources = sourcesOf(config);
     const used = new Set([...sources.values()].flat());
     for (const name of entries.keys()) {
       if (used.has(name)) continue;
       if (SKIPPABLE.test(name) || (config.tieWordEmbeddings && name === 'lm_head.weight')) options.onNote?.(`skipped ${name} (not needed for inference)`);
-      else throw new Error(`${entries.get(name)!.file}: unexpected tensor ${name} for a ${config.modelType} model`);
+      else throw new BadCheckpointError(entries.get(name)!.file, `unexpected tensor ${name} for a ${config.modelType} model`);
     }
     const params: ParamSource[] = paramSpecs(config).map((spec) => {
       const parts = sources.get(spec.name)!;
@@ -138,21 +188,24 @@ export async function convertHf(dir: string, quantization: Quantization, outDir:
       const partRows: number[] = [];
       for (const part of parts) {
         const entry = entries.get(part);
-        if (!entry) throw new Error(`${dir}: tensor ${part} is missing`);
+        if (!entry) throw new BadCheckpointError(dir, `tensor ${part} is missing`);
         if (entry.shape.length !== spec.shape.length || entry.shape[entry.shape.length - 1] !== cols) {
-          throw new Error(
-            `${entry.file}: ${part} has shape [${entry.shape}], which does not match config.json (expected ${spec.shape.length === 2 ? `[*, ${cols}]` : `[${cols}]`})`,
+          throw new BadCheckpointError(
+            entry.file,
+            `${part} has shape [${entry.shape}], which does not match config.json (expected ${spec.shape.length === 2 ? `[*, ${cols}]` : `[${cols}]`})`,
           );
         }
         partRows.push(entry.shape.length === 2 ? entry.shape[0]! : 1);
       }
       const rows = partRows.reduce((a, b) => a + b, 0);
       if (spec.shape.length === 2 && rows !== spec.shape[0]) {
-        throw new Error(`${dir}: ${parts.join(' + ')} give ${rows} rows, config.json implies ${spec.shape[0]} for ${spec.name}`);
+        throw new BadCheckpointError(dir, `${parts.join(' + ')} give ${rows} rows, config.json implies ${spec.shape[0]} for ${spec.name}`);
       }
       return { name: spec.name, readRows: (start, count) => readFusedRows(reader, parts, partRows, cols, start, count) };
     });
-    await writeArtifact(outDir, config, quantization, params, { tokenizerModel, ...options });
+    // The weight files too: a sharded checkpoint's files may be links to blobs outside `dir`.
+    const inputs = [dir, ...new Set(reader.tensors().map((t) => t.file))];
+    await writeArtifact(outDir, config, quantization, params, { tokenizerModel, ...options, inputs });
     return config;
   } finally {
     await reader.close();

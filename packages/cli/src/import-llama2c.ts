@@ -14,6 +14,8 @@ import type { ModelConfig } from '../../sdk/src/model/config.js';
 import { paramSpecs } from '../../sdk/src/model/params.js';
 import type { Quantization } from '../../sdk/src/model/quant.js';
 import { withRemoveExtraWhitespaces } from './sentencepiece-model.js';
+import { removeIfInterrupted } from './interrupt.js';
+import { checkOutput } from './output-dir.js';
 import { memoryParam, writeArtifact, type WriteArtifactOptions } from './write-model.js';
 
 export interface Llama2cCheckpoint {
@@ -121,15 +123,18 @@ export async function importLlama2c(
   outDir: string,
   options: WriteArtifactOptions = {},
 ): Promise<ModelConfig> {
+  checkOutput(outDir, [checkpoint, tokenizerModel]); // before reading anything
   const { config, params } = parseLlama2c(new Uint8Array(await readFile(checkpoint)), checkpoint);
   const sources = paramSpecs(config).map((spec) => memoryParam(spec.name, params.get(spec.name)!, spec.shape.at(-1)!));
   // Tokenize as run.c does: keep runs of spaces (see withRemoveExtraWhitespaces).
   const tokenizerCopy = join(await mkdtemp(join(tmpdir(), 'webchuan-')), 'tokenizer.model');
-  await writeFile(tokenizerCopy, withRemoveExtraWhitespaces(new Uint8Array(await readFile(tokenizerModel)), false));
+  const untrack = removeIfInterrupted(dirname(tokenizerCopy)); // Ctrl-C leaves no temporary folder either
   try {
-    await writeArtifact(outDir, config, quantization, sources, { tokenizerModel: tokenizerCopy, ...options });
+    await writeFile(tokenizerCopy, withRemoveExtraWhitespaces(new Uint8Array(await readFile(tokenizerModel)), false));
+    await writeArtifact(outDir, config, quantization, sources, { tokenizerModel: tokenizerCopy, ...options, inputs: [checkpoint, tokenizerModel, ...(options.inputs ?? [])] });
   } finally {
     await rm(dirname(tokenizerCopy), { recursive: true, force: true });
+    untrack();
   }
   return config;
 }

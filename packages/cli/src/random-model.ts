@@ -5,6 +5,7 @@ import { randomParams } from '../../sdk/src/model/random.js';
 import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeIfInterrupted } from './interrupt.js';
 import { tinyTokenizerModel } from './tiny-tokenizer.js';
 import { paramSpecs } from '../../sdk/src/model/params.js';
 import { memoryParam, writeArtifact } from './write-model.js';
@@ -34,8 +35,10 @@ export async function writeRandomModel(
   shardBytes?: number,
 ): Promise<void> {
   let tokenizerFile = tokenizerModel;
+  let untrack: () => void = () => {};
   if (tokenizerModel === 'tiny') {
     tokenizerFile = join(tmpdir(), `webchuan-tiny-tokenizer-${process.pid}.model`);
+    untrack = removeIfInterrupted(tokenizerFile); // Ctrl-C leaves no temporary file either
     await writeFile(tokenizerFile, tinyTokenizerModel());
   }
   const cols = new Map(paramSpecs(config).map((s) => [s.name, s.shape.at(-1)!]));
@@ -46,5 +49,6 @@ export async function writeRandomModel(
     await writeArtifact(outDir, config, quantization, params, { tokenizerModel: tokenizerFile, shardBytes });
   } finally {
     if (tokenizerModel === 'tiny' && tokenizerFile) await rm(tokenizerFile, { force: true });
+    untrack();
   }
 }

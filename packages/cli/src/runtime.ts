@@ -8,7 +8,7 @@ import { loadModel, type LoadedModel } from '../../sdk/src/engine/model.js';
 import type { ForwardOptions } from '../../sdk/src/engine/forward.js';
 import { TokenizerRuntime } from '../../sdk/src/tokenizer/runtime.js';
 import { TextTokenizer, tokenizerFormat } from '../../sdk/src/tokenizer/tokenizer.js';
-import { directorySource } from './fs-source.js';
+import { directorySource, shardRecords } from './fs-source.js';
 import { nodeAdapter } from './gpu.js';
 
 export interface NodeModel extends LoadedModel {
@@ -46,6 +46,7 @@ export async function loadNodeTokenizer(pathOrDir: string): Promise<TextTokenize
 export async function loadNodeModel(dir: string, options: ForwardOptions = {}): Promise<NodeModel> {
   const source = directorySource(dir);
   const { cache } = await openArtifact(source);
+  await shardRecords(dir); // an artifact that cannot be verified fails here, before a GPU is asked for
   const largest = Math.max(...cache.records.flatMap((s) => s.records.map((r) => r.nbytes * (r.format === 'f32-to-bf16' ? 2 : 1))));
   const device = await requestModelDevice(await nodeAdapter(), largest);
   const model = await loadModel(device, source, options);

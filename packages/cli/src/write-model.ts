@@ -25,6 +25,8 @@ export interface WriteArtifactOptions {
   onProgress?: (done: number, total: number) => void;
   /** Float32 values per block read (default 4 Mi = 16 MB). */
   blockValues?: number;
+  /** The files and folders being converted: the output may never be, or hold, any of them. */
+  inputs?: string[];
 }
 
 /** A parameter held in memory as a source. */
@@ -55,7 +57,8 @@ export async function writeArtifact(
   validateConfig(config);
   const specs = new Map(paramSpecs(config).map((s) => [s.name, s]));
   const totalValues = [...specs.values()].reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
-  const writer = await ArtifactWriter.create(outDir, options.shardBytes);
+  const inputs = [...(options.inputs ?? []), ...(options.tokenizerModel ? [options.tokenizerModel] : [])];
+  const writer = await ArtifactWriter.create(outDir, options.shardBytes, inputs);
   try {
     const seen = new Set<string>();
     let doneValues = 0;

@@ -3,86 +3,19 @@
  * safetensors: equal artifacts from both, and clear errors (naming the file and the problem) on
  * broken input, never leaving an output directory that looks complete.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../sdk/src/model/random.js';
 import { convertHf } from '../src/convert.js';
-import { tinyTokenizerModel, tinyTokenizerPieces } from '../src/tiny-tokenizer.js';
-import { torchSave, type TensorToSave } from '../scripts/torch-save.js';
 import { tempDir } from '../../sdk/test/helpers.js';
+import { safetensorsCheckpoint as safetensorsCheckpointIn, shapes, TINY, torchCheckpoint as torchCheckpointIn, type TensorShapes } from './checkpoints.js';
 
 const dir = tempDir();
 afterAll(() => dir.remove());
 
-const H = 64;
-const I = 172;
-const V = tinyTokenizerPieces().length;
-
-function shapes(layers: number): [string, number[]][] {
-  const list: [string, number[]][] = [['model.embed_tokens.weight', [V, H]]];
-  for (let l = 0; l < layers; l++) {
-    const p = `model.layers.${l}`;
-    list.push(
-      [`${p}.self_attn.W_pack.weight`, [3 * H, H]],
-      [`${p}.self_attn.o_proj.weight`, [H, H]],
-      [`${p}.mlp.gate_proj.weight`, [I, H]],
-      [`${p}.mlp.up_proj.weight`, [I, H]],
-      [`${p}.mlp.down_proj.weight`, [H, I]],
-      [`${p}.input_layernorm.weight`, [H]],
-      [`${p}.post_attention_layernorm.weight`, [H]],
-      [`${p}.self_attn.rotary_emb.inv_freq`, [8]],
-    );
-  }
-  list.push(['model.norm.weight', [H]], ['lm_head.weight', [V, H]]);
-  return list;
-}
-
-function values(shape: number[], seed: number): Float32Array {
-  const next = mulberry32(seed);
-  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() - 0.5);
-}
-
-function hfDir(name: string, overrides: Record<string, unknown> = {}): string {
-  const out = join(dir.path, name);
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'config.json'), JSON.stringify({
-    model_type: 'baichuan', vocab_size: V, hidden_size: H, intermediate_size: I, num_hidden_layers: 1,
-    num_attention_heads: 4, max_position_embeddings: 128, rms_norm_eps: 1e-6, tie_word_embeddings: false, ...overrides,
-  }));
-  writeFileSync(join(out, 'tokenizer.model'), tinyTokenizerModel());
-  writeFileSync(join(out, 'tokenizer_config.json'), JSON.stringify({ add_bos_token: false }));
-  return out;
-}
-
-async function torchCheckpoint(name: string, tensors = shapes(1)): Promise<string> {
-  const out = hfDir(name);
-  await torchSave(join(out, 'pytorch_model.bin'), tensors.map(([n, shape], i): TensorToSave => ({
-    name: n,
-    shape,
-    dtype: 'float32',
-    chunks: () => [new Uint8Array(values(shape, i).buffer)],
-  })));
-  return out;
-}
-
-function safetensorsCheckpoint(name: string, dtype = 'F32'): string {
-  const out = hfDir(name);
-  const header: Record<string, unknown> = {};
-  const blobs: Uint8Array[] = [];
-  let offset = 0;
-  shapes(1).forEach(([n, shape], i) => {
-    const bytes = new Uint8Array(values(shape, i).buffer);
-    header[n] = { dtype, shape, data_offsets: [offset, offset + bytes.byteLength] };
-    blobs.push(bytes);
-    offset += bytes.byteLength;
-  });
-  const json = Buffer.from(JSON.stringify(header));
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(json.length));
-  writeFileSync(join(out, 'model.safetensors'), Buffer.concat([length, json, ...blobs]));
-  return out;
-}
+const H = TINY.hidden;
+const torchCheckpoint = (name: string, tensors?: TensorShapes) => torchCheckpointIn(dir.path, name, tensors);
+const safetensorsCheckpoint = (name: string, dtype = 'F32') => safetensorsCheckpointIn(dir.path, name, dtype);
 
 /** Asserts conversion fails with a message matching `pattern` and leaves nothing that looks like an artifact. */
 async function expectFailure(input: string, pattern: RegExp): Promise<void> {
@@ -125,7 +58,7 @@ describe('webchuan convert', () => {
   });
 
   it('names the tensor when a shape does not match config.json', async () => {
-    const input = await torchCheckpoint('bad-shape', shapes(1).map(([n, s]) => [n, n.endsWith('o_proj.weight') ? [H, H / 2] : s]));
+    const input = await torchCheckpoint('bad-shape', shapes().map(([n, s]) => [n, n.endsWith('o_proj.weight') ? [H, H / 2] : s]));
     await expectFailure(input, /pytorch_model\.bin: model\.layers\.0\.self_attn\.o_proj\.weight has shape \[64,32\], which does not match config\.json/);
   });
 

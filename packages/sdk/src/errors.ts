@@ -14,7 +14,9 @@ export type WebchuanErrorCode =
   | 'device-lost'
   | 'aborted'
   | 'invalid-request'
-  | 'tokenizer';
+  | 'tokenizer'
+  | 'bad-checkpoint'
+  | 'output-path';
 
 export class WebchuanError extends Error {
   constructor(
@@ -29,8 +31,13 @@ export class WebchuanError extends Error {
 
 /** The artifact (or one of its files) is not at the URL given. */
 export class ModelNotFoundError extends WebchuanError {
-  constructor(readonly url: string, status: number) {
-    super('model-not-found', `No model artifact at ${url} (HTTP ${status}). Check the model URL.`);
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    /** What the server sent instead, when it was not a plain 404 (an HTML page, say). */
+    detail?: string,
+  ) {
+    super('model-not-found', detail ? `No model artifact at ${url}: ${detail}.` : `No model artifact at ${url} (HTTP ${status}). Check the model URL.`);
   }
 }
 
@@ -41,10 +48,15 @@ export class BadArtifactError extends WebchuanError {
   }
 }
 
-/** A shard kept failing its integrity check after re-fetching. */
+/** A shard kept failing its integrity check after re-fetching (or, on disk, failed it once). */
 export class IntegrityError extends WebchuanError {
-  constructor(readonly file: string, attempts: number) {
-    super('integrity', `${file} failed its integrity check ${attempts} times; the server may hold a corrupt copy.`);
+  constructor(
+    readonly file: string,
+    attempts: number,
+    /** Replaces the download-oriented message, e.g. for a file on disk. */
+    message?: string,
+  ) {
+    super('integrity', message ?? `${file} failed its integrity check ${attempts} times; the server may hold a corrupt copy.`);
   }
 }
 
@@ -125,6 +137,29 @@ export class TokenizerError extends WebchuanError {
   }
 }
 
+/** A checkpoint being converted is malformed, truncated or hostile (CLI). `file` names the file at fault. */
+export class BadCheckpointError extends WebchuanError {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
+    super('bad-checkpoint', `${file}: ${problem}`);
+  }
+}
+
+/**
+ * An output path the CLI refuses to write: it holds something that is not one of our artifacts, or
+ * it is (or holds) the input. Nothing a user owns is ever replaced.
+ */
+export class OutputPathError extends WebchuanError {
+  constructor(
+    readonly path: string,
+    problem: string,
+  ) {
+    super('output-path', `${path}: ${problem}`);
+  }
+}
+
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let value = bytes;
@@ -171,6 +206,8 @@ const ERROR_CLASSES: Record<WebchuanErrorCode, abstract new (...args: never[]) =
   aborted: AbortError,
   'invalid-request': InvalidRequestError,
   tokenizer: TokenizerError,
+  'bad-checkpoint': BadCheckpointError,
+  'output-path': OutputPathError,
 };
 
 /** Rebuilds an error from the worker as the matching class, so `instanceof` works in the page. */

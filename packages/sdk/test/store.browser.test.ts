@@ -2,6 +2,7 @@
  * The model cache in real Chromium (SwiftShader WebGPU), against a local server that cuts
  * connections, corrupts bytes and refuses Range: downloads, resumes, verifies, reloads offline.
  */
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -159,7 +160,7 @@ describe.skipIf(!haveChromium())('model cache in Chromium', () => {
     mkdirSync(huge, { recursive: true });
     for (const f of ['mlc-chat-config.json', 'tokenizer.model']) copyFileSync(join(dir.path, MODEL, f), join(huge, f));
     const shard = 32 * 1024 * 1024;
-    const records = Array.from({ length: 375 }, (_, i) => ({ dataPath: `params_shard_${i}.bin`, format: 'raw-shard', nbytes: shard, records: [] }));
+    const records = Array.from({ length: 375 }, (_, i) => ({ dataPath: `params_shard_${i}.bin`, format: 'raw-shard', nbytes: shard, records: [], sha256: '0'.repeat(64) }));
     writeFileSync(join(huge, 'tensor-cache.json'), JSON.stringify({ metadata: {}, records }));
     const { context, page } = await freshPage();
     const estimate = await page.evaluate(() => navigator.storage.estimate());
@@ -179,6 +180,10 @@ describe.skipIf(!haveChromium())('model cache in Chromium', () => {
     const { error } = await page.evaluate((url) => window.harness.download(url), modelUrl);
     expect(error?.name).toBe('QuotaExceededError');
     expect(error?.code).toBe('quota');
+    // It says how much is still to store, not "needs 0 B".
+    expect(error?.message).not.toMatch(/needs 0 B/);
+    expect(error?.neededBytes).toBeGreaterThan(0);
+    expect(error?.neededBytes).toBeLessThanOrEqual(total());
     expect((await page.evaluate((url) => window.harness.verify(url), modelUrl)).bad).toEqual([]);
     await context.close();
   });
@@ -201,6 +206,149 @@ describe.skipIf(!haveChromium())('model cache in Chromium', () => {
     await page.evaluate(() => window.harness.deleteAll());
     expect(await page.evaluate(() => window.harness.list())).toEqual([]);
     expect(await page.evaluate((url) => window.harness.isCached(url), modelUrl)).toBe(false);
+    await context.close();
+  });
+  /** An artifact written beside the tiny one, for tests that change what the server holds. */
+  async function artifact(name: string, seed: number): Promise<{ url: string; dir: string; cache: TensorCacheJson }> {
+    const out = join(dir.path, name);
+    const config = tinyBaichuanConfig({ vocabSize: tinyTokenizerPieces().length, numKvHeads: 2 });
+    await writeRandomModel(out, config, 'q0f32', seed, 'tiny', 64 * 1024);
+    return { url: `${harness.origin}/artifacts/${name}/`, dir: out, cache: JSON.parse(readFileSync(join(out, 'tensor-cache.json'), 'utf8')) as TensorCacheJson };
+  }
+
+  /** SHA-256 of each shard file on the server's disk. */
+  const diskDigests = (folder: string, c: TensorCacheJson) =>
+    Object.fromEntries(c.records.map((r) => [r.dataPath, createHash('sha256').update(readFileSync(join(folder, r.dataPath))).digest('hex')]));
+
+  it('a host that ignores Range and serves a truncated shard: a bounded number of requests, then a NetworkError saying what it sent', async () => {
+    const { context, page } = await freshPage();
+    harness.artifacts.log.length = 0;
+    const victim = `${MODEL}/${cache.records[1]!.dataPath}`;
+    harness.artifacts.faults.ignoreRange = true;
+    harness.artifacts.faults.truncate.set(victim, 10_000);
+    let result;
+    try {
+      result = await page.evaluate((url) => window.harness.download(url, undefined, 30_000), modelUrl);
+    } finally {
+      harness.artifacts.faults.ignoreRange = false;
+      harness.artifacts.faults.truncate.clear();
+    }
+    const requests = harness.artifacts.log.filter((r) => r.file === victim).length;
+    expect(result.timedOut, `still downloading after 30 s, ${requests} requests for the shard`).toBeFalsy();
+    expect(result.error?.name).toBe('NetworkError');
+    expect(result.error?.message).toMatch(new RegExp(`ignoring the Range request: 10000 bytes.* 10000 of ${cache.records[1]!.nbytes} bytes`));
+    expect(requests).toBeLessThanOrEqual(8);
+    await context.close();
+  });
+
+  it('an SPA host answering every path with its index.html: ModelNotFoundError that says so, not a broken artifact', async () => {
+    const { context, page } = await freshPage();
+    harness.artifacts.faults.htmlForMissing = true;
+    let result;
+    try {
+      result = await page.evaluate((url) => window.harness.download(url, undefined, 20_000), `${harness.origin}/artifacts/no-such-model/`);
+    } finally {
+      harness.artifacts.faults.htmlForMissing = false;
+    }
+    expect(result.error?.name).toBe('ModelNotFoundError');
+    expect(result.error?.message).toMatch(/HTML page \(text\/html\), not mlc-chat-config\.json: check the model URL/);
+    expect(await page.evaluate(() => window.harness.list())).toEqual([]);
+    await context.close();
+  });
+
+  it('an HTML page where a shard should be (a captive portal): ModelNotFoundError after one request, no bytes of it kept', async () => {
+    const { context, page } = await freshPage();
+    harness.artifacts.log.length = 0;
+    const victim = `${MODEL}/${cache.records[1]!.dataPath}`;
+    harness.artifacts.faults.html.add(victim);
+    let result;
+    try {
+      result = await page.evaluate((url) => window.harness.download(url, undefined, 20_000), modelUrl);
+    } finally {
+      harness.artifacts.faults.html.clear();
+    }
+    expect(result.timedOut).toBeFalsy();
+    expect(result.error?.name).toBe('ModelNotFoundError');
+    expect(result.error?.message).toMatch(/HTML page \(text\/html\), not params_shard_1\.bin/);
+    expect(harness.artifacts.log.filter((r) => r.file === victim).length).toBe(1);
+    expect((await page.evaluate((url) => window.harness.verify(url), modelUrl)).partials).toBe(0);
+    await context.close();
+  });
+
+  it('deleting a model during its download stops the download with AbortError, and nothing of the model is left', async () => {
+    const { context, page } = await freshPage();
+    harness.artifacts.faults.shardDelayMs = 200; // slow enough that the deletion lands mid-download
+    let result;
+    try {
+      result = await page.evaluate(([url, after]) => window.harness.downloadThenDelete(url, after), [modelUrl, cache.records[0]!.nbytes] as const);
+    } finally {
+      harness.artifacts.faults.shardDelayMs = 0;
+    }
+    expect(result.deletedAt).toBeLessThan(total());
+    expect(result.error?.name).toBe('AbortError');
+    expect(result.keysLeft).toEqual([]);
+    expect(await page.evaluate(() => window.harness.list())).toEqual([]);
+    // The model can be downloaded again afterwards.
+    expect((await page.evaluate((url) => window.harness.download(url), modelUrl)).error).toBeUndefined();
+    expect(await page.evaluate((url) => window.harness.verify(url), modelUrl)).toEqual({ complete: cache.records.length, bad: [], partials: 0 });
+    await context.close();
+  });
+
+  it('a cache record whose configs are gone heals: the next download fetches them again', async () => {
+    const { context, page } = await freshPage();
+    expect((await page.evaluate((url) => window.harness.download(url), modelUrl)).error).toBeUndefined();
+    await page.evaluate((url) => window.harness.dropFile(url, 'mlc-chat-config.json'), modelUrl);
+    expect(await page.evaluate((url) => window.harness.isCached(url), modelUrl)).toBe(false);
+    expect((await page.evaluate((url) => window.harness.download(url), modelUrl)).error).toBeUndefined();
+    const keys = await page.evaluate((url) => window.harness.keysFor(url), modelUrl);
+    expect(keys.map((k) => k.join(' '))).toContain(`file ${modelUrl} mlc-chat-config.json`);
+    expect(await page.evaluate((url) => window.harness.isCached(url), modelUrl)).toBe(true);
+    await context.close();
+  });
+
+  it('a partial download whose artifact was replaced on the server starts over with the new one, instead of failing its hash forever', async () => {
+    const first = await artifact('replaced', 5);
+    const firstDigests = diskDigests(first.dir, first.cache);
+    const { context, page } = await freshPage();
+    harness.artifacts.faults.cutAfter = [10_000, 0];
+    const partial = await page.evaluate((url) => window.harness.download(url, 0), first.url);
+    expect(partial.error?.name).toBe('NetworkError');
+    const second = await artifact('replaced', 6); // same URL, new weights
+    expect(diskDigests(second.dir, second.cache)).not.toEqual(firstDigests);
+    const result = await page.evaluate((url) => window.harness.download(url), first.url);
+    expect(result.error, JSON.stringify(result.error)).toBeUndefined();
+    expect(await page.evaluate((url) => window.harness.storedShardDigests(url), first.url)).toEqual(diskDigests(second.dir, second.cache));
+    expect((await page.evaluate((url) => window.harness.verify(url), first.url)).partials).toBe(0);
+    await context.close();
+  });
+
+  it('an artifact with only md5sum (as MLC writes them) is checked with MD5: a corrupt copy is fetched again', async () => {
+    const md5only = await artifact('md5only', 7);
+    const stripped = { ...md5only.cache, records: md5only.cache.records.map(({ sha256: _, ...r }) => r) };
+    writeFileSync(join(md5only.dir, 'tensor-cache.json'), JSON.stringify(stripped));
+    const { context, page } = await freshPage();
+    harness.artifacts.log.length = 0;
+    const victim = `md5only/${md5only.cache.records[1]!.dataPath}`;
+    harness.artifacts.faults.corrupt.set(victim, 1);
+    const result = await page.evaluate((url) => window.harness.download(url), md5only.url);
+    harness.artifacts.faults.corrupt.clear();
+    expect(result.error).toBeUndefined();
+    expect(harness.artifacts.log.filter((r) => r.file === victim).length).toBe(2);
+    expect(await page.evaluate((url) => window.harness.storedShardDigests(url), md5only.url)).toEqual(diskDigests(md5only.dir, md5only.cache));
+    await context.close();
+  });
+
+  it('an artifact whose shards carry neither sha256 nor md5sum is refused with BadArtifactError before any shard is fetched', async () => {
+    const nohash = await artifact('nohash', 8);
+    const stripped = { ...nohash.cache, records: nohash.cache.records.map(({ sha256: _s, md5sum: _m, ...r }) => r) };
+    writeFileSync(join(nohash.dir, 'tensor-cache.json'), JSON.stringify(stripped));
+    const { context, page } = await freshPage();
+    harness.artifacts.log.length = 0;
+    const result = await page.evaluate((url) => window.harness.download(url), nohash.url);
+    expect(result.error?.name).toBe('BadArtifactError');
+    expect(result.error?.message).toMatch(/params_shard_0\.bin has neither sha256 nor md5sum/);
+    expect(shardRequests()).toEqual([]);
+    expect(await page.evaluate(() => window.harness.list())).toEqual([]);
     await context.close();
   });
 });

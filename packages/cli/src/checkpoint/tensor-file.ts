@@ -1,5 +1,6 @@
 /** What every checkpoint reader offers: tensor metadata, and one tensor's values on demand. */
 import { open, type FileHandle } from 'node:fs/promises';
+import { BadCheckpointError } from '../../../sdk/src/errors.js';
 import { bf16ArrayToF32, f16ArrayToF32 } from '../../../sdk/src/model/half.js';
 
 export type SourceDtype = 'float32' | 'float16' | 'bfloat16';
@@ -54,7 +55,7 @@ export async function readRowsAt(
   const rowBytes = rowLength(entry.shape) * DTYPE_BYTES[entry.dtype];
   const bytes = new Uint8Array(count * rowBytes);
   const { bytesRead } = await handle.read(bytes, 0, bytes.byteLength, base + start * rowBytes);
-  if (bytesRead !== bytes.byteLength) throw new Error(`${entry.file}: truncated while reading ${entry.name}`);
+  if (bytesRead !== bytes.byteLength) throw new BadCheckpointError(entry.file, `truncated while reading ${entry.name}`);
   return toFloat32(bytes, entry.dtype);
 }
 
@@ -71,7 +72,7 @@ export class FileCheckpointReader implements CheckpointReader {
     private readonly handles: FileHandle[],
   ) {}
 
-  /** Opens every file and lets `index` list its tensors; closes them all if any fails. */
+  /** Opens every file and lets `index` list its tensors; closes them all if any fails. A name may appear once. */
   protected static async openFiles(
     files: string[],
     index: (file: string, handle: FileHandle, add: (t: LocatedTensor) => void) => Promise<void>,
@@ -82,7 +83,12 @@ export class FileCheckpointReader implements CheckpointReader {
       for (const file of files) {
         const handle = await open(file, 'r');
         handles.push(handle);
-        await index(file, handle, (t) => entries.set(t.name, t));
+        await index(file, handle, (t) => {
+          const earlier = entries.get(t.name);
+          // Two copies of one tensor: which one is meant is unknowable, and silently taking either is wrong.
+          if (earlier) throw new BadCheckpointError(file, `tensor ${t.name} is also in ${earlier.file}`);
+          entries.set(t.name, t);
+        });
       }
     } catch (error) {
       await Promise.all(handles.map((h) => h.close()));

@@ -125,8 +125,8 @@ export class BaichuanCompletion extends LitElement {
     this.field = undefined;
   }
 
-  private engine(): Promise<Engine> {
-    if (!this.model) return Promise.reject(new Error('<baichuan-completion> needs a model attribute (the URL of a model artifact).'));
+  private async engine(): Promise<Engine> {
+    // An empty or non-http model is an InvalidRequestError from engineFor, shown like any failure.
     return engineFor(this.model).get();
   }
 

@@ -1,40 +1,25 @@
 /**
- * One engine per model URL for the whole page: every element that names the same model shares it
- * (and, through the SharedWorker, every tab does). Elements watch its state through events.
+ * One engine per model for the whole page: every element that names the same model shares it (and,
+ * through the SharedWorker, every tab does). Models are keyed by their identity (model/identity.ts),
+ * so `/m`, `/m/` and `./m` share one engine, and an empty or non-http `model` is an
+ * InvalidRequestError instead of the page's own URL. Elements watch its state through events.
  */
 import { createEngine, type Engine } from '../client/engine.js';
-import { WebchuanError, type WebchuanErrorCode } from '../errors.js';
-import type { DownloadProgress } from '../store/progress.js';
+import { modelId } from '../model/identity.js';
+import { INITIAL_STATE, nextState, type EngineEvent, type EngineState } from './engine-state.js';
 
-export type Phase = 'starting' | 'downloading' | 'cached' | 'loading' | 'ready' | 'error';
-
-export interface EngineState {
-  phase: Phase;
-  progress?: DownloadProgress;
-  error?: { name: string; code?: WebchuanErrorCode; message: string; hint: string };
-}
-
-/** What a person can do about each kind of failure. */
-const HINTS: Partial<Record<WebchuanErrorCode, string>> = {
-  'webgpu-unavailable': 'Open this page in a browser with WebGPU (a recent Chrome, Edge or Safari) with hardware acceleration turned on.',
-  'model-not-found': 'Check the model URL: it should point at a folder with mlc-chat-config.json.',
-  'bad-artifact': 'The model files are not a model webchuan can run; convert it again with `npx webchuan convert`.',
-  integrity: 'The server keeps sending a damaged file. Try again later or use another copy of the model.',
-  quota: 'Free some storage: delete cached models you no longer need, or clear this site’s data.',
-  network: 'Check your connection and try again; the download resumes where it stopped.',
-  'device-lost': 'The GPU was reset. Try again; the model reloads by itself.',
-};
+export type { EngineState, Phase } from './engine-state.js';
 
 export class EngineHandle extends EventTarget {
-  state: EngineState = { phase: 'starting' };
+  state: EngineState = INITIAL_STATE;
   private engine?: Promise<Engine>;
 
   constructor(readonly url: string) {
     super();
   }
 
-  private set(state: EngineState): void {
-    this.state = state;
+  private apply(event: EngineEvent): void {
+    this.state = nextState(this.state, event);
     this.dispatchEvent(new Event('change'));
   }
 
@@ -42,37 +27,28 @@ export class EngineHandle extends EventTarget {
   get(): Promise<Engine> {
     this.engine ??= createEngine({
       model: this.url,
-      onProgress: (progress) => {
-        const fromCache = progress.cachedBytes === progress.totalBytes;
-        this.set({ phase: progress.loadedBytes >= progress.totalBytes ? (fromCache ? 'cached' : 'loading') : 'downloading', progress });
-      },
+      onProgress: (progress) => this.apply({ type: 'progress', progress }),
     }).then(
       (engine) => {
-        this.set({ phase: 'ready', progress: this.state.progress });
+        this.apply({ type: 'ready' });
         return engine;
       },
       (error: unknown) => {
-        this.fail(error);
+        this.apply({ type: 'error', error });
         this.engine = undefined; // a later attempt may succeed (space freed, network back)
         throw error;
       },
     );
     return this.engine;
   }
-
-  private fail(error: unknown): void {
-    const e = error as Error;
-    const code = error instanceof WebchuanError ? error.code : undefined;
-    this.set({ phase: 'error', error: { name: e.name, code, message: e.message, hint: (code && HINTS[code]) || 'Reload the page to try again.' } });
-  }
 }
 
 const handles = new Map<string, EngineHandle>();
 
-/** The shared handle for a model URL. */
+/** The shared handle for a model URL (relative to the page); throws InvalidRequestError for a URL that cannot name a model. */
 export function engineFor(url: string): EngineHandle {
-  const absolute = new URL(url, location.href).href;
-  let handle = handles.get(absolute);
-  if (!handle) handles.set(absolute, (handle = new EngineHandle(absolute)));
+  const id = modelId(url, location.href);
+  let handle = handles.get(id);
+  if (!handle) handles.set(id, (handle = new EngineHandle(id)));
   return handle;
 }

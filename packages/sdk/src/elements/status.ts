@@ -1,13 +1,17 @@
 /**
  * `<baichuan-status model="…">`: the model's state for a person: download progress (bytes, rate,
- * time left), cached / loading / ready, or the error with what to do about it.
+ * time left), loading onto the GPU (from the cache or just downloaded), ready, or the error with what
+ * to do about it. It follows its engine while it is in the document (EngineSubscription), also after
+ * being removed and inserted again.
  */
 import { LitElement, css, html, nothing } from 'lit';
 import { formatBytes } from '../errors.js';
-import { engineFor, type EngineHandle, type EngineState } from './engine-registry.js';
+import { engineFor } from './engine-registry.js';
+import { phaseLabel } from './engine-state.js';
+import { EngineSubscription } from './engine-subscription.js';
 
 export class BaichuanStatus extends LitElement {
-  static override properties = { model: { type: String }, state: { state: true } };
+  static override properties = { model: { type: String } };
   static override styles = css`
     :host { display: block; font: inherit; color: var(--baichuan-text, inherit); }
     .row { display: flex; gap: 0.5em; align-items: center; flex-wrap: wrap; }
@@ -19,51 +23,29 @@ export class BaichuanStatus extends LitElement {
   // Reactive properties are declared, not initialised as class fields, so Lit's accessors stay in
   // place whatever the compiler's class-field semantics.
   declare model: string;
-  declare state: EngineState;
-  private handle?: EngineHandle;
+  private readonly engine = new EngineSubscription(this, engineFor, () => this.model, (state) => {
+    this.dispatchEvent(new CustomEvent('webchuan-progress', { detail: state, bubbles: true, composed: true }));
+  });
 
   constructor() {
     super();
     this.model = '';
-    this.state = { phase: 'starting' };
   }
 
-  private readonly onChange = () => {
-    this.state = this.handle!.state;
-    this.dispatchEvent(new CustomEvent('webchuan-progress', { detail: this.state, bubbles: true, composed: true }));
-  };
-
-  override updated(changed: Map<string, unknown>): void {
-    if (changed.has('model')) this.attach();
+  /** The state shown, as the `webchuan-progress` events carry it. */
+  get state() {
+    return this.engine.state;
   }
 
-  override disconnectedCallback(): void {
-    super.disconnectedCallback();
-    this.handle?.removeEventListener('change', this.onChange);
-  }
-
-  private attach(): void {
-    this.handle?.removeEventListener('change', this.onChange);
-    if (!this.model) return;
-    this.handle = engineFor(this.model);
-    this.handle.addEventListener('change', this.onChange);
-    this.state = this.handle.state;
-    this.handle.get().catch(() => undefined); // the failure shows through the state
+  override willUpdate(changed: Map<string, unknown>): void {
+    if (changed.has('model')) this.engine.modelChanged();
   }
 
   override render() {
-    const s = this.state;
+    const s = this.engine.state;
     const p = s.progress;
-    const label: Record<EngineState['phase'], string> = {
-      starting: 'Starting…',
-      downloading: 'Downloading the model',
-      cached: 'Loaded from the cache (no download)',
-      loading: 'Loading onto the GPU…',
-      ready: p && p.cachedBytes === p.totalBytes ? 'Ready (from the cache)' : 'Ready',
-      error: 'Cannot run the model',
-    };
     return html`<div class="row" role="status" aria-live="polite" part="status" data-phase=${s.phase}>
-        <span part="label">${label[s.phase]}</span>
+        <span part="label">${phaseLabel(s)}</span>
         ${s.phase === 'downloading' && p
           ? html`<progress part="bar" max=${p.totalBytes} value=${p.loadedBytes}></progress>
               <span part="bytes">${formatBytes(p.loadedBytes)} / ${formatBytes(p.totalBytes)}${p.bytesPerSecond > 0 ? html`, ${formatBytes(p.bytesPerSecond)}/s` : nothing}${p.etaSeconds !== undefined ? html`, ${Math.ceil(p.etaSeconds)} s left` : nothing}</span>`

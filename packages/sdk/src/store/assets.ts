@@ -7,7 +7,9 @@ import { get, set } from 'idb-keyval';
 import { IntegrityError } from '../errors.js';
 import { TokenizerRuntime } from '../tokenizer/runtime.js';
 import { sentencepieceWasm, type WasmAsset } from '../tokenizer/wasm-asset.js';
-import { fetchOk, sha256Hex, store } from './cache.js';
+import { store } from './db.js';
+import { fetchOk } from './responses.js';
+import { sha256Hex } from './verify.js';
 
 const assetKey = (asset: WasmAsset) => ['asset', asset.sha256];
 

@@ -2,24 +2,32 @@
  * The model cache: artifacts downloaded once into IndexedDB (through idb-keyval) and read back
  * from there on every later visit, with zero network.
  *
- * Keys: ['model', id] → CachedModel (what is stored, and which shards are complete);
- * ['file', id, name] → bytes of a small file (configs, tokenizer); ['shard', id, dataPath] → a
- * verified shard; ['partial', id, dataPath] → the bytes of a shard cut off mid-way, to resume from.
- * A shard is written under 'shard' only after its SHA-256 matched, so nothing there is ever corrupt.
+ * A shard is stored under 'shard' only after its SHA-256 (or, for MLC's artifacts, MD5) matched, so
+ * nothing there is ever corrupt (verify.ts). Keys, and the generation counters that make a deletion
+ * win over a download in flight, are in db.ts; one shard's download loop is in fetch-shard.ts.
+ *
+ * Cache states heal: a record whose files are gone is dropped and downloaded again, and a partial
+ * download is checked against the server's current `tensor-cache.json` before it resumes (an
+ * artifact replaced on the server means starting over, not failing its hash forever).
  */
-import { createStore, del, delMany, get, keys, set, type UseStore } from 'idb-keyval';
-import { artifactBytes, CHAT_CONFIG_FILE, parseChatConfig, parseTensorCache, TENSOR_CACHE_FILE, type ArtifactSource, type ChatConfigJson } from '../model/artifact.js';
-import { concatBytes } from '../model/arrays.js';
+import { get } from 'idb-keyval';
+import { artifactBytes, CHAT_CONFIG_FILE, parseChatConfig, parseTensorCache, TENSOR_CACHE_FILE, type ArtifactSource, type ChatConfigJson, type TensorCacheJson } from '../model/artifact.js';
 import { modelId } from '../model/identity.js';
-import { AbortError, BadArtifactError, IntegrityError, ModelNotFoundError, NetworkError, QuotaExceededError } from '../errors.js';
+import { AbortError, BadArtifactError, IntegrityError, QuotaExceededError } from '../errors.js';
+import { deleteAllModelKeys, deleteModelKeys, fileKey, keysOf, modelIds, modelKey, partialKey, readGeneration, shardKey, store, writeIfCurrent, type Writes } from './db.js';
+import { fetchShard, type ShardFetchOptions } from './fetch-shard.js';
 import { ProgressTracker, type ProgressCallback } from './progress.js';
+import { fetchJsonText, fetchOk } from './responses.js';
+import { requireShardHashes } from './verify.js';
+
+export { store } from './db.js';
 
 /** What the cache knows of one model. */
 export interface CachedModel {
   /** The artifact's URL, normalised to end in '/'. */
   id: string;
   files: string[];
-  shards: { dataPath: string; nbytes: number; sha256?: string; complete: boolean }[];
+  shards: { dataPath: string; nbytes: number; sha256?: string; md5sum?: string; complete: boolean }[];
   totalBytes: number;
   updatedAt: number;
 }
@@ -33,31 +41,14 @@ export interface CachedModelSummary {
   complete: boolean;
 }
 
-export interface DownloadOptions {
+export interface DownloadOptions extends ShardFetchOptions {
   onProgress?: ProgressCallback;
-  signal?: AbortSignal;
-  /** Consecutive failed attempts (without any new byte) before giving up. Default 5. */
-  maxRetries?: number;
-  /** Times a shard may fail its hash before IntegrityError. Default 3. */
-  maxIntegrityFailures?: number;
-  fetch?: typeof fetch;
 }
 
-let defaultStore: UseStore | undefined;
-export function store(): UseStore {
-  defaultStore ??= createStore('webchuan', 'artifacts');
-  return defaultStore;
-}
-
-/** The cache id of an artifact URL: its model identity (relative URLs resolve against the page). */
-function cacheId(url: string): string {
+/** The cache id of an artifact URL (absolute, ending in '/'): identity.ts's, against this context's URL. */
+export function cacheId(url: string): string {
   return modelId(url, globalThis.location?.href);
 }
-
-const modelKey = (id: string) => ['model', id];
-const fileKey = (id: string, name: string) => ['file', id, name];
-const shardKey = (id: string, dataPath: string) => ['shard', id, dataPath];
-const partialKey = (id: string, dataPath: string) => ['partial', id, dataPath];
 
 export async function getCachedModel(url: string): Promise<CachedModel | undefined> {
   return get<CachedModel>(modelKey(cacheId(url)), store());
@@ -66,13 +57,11 @@ export async function getCachedModel(url: string): Promise<CachedModel | undefin
 /** True when every shard and file of the model is stored and verified. */
 export async function isModelCached(url: string): Promise<boolean> {
   const m = await getCachedModel(url);
-  return !!m && m.shards.every((s) => s.complete);
+  return !!m && m.shards.every((s) => s.complete) && (await missingParts(m)).files.length === 0;
 }
 
 export async function listCachedModels(): Promise<CachedModelSummary[]> {
-  const all = (await keys(store())) as IDBValidKey[];
-  const ids = all.filter((k): k is string[] => Array.isArray(k) && k[0] === 'model').map((k) => k[1]!);
-  const models = await Promise.all(ids.map((id) => get<CachedModel>(modelKey(id), store())));
+  const models = await Promise.all((await modelIds()).map((id) => get<CachedModel>(modelKey(id), store())));
   return models
     .filter((m): m is CachedModel => !!m)
     .map((m) => {
@@ -81,40 +70,58 @@ export async function listCachedModels(): Promise<CachedModelSummary[]> {
     });
 }
 
-/** Removes a model (complete or partial) from the cache. */
+/** Removes a model (complete or partial) from the cache; a download of it in flight stops with AbortError. */
 export async function deleteModel(url: string): Promise<void> {
-  const id = cacheId(url);
-  const all = (await keys(store())) as IDBValidKey[];
-  const mine = all.filter((k) => Array.isArray(k) && k[1] === id);
-  await delMany(mine, store());
+  await deleteModelKeys(cacheId(url));
 }
 
 export async function deleteAllModels(): Promise<void> {
-  const all = (await keys(store())) as IDBValidKey[];
-  await delMany(all.filter((k) => Array.isArray(k) && ['model', 'file', 'shard', 'partial'].includes(String(k[0]))), store());
+  await deleteAllModelKeys();
 }
 
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+/** Files the record lists but the cache lacks, and complete shards whose bytes are gone. */
+async function missingParts(m: CachedModel): Promise<{ files: string[]; shards: string[] }> {
+  const [files, shards] = await Promise.all([keysOf('file', m.id), keysOf('shard', m.id)]);
+  const fileNames = new Set(files.map((k) => (k as string[])[2]));
+  const shardNames = new Set(shards.map((k) => (k as string[])[2]));
+  return { files: m.files.filter((f) => !fileNames.has(f)), shards: m.shards.filter((s) => s.complete && !shardNames.has(s.dataPath)).map((s) => s.dataPath) };
 }
 
-export async function fetchOk(fetchImpl: typeof fetch, url: string, signal?: AbortSignal): Promise<Response> {
-  let response: Response;
-  try {
-    response = await fetchImpl(url, { signal, cache: 'no-store' });
-  } catch (error) {
-    if (signal?.aborted) throw new AbortError();
-    throw new NetworkError(`Could not fetch ${url}: ${(error as Error).message}`, { cause: error });
+/** A name inside the artifact directory: a path out of it (`../x`, `/x`, `https:…`) is not one. */
+function checkFileName(name: unknown, what: string, source: string): string {
+  if (typeof name !== 'string' || name === '' || /(^|[/\\])\.\.?([/\\]|$)|^[/\\]|:|\\/.test(name)) {
+    throw new BadArtifactError(`${source}: ${what} ${JSON.stringify(name)} is not a file name inside the artifact`);
   }
-  return checked(url, response);
+  return name;
 }
 
-/** The response if it is a success; a 404/410 means the model is not there, anything else a network failure. */
-function checked(url: string, response: Response): Response {
-  if (response.status === 404 || response.status === 410) throw new ModelNotFoundError(url, response.status);
-  if (!response.ok) throw new NetworkError(`${url}: HTTP ${response.status}`);
-  return response;
+/** The artifact's two JSON files as the server has them now. */
+interface Description {
+  configText: string;
+  cacheText: string;
+  chatConfig: ChatConfigJson;
+  cache: TensorCacheJson;
+}
+
+async function fetchDescription(id: string, fetchImpl: typeof fetch, signal?: AbortSignal): Promise<Description> {
+  const configText = await fetchJsonText(fetchImpl, id + CHAT_CONFIG_FILE, signal);
+  const cacheText = await fetchJsonText(fetchImpl, id + TENSOR_CACHE_FILE, signal);
+  let chatConfig: ChatConfigJson;
+  try {
+    chatConfig = JSON.parse(configText) as ChatConfigJson;
+    parseChatConfig(chatConfig);
+  } catch (error) {
+    throw new BadArtifactError(`${id}${CHAT_CONFIG_FILE}: ${(error as Error).message}`, { cause: error });
+  }
+  let cache: TensorCacheJson;
+  try {
+    cache = parseTensorCache(JSON.parse(cacheText));
+  } catch (error) {
+    throw new BadArtifactError(`${id}${TENSOR_CACHE_FILE}: ${(error as Error).message}`, { cause: error });
+  }
+  for (const s of cache.records) checkFileName(s.dataPath, 'shard', id + TENSOR_CACHE_FILE);
+  requireShardHashes(cache.records, id + TENSOR_CACHE_FILE);
+  return { configText, cacheText, chatConfig, cache };
 }
 
 /**
@@ -123,30 +130,46 @@ function checked(url: string, response: Response): Response {
  * Returns the cached model; the model is not loaded anywhere (this is also "pre-fetch").
  */
 export async function downloadModel(url: string, options: DownloadOptions = {}): Promise<CachedModel> {
-  const id = cacheId(url);
+  return download(cacheId(url), options, false);
+}
+
+async function download(id: string, options: DownloadOptions, restarted: boolean): Promise<CachedModel> {
   const fetchImpl = options.fetch ?? fetch.bind(globalThis);
   const { signal } = options;
   const db = store();
+  // Every write below is refused once the model (or the whole cache) is deleted: the download then stops.
+  const generation = await readGeneration(id);
+  const write = async (writes: Writes, neededBytes: number): Promise<void> => {
+    const current = await guardQuota(() => writeIfCurrent(id, generation, writes), neededBytes);
+    if (!current) throw new AbortError(`${id} was deleted from the cache during its download; the download stopped.`);
+  };
+
   let model = await get<CachedModel>(modelKey(id), db);
+  let description: Description | undefined;
+  if (model) {
+    const missing = await missingParts(model);
+    if (missing.files.length) {
+      // Configs gone (an older webchuan let a deletion race a download): the record is useless.
+      await write({ purge: true }, 0);
+      model = undefined;
+    } else if (missing.shards.length) {
+      model = { ...model, shards: model.shards.map((s) => (missing.shards.includes(s.dataPath) ? { ...s, complete: false } : s)) };
+      await write({ put: [[modelKey(id), model]] }, 0);
+    }
+  }
+  if (model && model.shards.some((s) => !s.complete)) {
+    // Resuming: only if the server still has the artifact this partial download belongs to.
+    description = await fetchDescription(id, fetchImpl, signal);
+    if (await changedOnServer(id, description)) {
+      await write({ purge: true }, 0);
+      model = undefined;
+    }
+  }
 
   if (!model) {
     // Everything small is fetched into memory first, so the quota check below precedes any write.
-    const configText = await (await fetchOk(fetchImpl, id + CHAT_CONFIG_FILE, signal)).text();
-    const cacheText = await (await fetchOk(fetchImpl, id + TENSOR_CACHE_FILE, signal)).text();
-    let chatConfig: ChatConfigJson;
-    try {
-      chatConfig = JSON.parse(configText) as ChatConfigJson;
-      parseChatConfig(chatConfig);
-    } catch (error) {
-      throw new BadArtifactError(`${id}${CHAT_CONFIG_FILE}: ${(error as Error).message}`, { cause: error });
-    }
-    let cache;
-    try {
-      cache = parseTensorCache(JSON.parse(cacheText));
-    } catch (error) {
-      throw new BadArtifactError(`${id}${TENSOR_CACHE_FILE}: ${(error as Error).message}`, { cause: error });
-    }
-    const tokenizerFiles = chatConfig.tokenizer_files ?? ['tokenizer.model'];
+    const { configText, cacheText, chatConfig, cache } = description ?? (await fetchDescription(id, fetchImpl, signal));
+    const tokenizerFiles = (chatConfig.tokenizer_files ?? ['tokenizer.model']).map((f) => checkFileName(f, 'tokenizer file', id + CHAT_CONFIG_FILE));
     const files = new Map<string, Uint8Array>([
       [CHAT_CONFIG_FILE, new TextEncoder().encode(configText)],
       [TENSOR_CACHE_FILE, new TextEncoder().encode(cacheText)],
@@ -155,42 +178,62 @@ export async function downloadModel(url: string, options: DownloadOptions = {}):
     const fresh: CachedModel = {
       id,
       files: [...files.keys()],
-      shards: cache.records.map((s) => ({ dataPath: s.dataPath, nbytes: s.nbytes, sha256: s.sha256, complete: false })),
+      shards: cache.records.map((s) => ({ dataPath: s.dataPath, nbytes: s.nbytes, sha256: s.sha256, md5sum: s.md5sum, complete: false })),
       totalBytes: artifactBytes(cache),
       updatedAt: Date.now(),
     };
-    await checkQuota(fresh.totalBytes + [...files.values()].reduce((n, f) => n + f.byteLength, 0));
-    await guardQuota(async () => {
-      for (const [name, bytes] of files) await set(fileKey(id, name), bytes, db);
-      await set(modelKey(id), fresh, db);
-    });
+    const needed = fresh.totalBytes + [...files.values()].reduce((n, f) => n + f.byteLength, 0);
+    await checkQuota(needed);
+    await write({ purge: true, put: [...[...files].map(([name, bytes]): [IDBValidKey, unknown] => [fileKey(id, name), bytes]), [modelKey(id), fresh]] }, needed);
     model = fresh;
   }
 
   const missing = model.shards.filter((s) => !s.complete);
   const cachedBytes = model.totalBytes - missing.reduce((n, s) => n + s.nbytes, 0);
   const partials = await Promise.all(missing.map((s) => get<Uint8Array>(partialKey(id, s.dataPath), db)));
-  await checkQuota(missing.reduce((n, s, i) => n + s.nbytes - (partials[i]?.byteLength ?? 0), 0));
+  let stillNeeded = missing.reduce((n, s, i) => n + s.nbytes - (partials[i]?.byteLength ?? 0), 0);
+  await checkQuota(stillNeeded);
 
   const progress = new ProgressTracker(model.totalBytes, cachedBytes, options.onProgress);
   progress.report(cachedBytes, missing[0]?.dataPath);
   let done = cachedBytes;
-  for (const shard of model.shards) {
+  for (const [i, shard] of model.shards.entries()) {
     if (shard.complete) continue;
-    const bytes = await fetchShard(fetchImpl, id, shard, options, (received) => progress.report(done + received, shard.dataPath));
-    const record = model;
-    await guardQuota(async () => {
-      await set(shardKey(id, shard.dataPath), bytes, db);
-      await del(partialKey(id, shard.dataPath), db);
-      shard.complete = true;
-      record.updatedAt = Date.now();
-      await set(modelKey(id), record, db);
-    });
+    const key = partialKey(id, shard.dataPath);
+    let bytes: Uint8Array;
+    try {
+      bytes = await fetchShard(id + shard.dataPath, shard, {
+        load: () => get<Uint8Array>(key, db),
+        save: (partial) => write({ put: [[key, partial]] }, stillNeeded),
+        drop: () => write({ delete: [key] }, 0),
+      }, options, (received) => progress.report(done + received, shard.dataPath));
+    } catch (error) {
+      // A shard that keeps failing its hash may belong to a newer artifact: then start over, once.
+      // (If the configs cannot be fetched now, the IntegrityError is the news, not that failure.)
+      const replaced = () => fetchDescription(id, fetchImpl, signal).then((now) => changedOnServer(id, now), () => false);
+      if (error instanceof IntegrityError && !restarted && (await replaced())) {
+        await write({ purge: true }, 0);
+        return download(id, options, true);
+      }
+      throw error;
+    }
+    const shards = model.shards.map((s, j) => (j === i ? { ...s, complete: true } : s));
+    const record: CachedModel = { ...model, shards, updatedAt: Date.now() };
+    await write({ put: [[shardKey(id, shard.dataPath), bytes], [modelKey(id), record]], delete: [key] }, stillNeeded);
+    model = record;
+    stillNeeded = Math.max(0, stillNeeded - shard.nbytes);
     done += shard.nbytes;
     progress.report(done, shard.dataPath);
   }
   progress.report(done, undefined);
   return model;
+}
+
+/** Whether the server's artifact differs from the one the cache began to download. */
+async function changedOnServer(id: string, now: Description): Promise<boolean> {
+  const stored = await Promise.all([CHAT_CONFIG_FILE, TENSOR_CACHE_FILE].map((f) => get<Uint8Array>(fileKey(id, f), store())));
+  const decode = (b: Uint8Array | undefined) => (b ? new TextDecoder().decode(b) : undefined);
+  return decode(stored[0]) !== now.configText || decode(stored[1]) !== now.cacheText;
 }
 
 /** Fails early, before any byte is written, when the site's free storage cannot hold `bytes` more. */
@@ -203,92 +246,15 @@ async function checkQuota(bytes: number): Promise<void> {
   await navigator.storage.persist?.().catch(() => false);
 }
 
-/** IndexedDB's own quota failure (a DOMException) becomes our typed error. */
-async function guardQuota(write: () => Promise<void>): Promise<void> {
+/** IndexedDB's own quota failure (a DOMException) becomes our typed error, with the bytes still to store. */
+async function guardQuota<T>(write: () => Promise<T>, neededBytes: number): Promise<T> {
   try {
-    await write();
+    return await write();
   } catch (error) {
     if ((error as DOMException)?.name !== 'QuotaExceededError') throw error;
     const estimate = await navigator.storage?.estimate?.().catch(() => undefined);
-    throw new QuotaExceededError(0, Math.max(0, (estimate?.quota ?? 0) - (estimate?.usage ?? 0)));
+    throw new QuotaExceededError(neededBytes, Math.max(0, (estimate?.quota ?? 0) - (estimate?.usage ?? 0)));
   }
-}
-
-/** Fetches one shard, resuming after cuts and re-fetching after a failed hash. */
-async function fetchShard(
-  fetchImpl: typeof fetch,
-  id: string,
-  shard: CachedModel['shards'][number],
-  options: DownloadOptions,
-  onBytes: (received: number) => void,
-): Promise<Uint8Array> {
-  const db = store();
-  const url = id + shard.dataPath;
-  const { signal } = options;
-  const maxRetries = options.maxRetries ?? 5;
-  const maxIntegrity = options.maxIntegrityFailures ?? 3;
-  let have = (await get<Uint8Array>(partialKey(id, shard.dataPath), db)) ?? new Uint8Array(0);
-  let failuresWithoutProgress = 0;
-  let integrityFailures = 0;
-  let lastError: unknown;
-  while (true) {
-    if (signal?.aborted) throw new AbortError();
-    if (failuresWithoutProgress > maxRetries) {
-      throw new NetworkError(`Downloading ${url} failed ${failuresWithoutProgress} times in a row: ${(lastError as Error)?.message}`, { cause: lastError });
-    }
-    const chunks: Uint8Array[] = [];
-    let received = 0;
-    try {
-      const headers: Record<string, string> = have.byteLength > 0 ? { Range: `bytes=${have.byteLength}-` } : {};
-      const response = checked(url, await fetchImpl(url, { headers, signal, cache: 'no-store' }));
-      // A server that ignores Range answers 200 with the whole file: start over.
-      const resumed = response.status === 206 && response.headers.get('Content-Range')?.startsWith(`bytes ${have.byteLength}-`);
-      if (!resumed) have = new Uint8Array(0);
-      chunks.push(have);
-      received = have.byteLength;
-      onBytes(received);
-      const reader = response.body!.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        chunks.push(value);
-        received += value.byteLength;
-        if (received > shard.nbytes) break; // more bytes than the shard has: the hash check below rejects it
-        onBytes(received);
-      }
-    } catch (error) {
-      if (signal?.aborted) throw new AbortError();
-      if (error instanceof ModelNotFoundError) throw error;
-      lastError = error;
-    }
-    const bytes = concatBytes(chunks);
-    if (received < shard.nbytes) {
-      // Cut off: keep what arrived, so the next attempt (or the next visit) resumes from there.
-      failuresWithoutProgress = received > have.byteLength ? 0 : failuresWithoutProgress + 1;
-      lastError ??= new Error(`connection closed after ${received} of ${shard.nbytes} bytes`);
-      have = bytes;
-      await guardQuota(() => set(partialKey(id, shard.dataPath), have, db));
-      await backoff(failuresWithoutProgress, signal);
-      continue;
-    }
-    if (received === shard.nbytes && (!shard.sha256 || (await sha256Hex(bytes)) === shard.sha256)) return bytes;
-    integrityFailures++;
-    await del(partialKey(id, shard.dataPath), db);
-    have = new Uint8Array(0);
-    if (integrityFailures >= maxIntegrity) throw new IntegrityError(url, integrityFailures);
-  }
-}
-
-async function backoff(failures: number, signal?: AbortSignal): Promise<void> {
-  if (failures === 0) return;
-  const ms = Math.min(2000, 100 * 2 ** failures);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(new AbortError());
-    }, { once: true });
-  });
 }
 
 /** The cached model as an ArtifactSource: configs, tokenizer and shards all come from IndexedDB. */

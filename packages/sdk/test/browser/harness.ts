@@ -2,7 +2,7 @@
  * The page side of the browser tests: the real store, engine and tokenizer, driven by Playwright
  * through `window.harness`. Nothing here is mocked; the network faults come from the test's server.
  */
-import { createStore, keys } from 'idb-keyval';
+import { createStore, del, keys } from 'idb-keyval';
 import { WebchuanError } from '../../src/errors.js';
 import { requestModelDevice } from '../../src/gpu/device.js';
 import { generateGreedy } from '../../src/engine/generate.js';
@@ -17,11 +17,21 @@ export interface ErrorInfo {
   name: string;
   code?: string;
   message: string;
+  /** QuotaExceededError's figures. */
+  neededBytes?: number;
+  freeBytes?: number;
 }
 
 function describe(error: unknown): ErrorInfo {
-  const e = error as Error;
-  return { name: e.name, code: error instanceof WebchuanError ? error.code : undefined, message: e.message };
+  const e = error as Error & { neededBytes?: number; freeBytes?: number };
+  return { name: e.name, code: error instanceof WebchuanError ? error.code : undefined, message: e.message, neededBytes: e.neededBytes, freeBytes: e.freeBytes };
+}
+
+const idbStore = () => createStore('webchuan', 'artifacts');
+
+/** Every key the cache holds for a model, but its deletion counter. */
+async function keysFor(url: string): Promise<unknown[][]> {
+  return ((await keys(idbStore())) as unknown[]).filter((k): k is unknown[] => Array.isArray(k) && k[1] === modelId(url) && k[0] !== 'generation');
 }
 
 let device: GPUDevice | undefined;
@@ -32,15 +42,61 @@ async function sha256(bytes: Uint8Array): Promise<string> {
 }
 
 const harness = {
-  async download(url: string, maxRetries?: number): Promise<{ progress: DownloadProgress[]; error?: ErrorInfo }> {
+  /**
+   * Downloads `url`. With `timeoutMs`, a download still running then is aborted (and `timedOut` set),
+   * so a download that would never end cannot hang the test.
+   */
+  async download(url: string, maxRetries?: number, timeoutMs?: number): Promise<{ progress: DownloadProgress[]; error?: ErrorInfo; timedOut?: boolean; ms: number }> {
     const progress: DownloadProgress[] = [];
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), controller.abort()), timeoutMs);
+    const start = performance.now();
     try {
-      await downloadModel(url, { onProgress: (p) => progress.push(p), maxRetries });
-      return { progress };
+      await downloadModel(url, { onProgress: (p) => progress.push(p), maxRetries, signal: controller.signal });
+      return { progress, ms: performance.now() - start };
     } catch (error) {
-      return { progress, error: describe(error) };
+      return { progress, error: describe(error), timedOut, ms: performance.now() - start };
+    } finally {
+      clearTimeout(timer);
     }
   },
+
+  /** Starts a download, deletes the model once `afterBytes` have arrived, and waits for both. */
+  async downloadThenDelete(url: string, afterBytes: number): Promise<{ error?: ErrorInfo; deletedAt?: number; keysLeft: unknown[][] }> {
+    let deleting: Promise<void> | undefined;
+    let deletedAt: number | undefined;
+    let error: ErrorInfo | undefined;
+    try {
+      await downloadModel(url, {
+        onProgress: (p) => {
+          if (!deleting && p.loadedBytes >= afterBytes) {
+            deletedAt = p.loadedBytes;
+            deleting = deleteModel(url);
+          }
+        },
+      });
+    } catch (e) {
+      error = describe(e);
+    }
+    await deleting;
+    return { error, deletedAt, keysLeft: await keysFor(url) };
+  },
+
+  /** Re-hashes the stored shards against SHA-256 digests computed from the server's files. */
+  async storedShardDigests(url: string): Promise<Record<string, string | null>> {
+    const model = await getCachedModel(url);
+    const out: Record<string, string | null> = {};
+    for (const s of model?.shards ?? []) {
+      const bytes = s.complete ? await cachedArtifactSource(url).bytes(s.dataPath) : undefined;
+      out[s.dataPath] = bytes ? await sha256(bytes) : null;
+    }
+    return out;
+  },
+
+  keysFor,
+  /** Removes one stored file of a model, as a deletion racing a download in an older webchuan did. */
+  dropFile: async (url: string, name: string) => del(['file', modelId(url), name], idbStore()),
 
   /** Loads the model from the cache (downloading what is missing) onto the GPU and decodes greedily. */
   async generate(url: string, prompt: string, maxTokens: number): Promise<{ ids: number[]; error?: ErrorInfo }> {
