@@ -106,8 +106,8 @@ export class Engine {
   readonly chat = {
     completions: {
       create: ((params: ChatCompletionCreateParams) => {
-        const { messages, ...rest } = params;
-        const { prompt, stop } = this.chatTemplate(messages);
+        const { messages, template, ...rest } = params;
+        const { prompt, stop } = (template ?? this.chatTemplate)(messages);
         const request = { ...rest, prompt, template_stop: stop };
         return params.stream ? this.streamChat(request) : this.chatCompletion(request);
       }) as {

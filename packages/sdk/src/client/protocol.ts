@@ -3,6 +3,7 @@
  * (as WebLLM's do); the page and the worker both speak them.
  */
 import type { SamplingParams } from '../engine/sampler.js';
+import type { ChatTemplate } from './chat-template.js';
 
 export type FinishReason = 'stop' | 'length' | 'abort';
 
@@ -66,6 +67,8 @@ export interface ChatMessage {
 
 export interface ChatCompletionCreateParams extends Omit<CompletionCreateParams, 'prompt'> {
   messages: ChatMessage[];
+  /** How these messages become a prompt, for this request only (default: the engine's `chatTemplate`). */
+  template?: ChatTemplate;
 }
 
 export interface ChatCompletion {

@@ -3,6 +3,7 @@
  * aborts them. Enter sends, Shift+Enter adds a line.
  */
 import { LitElement, css, html, nothing } from 'lit';
+import type { ChatTemplate } from '../client/chat-template.js';
 import type { ChatMessage, Usage } from '../client/protocol.js';
 import { engineFor } from './engine-registry.js';
 import { formatUsage } from './usage.js';
@@ -14,6 +15,8 @@ export class BaichuanChat extends LitElement {
     temperature: { type: Number },
     system: { type: String },
     logitBias: { type: Object, attribute: 'logit-bias' },
+    template: { attribute: false },
+    placeholder: { type: String },
     messages: { state: true },
     running: { state: true },
     lastUsage: { state: true },
@@ -38,6 +41,10 @@ export class BaichuanChat extends LitElement {
   declare temperature: number;
   declare system: string;
   declare logitBias: Record<string, number> | undefined;
+  /** How the conversation becomes a prompt (a property, not an attribute): default, the engine's chat template. */
+  declare template: ChatTemplate | undefined;
+  /** The input's placeholder, e.g. what a model expects to be given. */
+  declare placeholder: string;
   declare messages: ChatMessage[];
   declare running: boolean;
   declare lastUsage: Usage | undefined;
@@ -54,6 +61,8 @@ export class BaichuanChat extends LitElement {
     this.temperature = 0;
     this.system = '';
     this.logitBias = undefined;
+    this.template = undefined;
+    this.placeholder = 'Message';
     this.messages = [];
     this.running = false;
     this.lastUsage = undefined;
@@ -75,7 +84,7 @@ export class BaichuanChat extends LitElement {
     const controller = (this.controller = new AbortController());
     try {
       const engine = await engineFor(this.model).get();
-      const stream = engine.chat.completions.create({ messages: history, max_tokens: this.maxTokens, temperature: this.temperature, logit_bias: this.logitBias, truncation: 'left', stream: true, signal: controller.signal });
+      const stream = engine.chat.completions.create({ messages: history, max_tokens: this.maxTokens, temperature: this.temperature, logit_bias: this.logitBias, truncation: 'left', stream: true, signal: controller.signal, template: this.template });
       for await (const chunk of stream) {
         const piece = chunk.choices[0]!.delta.content ?? '';
         if (chunk.usage) {
@@ -126,7 +135,7 @@ export class BaichuanChat extends LitElement {
         )}
       </ol>
       <form part="form" @submit=${this.onSubmit}>
-        <textarea part="input" rows="2" aria-label="Message" placeholder="Message" @keydown=${this.onKeyDown}></textarea>
+        <textarea part="input" rows="2" aria-label="Message" placeholder=${this.placeholder} @keydown=${this.onKeyDown}></textarea>
         <button part="send" type="submit" ?disabled=${this.running}>Send</button>
         <button part="stop" type="button" ?disabled=${!this.running} @click=${() => this.stop()}>Stop</button>
       </form>
