@@ -43,6 +43,12 @@ export interface CachedModelSummary {
 
 export interface DownloadOptions extends ShardFetchOptions {
   onProgress?: ProgressCallback;
+  /**
+   * Called with the artifact's `mlc-chat-config.json` once it is known (from the server or the cache)
+   * and before any shard is downloaded or any storage asked for: throwing here stops the download,
+   * e.g. when the GPU cannot hold the model.
+   */
+  beforeShards?: (chatConfig: ChatConfigJson) => void | Promise<void>;
 }
 
 /** The cache id of an artifact URL (absolute, ending in '/'): identity.ts's, against this context's URL. */
@@ -183,9 +189,12 @@ async function download(id: string, options: DownloadOptions, restarted: boolean
       updatedAt: Date.now(),
     };
     const needed = fresh.totalBytes + [...files.values()].reduce((n, f) => n + f.byteLength, 0);
+    await options.beforeShards?.(chatConfig);
     await checkQuota(needed);
     await write({ purge: true, put: [...[...files].map(([name, bytes]): [IDBValidKey, unknown] => [fileKey(id, name), bytes]), [modelKey(id), fresh]] }, needed);
     model = fresh;
+  } else if (options.beforeShards) {
+    await options.beforeShards(JSON.parse(await cachedArtifactSource(id).text(CHAT_CONFIG_FILE)) as ChatConfigJson);
   }
 
   const missing = model.shards.filter((s) => !s.complete);
