@@ -74,13 +74,14 @@ const PRODUCTS: { descriptor: KernelDescriptor<LinearParams, 'x' | 'y' | 'weight
   { descriptor: matvecSubgroup, extra: { arithmetic: 'f32' }, tokens: [1] },
   { descriptor: matvecBatch, tokens: [2, 5, 8] },
   { descriptor: matmul, tokens: [2, 9, 33] },
-  { descriptor: gemm, tokens: [2, 9, 33, 70] },
+  { descriptor: gemm, extra: { tileTokens: 16 }, tokens: [2, 9, 16, 33] },
+  { descriptor: gemm, extra: { tileTokens: 32 }, tokens: [2, 9, 33, 70] },
 ];
 
 describe.each(['f32', 'q4f32', 'q4f16'] as WeightFormat[])('%s weights', (format) => {
   // K = 72 is not a multiple of 32 (a padded quantization group); N = 37 and 70 leave partial tiles.
   const K = 72;
-  it.each(PRODUCTS.map((p) => [p.descriptor.name, p] as const))('%s equals the CPU matmul, with and without the residual add', async (_, product) => {
+  it.each(PRODUCTS.map((p) => [`${p.descriptor.name}${p.extra ? ` ${JSON.stringify(p.extra)}` : ''}`, p] as const))('%s equals the CPU matmul, with and without the residual add', async (_, product) => {
     for (const N of [37, 70]) {
       const m = matrix(format, N, K, 11 + N);
       for (const T of product.tokens) {

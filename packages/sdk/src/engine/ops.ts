@@ -4,7 +4,7 @@
  * and by what the device supports, see gpu/variants.ts) and binds them once.
  */
 import type { ModelConfig } from '../model/config.js';
-import type { Dispatch, KernelCache, StepShape } from '../gpu/kernel.js';
+import type { Dispatch, Kernel, KernelCache, StepShape } from '../gpu/kernel.js';
 import type { GpuMatrix } from '../gpu/weights.js';
 import type { KernelChoice } from '../gpu/variants.js';
 import type { KvDtype } from '../gpu/kernels/formats.js';
@@ -99,11 +99,18 @@ function linear(w: GpuMatrix, x: GPUBuffer, y: GPUBuffer, residual: boolean, nam
   const p: LinearParams = { format: w.format, rows: w.rows, cols: w.cols, accumulate: residual };
   const fast: SubgroupMatvecParams = { ...p, arithmetic: choice.f16Arithmetic && w.format === 'q4f16' ? 'f16' : 'f32' };
   const decode = choice.decodeMatvec === 'subgroup' && subgroupMatvecFits(fast) ? kernels.compile(matvecSubgroup, fast) : kernels.compile(matvec, p);
-  const batch = kernels.compile(matvecBatch, p);
-  const prefill = choice.prefill === 'gemm' && gemmFits(p) ? kernels.compile(gemm, p) : kernels.compile(matmul, p);
   const group = decode.bindGroup({ x, y, weights: w.weights, scales: w.scales, step: ctx.step }, name);
-  for (const k of [batch, prefill]) {
-    if (k.layoutKey !== decode.layoutKey) throw new Error(`${name}: ${k.descriptor.name} and ${decode.descriptor.name} bind differently`);
-  }
-  return [decode.with(group, oneToken), batch.with(group, smallBatch), prefill.with(group, largeBatch)];
+  const shared = (k: Pick<Kernel<unknown, string>, 'layoutKey' | 'descriptor' | 'with'>, when: (s: StepShape) => boolean): Dispatch => {
+    if (k.layoutKey !== decode.layoutKey) throw new Error(`${name}: ${k.descriptor.name} does not bind like ${decode.descriptor.name}`);
+    return k.with(group, when);
+  };
+  const dispatches = [decode.with(group, oneToken), shared(kernels.compile(matvecBatch, p), smallBatch)];
+  if (choice.prefill === 'gemm' && gemmFits(p)) {
+    // 16-token tiles up to 16 tokens (a 32-token tile would be half padding), 32-token tiles beyond.
+    dispatches.push(
+      shared(kernels.compile(gemm, { ...p, tileTokens: 16 as const }), (s) => largeBatch(s) && s.tokens <= 16),
+      shared(kernels.compile(gemm, { ...p, tileTokens: 32 as const }), (s) => s.tokens > 16),
+    );
+  } else dispatches.push(shared(kernels.compile(matmul, p), largeBatch));
+  return dispatches;
 }

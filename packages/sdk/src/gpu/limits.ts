@@ -150,7 +150,7 @@ export function modelGpuRequirements(config: ModelConfig, quantization: Quantiza
   if (options.allLogits) add('all logits (+ readback)', s.allLogits, 'batch', 2);
   const largestBuffer = buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   const workgroupStorage = Math.max(
-    (GEMM_TILE_N + GEMM_TILE_T) * 8 * 16, // gemm.wgsl's staged group
+    (GEMM_TILE_N + GEMM_TILE_T) * 8 * 16, // gemm.wgsl's staged group (32-token tiles)
     (2 * c.headDim + 2 * 64) * 4, // attention.wgsl
     (c.headDim + (options.attentionChunk ?? DEFAULT_CHUNK) + 64) * 4, // attention_split.wgsl
     32 * 32 * 4 * 2, // matmul.wgsl

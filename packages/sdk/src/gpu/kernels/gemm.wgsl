@@ -1,12 +1,14 @@
 // Y[t, n] (+)= Σ_k X[t, k]·W[n, k] for a batch of tokens (prefill), shaped for real GPUs: each
-// workgroup computes a TILE_N-row × TILE_T-token tile, walking K one quantization group (32 columns)
+// workgroup computes a TILE_N-row × TILE_T-token tile (TILE_T = 32, or 16 for short prompts, which
+// would otherwise be half padding), walking K one quantization group (32 columns)
 // at a time. Per group, each of the 64 threads dequantizes one row's whole group (one 16-byte load)
 // into workgroup memory, the threads stage X's 32 × 32 slice as vec4, one barrier, then every
-// thread accumulates an 8-row × 4-token block in registers: 128 multiply-adds per 12 vec4 reads of
-// workgroup memory (the portable matmul.wgsl does 16 per 8 scalar reads), and half as many barriers
-// per output. Threads own rows tx + 8i and tokens ty + 8j, so neighbours read neighbouring words.
+// thread accumulates an 8-row × TJ-token block in registers (TJ = TILE_T / 8): with 32-token tiles
+// 128 multiply-adds per 12 vec4 reads of workgroup memory (the portable matmul.wgsl does 16 per 8
+// scalar reads), and half as many barriers per output. Threads own rows tx + 8i and tokens ty + 8j,
+// so neighbours read neighbouring words.
 //
-// Prepended by gemm.ts: TILE_N (64) and TILE_T (32), `alias F = f32;`, a group weight format
+// Prepended by gemm.ts: TILE_N (64), TILE_T (16 or 32) and TJ, `alias F = f32;`, a group weight format
 // (group_values), the step uniform. K must be a multiple of 4 (X is read as vec4).
 
 override K: u32;
@@ -27,7 +29,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let quads = K / 4u;
   let tx = lid % 8u;
   let ty = lid / 8u;
-  var acc: array<array<f32, 4>, 8>;  // [row i][token j]
+  var acc: array<array<f32, TJ>, 8>;  // [row i][token j]
   for (var g = 0u; g < W_GROUPS; g++) {
     // Stage W: thread lid dequantizes row n0 + lid (rows past N read as zero).
     let row = n0 + lid;
@@ -35,8 +37,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var i = 0u; i < 8u; i++) {
       ws[i][lid] = select(vec4<f32>(0.0), w[i], row < N);
     }
-    // Stage X: TILE_T tokens × 8 quads, four per thread.
-    for (var m = 0u; m < TILE_T * 8u / 64u; m++) {
+    // Stage X: TILE_T tokens × 8 quads, TJ per thread.
+    for (var m = 0u; m < TJ; m++) {
       let idx = lid + m * 64u;
       let t = idx / 8u;
       let q = idx % 8u;
@@ -47,13 +49,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
     for (var q = 0u; q < 8u; q++) {
-      var b: array<vec4<f32>, 4>;
-      for (var j = 0u; j < 4u; j++) {
+      var b: array<vec4<f32>, TJ>;
+      for (var j = 0u; j < TJ; j++) {
         b[j] = xs[q][ty + 8u * j];
       }
       for (var i = 0u; i < 8u; i++) {
         let a = ws[q][tx + 8u * i];
-        for (var j = 0u; j < 4u; j++) {
+        for (var j = 0u; j < TJ; j++) {
           acc[i][j] += dot(a, b[j]);
         }
       }
@@ -62,7 +64,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   for (var i = 0u; i < 8u; i++) {
     let n = n0 + tx + 8u * i;
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < TJ; j++) {
       let t = t0 + ty + 8u * j;
       if (n < N && t < T) {
         var base = 0.0;
