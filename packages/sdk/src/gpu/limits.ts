@@ -12,8 +12,20 @@ import { GEMM_TILE_N, GEMM_TILE_T } from './kernels/gemm.js';
 import { ADJUSTMENT_BYTES } from './kernels/logit_processor.js';
 import { kvBytes, type KvDtype } from './kernels/formats.js';
 
-/** The numeric limits of WebGPU (GPUSupportedLimits without its brand). */
-export type LimitName = Exclude<keyof GPUSupportedLimits, '__brand'>;
+/**
+ * The WebGPU limits a model depends on (names as in GPUSupportedLimits; spelled out so this module
+ * needs no WebGPU types and a page can check a model before it has WebGPU at all).
+ */
+export type LimitName =
+  | 'maxStorageBufferBindingSize'
+  | 'maxBufferSize'
+  | 'maxStorageBuffersPerShaderStage'
+  | 'maxComputeWorkgroupStorageSize'
+  | 'maxComputeInvocationsPerWorkgroup'
+  | 'maxComputeWorkgroupSizeX';
+
+/** Adapter features the engine uses when present. */
+export type OptionalFeature = 'subgroups' | 'shader-f16';
 
 /** One kind of GPU buffer the model needs: `count` buffers of `bytes` each. */
 export interface GpuBufferNeed {
@@ -51,7 +63,7 @@ export interface ModelGpuRequirements {
   /** Limits beyond buffer sizes, at their needed values. */
   limits: Partial<Record<LimitName, number>>;
   /** Features used when the adapter has them (never required). */
-  optionalFeatures: GPUFeatureName[];
+  optionalFeatures: OptionalFeature[];
 }
 
 const align4 = (bytes: number) => Math.max(4, Math.ceil(bytes / 4) * 4);
@@ -198,7 +210,7 @@ export interface LimitProblem {
 }
 
 export type AdapterFit =
-  | { ok: true; requiredLimits: Record<string, number>; features: GPUFeatureName[] }
+  | { ok: true; requiredLimits: Record<string, number>; features: OptionalFeature[] }
   | { ok: false; problems: LimitProblem[]; /** Settings that would fit, when changing them can help. */ suggestion: { contextWindow?: number; maxBatchTokens?: number } };
 
 /** WebGPU's default limits for the ones we check: a device gets these unless it asks for more. */
