@@ -230,9 +230,10 @@ export async function benchmark(o: BenchOptions): Promise<BenchResult> {
         const forward = new ForwardPass(device, config, weights, { contextWindow, maxBatchTokens, kvDtype, kernels });
         try {
           log(`${kernels}: ${JSON.stringify(forward.choice)}`);
-          // Pipelines are compiled when the pass is built; one decode step outside the timings
-          // settles first-dispatch costs (a warm-up prefill would cost as much as the timed one on
-          // SwiftShader).
+          // Compile the pipelines of both paths outside the timings; one decode step settles
+          // first-dispatch costs (a warm-up prefill would cost as much as the timed one on SwiftShader).
+          forward.prepare(prompt.length);
+          forward.prepare(1);
           await forward.run([prompt[0]!], decodeAt, 'argmax');
           const { prefillMs, decodeMs } = await timeRun(forward, prompt, decodeAt, o.decodeTokens);
           const decodeRate = o.decodeTokens ? (o.decodeTokens / decodeMs) * 1000 : 0;

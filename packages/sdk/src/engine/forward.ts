@@ -204,6 +204,15 @@ export class ForwardPass {
     }
   }
 
+  /** Compiles now every pipeline a step of `tokens` tokens uses (they compile on first use otherwise). */
+  prepare(tokens: number): void {
+    const shape = { tokens, startPos: 0 };
+    for (const { dispatches } of [...this.body, ...this.lastTokenHead]) {
+      for (const d of dispatches) if (!d.when || d.when(shape)) d.prepare();
+    }
+    this.argmax.prepare();
+  }
+
   /** Runs the model over `tokens` placed at positions startPos…, reading back the next token id. */
   async run(tokens: ArrayLike<number>, startPos: number, output: 'argmax', adjust?: LogitAdjustments): Promise<number>;
   /** …reading back the logits of the last position ([vocab]). */

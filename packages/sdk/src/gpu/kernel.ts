@@ -5,7 +5,7 @@
  * step dispatches. The forward pass and the tests both go through the descriptor, so nothing about a
  * kernel (ROWS, TILE, binding numbers) is restated anywhere else.
  *
- * The cache compiles each (descriptor, parameters) pair once, with explicit bind group layouts so
+ * The cache compiles each (descriptor, parameters) pair once, on first dispatch, with explicit bind group layouts so
  * one bind group serves every pipeline that shares a binding shape (the decode matvec and the
  * prefill GEMM read the same weights through the same bind group).
  */
@@ -66,19 +66,38 @@ export interface Dispatch {
   /** Steps this dispatch runs for (all when absent): e.g. the decode matvec only for one token. */
   readonly when?: (step: StepShape) => boolean;
   encode(pass: GPUComputePassEncoder, step: StepShape): void;
+  /** Compiles the pipeline now rather than at the first dispatch. */
+  prepare(): void;
 }
 
-/** A descriptor compiled for one set of parameters. */
+/** A pipeline compiled when first dispatched: a forward pass binds kernels for every batch size, most steps use few. */
+interface LazyPipeline {
+  readonly layout: GPUBindGroupLayout;
+  readonly layoutKey: string;
+  get(): GPUComputePipeline;
+}
+
+/** A descriptor specialised for one set of parameters. */
 export class Kernel<P, B extends string> {
   constructor(
     private readonly device: GPUDevice,
     readonly descriptor: KernelDescriptor<P, B>,
     readonly params: P,
-    readonly pipeline: GPUComputePipeline,
-    readonly layout: GPUBindGroupLayout,
-    /** Identifies the layout: kernels with equal keys can share bind groups. */
-    readonly layoutKey: string,
+    private readonly compiled: LazyPipeline,
   ) {}
+
+  get pipeline(): GPUComputePipeline {
+    return this.compiled.get();
+  }
+
+  get layout(): GPUBindGroupLayout {
+    return this.compiled.layout;
+  }
+
+  /** Identifies the layout: kernels with equal keys can share bind groups. */
+  get layoutKey(): string {
+    return this.compiled.layoutKey;
+  }
 
   /** A bind group over `buffers`, named as the descriptor names them. */
   bindGroup(buffers: Partial<Record<B, GPUBuffer>>, label?: string): GPUBindGroup {
@@ -109,13 +128,13 @@ export class Kernel<P, B extends string> {
 
   /** This kernel with a bind group made elsewhere (by a kernel of the same layout). */
   with(group: GPUBindGroup, when?: (step: StepShape) => boolean): Dispatch {
-    return { kernel: this.descriptor.name, when, encode: (pass, step) => this.encodeWith(pass, group, step) };
+    return { kernel: this.descriptor.name, when, encode: (pass, step) => this.encodeWith(pass, group, step), prepare: () => void this.pipeline };
   }
 }
 
 export class KernelCache {
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
-  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; layoutKey: string }>();
+  private readonly pipelines = new Map<string, LazyPipeline>();
   private readonly kernels = new Map<string, Kernel<unknown, string>>();
 
   constructor(readonly device: GPUDevice) {}
@@ -152,17 +171,23 @@ export class KernelCache {
         if (!this.device.features.has(feature)) throw new Error(`${descriptor.name}: the device lacks the ${feature} feature`);
       }
       const { layout, key: layoutKey } = this.layoutFor(bindings);
-      const label = descriptor.name;
-      const module = this.device.createShaderModule({ label, code });
-      const pipeline = this.device.createComputePipeline({
-        label,
-        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint: 'main', constants },
-      });
-      compiled = { pipeline, layout, layoutKey };
+      const device = this.device;
+      let pipeline: GPUComputePipeline | undefined;
+      compiled = {
+        layout,
+        layoutKey,
+        get() {
+          pipeline ??= device.createComputePipeline({
+            label: descriptor.name,
+            layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+            compute: { module: device.createShaderModule({ label: descriptor.name, code }), entryPoint: 'main', constants },
+          });
+          return pipeline;
+        },
+      };
       this.pipelines.set(pipelineKey, compiled);
     }
-    const kernel = new Kernel(this.device, descriptor, params, compiled.pipeline, compiled.layout, compiled.layoutKey);
+    const kernel = new Kernel(this.device, descriptor, params, compiled);
     this.kernels.set(kernelKey, kernel as unknown as Kernel<unknown, string>);
     return kernel;
   }

@@ -41,7 +41,9 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /** Bytes uploaded between two waits for the GPU to release its staging copies. */
-const FLUSH_BYTES = 64 * 1024 * 1024;
+const FLUSH_BYTES = 32 * 1024 * 1024;
+/** Largest single writeBuffer: the staging copy the driver makes of it. */
+const UPLOAD_SLICE = 16 * 1024 * 1024;
 
 export class GpuWeights {
   readonly matrices = new Map<string, GpuMatrix>();
@@ -139,14 +141,18 @@ export class GpuWeights {
     const buffer = this.own(storageBuffer(this.device, data.byteLength, label));
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     const whole = bytes.byteLength - (bytes.byteLength % 4);
-    if (whole > 0) this.device.queue.writeBuffer(buffer, 0, bytes, 0, whole);
+    // In slices, draining as we go: a 360 MB gate|up matrix never needs 360 MB of staging at once.
+    for (let at = 0; at < whole; at += UPLOAD_SLICE) {
+      const n = Math.min(UPLOAD_SLICE, whole - at);
+      this.device.queue.writeBuffer(buffer, at, bytes, at, n);
+      await this.flushEvery(n);
+    }
     if (whole < bytes.byteLength) {
       // writeBuffer copies whole 4-byte words; the last odd half-float goes in a padded word.
       const tail = new Uint8Array(4);
       tail.set(bytes.subarray(whole));
       this.device.queue.writeBuffer(buffer, whole, tail);
     }
-    await this.flushEvery(data.byteLength);
     return buffer;
   }
 
