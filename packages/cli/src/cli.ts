@@ -32,8 +32,12 @@ const USAGE = `webchuan <command> [options]
       Print the continuation of the prompt (stdout; greedy unless --temperature > 0); figures go to stderr.
   tokenize --tokenizer <tokenizer.model|model dir>
       Read one JSON string per line on stdin, print one JSON array of token ids per line.
-  bench --model <dir> [--prompt-tokens P] [--decode-tokens D]
-      Print one JSON line: prefill and decode tokens/s, weight bytes read per decoded token.
+  bench (--model <dir> | --shape baichuan-7b [--layers N] [--quant <q>]) [--context N] [--prompt-tokens P]
+        [--decode-tokens D] [--decode-at POS] [--kernels fast|baseline|both]
+      Print one JSON line: prefill and decode tokens/s per kernel set, the adapter's measured
+      streaming-read bandwidth, bandwidth_fraction (weight bytes per token × decode tokens/s ÷ that
+      bandwidth) and per-kernel GPU time of a decode step and a prefill (timestamp-query). --shape
+      generates random weights of that model's real shapes in GPU memory (no file).
   eval --model <dir> --data <dataset dir> [--protocol ceval|mmlu] [--split val|test] [--subjects a,b]
        [--shots 5] [--out summary.json]
       Multiple-choice accuracy as in Baichuan-7B's C-Eval/MMLU tables: k-shot prompts from dev/, the
@@ -84,6 +88,10 @@ const OPTIONS = {
   split: { type: 'string' },
   subjects: { type: 'string' },
   shots: { type: 'string' },
+  'decode-at': { type: 'string' },
+  shape: { type: 'string' },
+  context: { type: 'string' },
+  kernels: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -125,7 +133,21 @@ export async function main(argv: string[]): Promise<number> {
       case 'tokenize':
         return await tokenize(required(o.tokenizer, '--tokenizer'));
       case 'bench': {
-        const result = await benchmark(required(o.model, '--model'), int(o['prompt-tokens'], '--prompt-tokens', 128), int(o['decode-tokens'], '--decode-tokens', 32));
+        const kernels = o.kernels ?? 'both';
+        if (kernels !== 'fast' && kernels !== 'baseline' && kernels !== 'both') throw new UsageError('--kernels must be fast, baseline or both');
+        if (!o.model && !o.shape) throw new UsageError('bench needs --model <dir> or --shape <name>');
+        const result = await benchmark({
+          model: o.model,
+          shape: o.shape,
+          layers: o.layers === undefined ? undefined : int(o.layers, '--layers', 0),
+          quantization: o.quant === undefined ? undefined : quant(o.quant),
+          contextWindow: o.context === undefined ? undefined : int(o.context, '--context', 0),
+          promptTokens: int(o['prompt-tokens'], '--prompt-tokens', 16),
+          decodeTokens: int(o['decode-tokens'], '--decode-tokens', 8),
+          decodeAt: o['decode-at'] === undefined ? undefined : int(o['decode-at'], '--decode-at', 0),
+          kernels,
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return 0;
       }

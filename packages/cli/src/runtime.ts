@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openArtifact } from '../../sdk/src/model/artifact.js';
-import { requestModelDevice } from '../../sdk/src/gpu/device.js';
+import { requestModelDevice, type DeviceOptions } from '../../sdk/src/gpu/device.js';
+import { modelGpuRequirements } from '../../sdk/src/gpu/limits.js';
 import { loadModel, type LoadedModel } from '../../sdk/src/engine/model.js';
 import type { ForwardOptions } from '../../sdk/src/engine/forward.js';
 import { TokenizerRuntime } from '../../sdk/src/tokenizer/runtime.js';
@@ -43,13 +44,28 @@ export async function loadNodeTokenizer(pathOrDir: string): Promise<TextTokenize
   return TextTokenizer.load(await nodeTokenizerRuntime(), { format: tokenizerFormat(file), bytes: new Uint8Array(await readFile(file)) });
 }
 
-export async function loadNodeModel(dir: string, options: ForwardOptions = {}): Promise<NodeModel> {
+/**
+ * Loads an artifact on this machine's GPU, on a device with exactly the limits the model needs
+ * (including the buffers for reading back every position's logits, which tests and scoring use).
+ */
+export async function loadNodeModel(dir: string, options: ForwardOptions & DeviceOptions = {}): Promise<NodeModel> {
   const source = directorySource(dir);
-  const { cache } = await openArtifact(source);
+  const { info } = await openArtifact(source);
   await shardRecords(dir); // an artifact that cannot be verified fails here, before a GPU is asked for
-  const largest = Math.max(...cache.records.flatMap((s) => s.records.map((r) => r.nbytes * (r.format === 'f32-to-bf16' ? 2 : 1))));
-  const device = await requestModelDevice(await nodeAdapter(), largest);
-  const model = await loadModel(device, source, options);
+  const needs = modelGpuRequirements(info.config, info.quantization, {
+    contextWindow: options.contextWindow,
+    maxBatchTokens: Math.min(options.maxBatchTokens ?? 512, info.prefillChunkSize),
+    kvDtype: options.kvDtype,
+    allLogits: true,
+  });
+  const device = await requestModelDevice(await nodeAdapter(), needs, options);
+  let model: LoadedModel;
+  try {
+    model = await loadModel(device, source, options);
+  } catch (error) {
+    device.destroy();
+    throw error;
+  }
   const tokenizer = await loadNodeTokenizer(dir);
   return {
     ...model,

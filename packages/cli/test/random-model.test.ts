@@ -2,7 +2,8 @@
  * Tiny random models in Baichuan-7B's exact layout (fused W_pack, untied lm_head, 64,000-token
  * vocabulary, intermediate size 172 so the last quantization group is padded), at every quantization,
  * multi-head and grouped-query: the GPU forward pass must equal the CPU reference on the same
- * dequantized weights.
+ * dequantized weights, with the fast kernels (subgroup matvec, split attention, gemm) and with the
+ * portable ones.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { readTensors, openArtifact } from '../../sdk/src/model/artifact.js';
@@ -40,7 +41,8 @@ describe.each(cases)('random Baichuan-layout model, $quant, $kvHeads KV heads', 
     const reference = new ReferenceModel(config, await collectReferenceWeights(config, readTensors(source, cache)), 64, defaultKvDtype(quant));
     const device = await gpuDevice();
     const gpu = await loadModel(device, source, { contextWindow: 64, maxBatchTokens: 32 });
-    const stepwise = await loadModel(device, source, { contextWindow: 64 });
+    // The stepwise model runs the portable kernels, the batched one the fast ones: each checks the other.
+    const stepwise = await loadModel(device, source, { contextWindow: 64, kernels: 'baseline' });
     try {
       const V = config.vocabSize;
       const next = mulberry32(kvHeads);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamingDetokenizer, TokenizerCrashError, type TextTokenizer } from '../../sdk/src/tokenizer/tokenizer.js';
@@ -92,5 +92,37 @@ describe.skipIf(!tok512 || !tok512Reference || !stories)('llama2.c tok512', () =
     const tokenizer = await loadNodeTokenizer(join(dir.path, 's260'));
     for (const c of cases()) expect(tokenizer.encode(c.text), JSON.stringify(c.text)).toEqual(c.ids_with_bos.slice(1));
     tokenizer.dispose();
+  });
+});
+
+describe("Hugging Face tokenizer.json (the kind WebLLM's LLaMA-family artifacts carry)", () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+
+  it('loads a WordLevel tokenizer.json, encodes, decodes and reports its vocabulary', async () => {
+    const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+    for (let i = 3; i < 100; i++) vocab[`w${i}`] = i;
+    const json = {
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: [0, 1, 2].map((id) => ({ id, content: Object.keys(vocab)[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+      normalizer: null,
+      pre_tokenizer: { type: 'WhitespaceSplit' },
+      post_processor: null,
+      decoder: null,
+      model: { type: 'WordLevel', vocab, unk_token: '<unk>' },
+    };
+    const file = join(dir.path, 'tokenizer.json');
+    writeFileSync(file, JSON.stringify(json));
+    const tokenizer = await loadNodeTokenizer(file);
+    try {
+      expect(tokenizer.vocabSize).toBe(100);
+      expect(tokenizer.encode('w5 w17  w99 nope')).toEqual([5, 17, 99, 0]);
+      expect(tokenizer.decode([5, 17, 99])).toBe('w5 w17 w99');
+      expect(tokenizer.idToToken(42)).toBe('w42');
+    } finally {
+      tokenizer.dispose();
+    }
   });
 });

@@ -11,3 +11,14 @@ export * from './errors.js';
 export { modelId } from './model/identity.js';
 export { deleteAllModels, deleteModel, isModelCached, listCachedModels, type CachedModelSummary } from './store/cache.js';
 export type { DownloadProgress } from './store/progress.js';
+export {
+  checkAdapter,
+  gpuMemoryBytes,
+  modelGpuRequirements,
+  type AdapterCapabilities,
+  type AdapterFit,
+  type GpuBufferNeed,
+  type LimitProblem,
+  type ModelGpuRequirements,
+  type RequirementOptions,
+} from './gpu/limits.js';

@@ -1,36 +1,35 @@
 /**
- * The forward pass of a Baichuan/LLaMA decoder on the GPU. It reads like llama2.c's `forward()`:
+ * The forward pass of a Baichuan/LLaMA decoder on the GPU, written as llama2.c's `forward()` is: the
+ * run state (every activation buffer, by llama2.c's names), then the steps in order, each naming
+ * what it reads and what it writes, with the residual adds spelled out:
  *
  *   x = embed(tokens)
  *   for each layer:
- *     h = rmsnorm(x) → q|k|v = W_pack·h → RoPE(q, k), append k, v to the cache → attention → x += o_proj·a
- *     h = rmsnorm(x) → gate|up = gate_up_proj·h → x += down_proj·(silu(gate) * up)
- *   logits = classifier · rmsnorm(x[last]) → argmax
+ *     xb = rmsnorm(x) · qkv = W_pack·xb · RoPE(q, k), cache k, v · att = attention(q, cache) · x += o_proj·att
+ *     xb = rmsnorm(x) · gate|up = gate_up_proj·xb · act = silu(gate)·up · x += down_proj·act
+ *   logits = classifier · rmsnorm(x[last])
  *
- * Buffers and bind groups are created once; each step only writes its token ids and a 8-byte uniform
- * (token count, start position), records the dispatches and submits one command buffer.
+ * The list is built once, compiled once into dispatches (ops.ts picks the kernels), and running a
+ * chunk of tokens is one loop over it. Each step only writes its token ids and the 8-byte step
+ * uniform, records the dispatches and submits one command buffer.
  */
-import { qkvSize, type ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../model/config.js';
 import { classifierName, EMBED_NAME, FINAL_NORM_NAME, layerParamNames } from '../model/params.js';
 import { ropeTables } from '../model/rope.js';
 import { readbackBuffer, storageBuffer, storageBufferWith, uniformBuffer } from '../gpu/buffers.js';
-import { grid1D, KernelCache, type BindingShape, type CompiledKernel } from '../gpu/kernel-cache.js';
-import { KERNELS, KV_FORMAT_WGSL, WEIGHT_FORMAT_WGSL, type KvDtype } from '../gpu/shaders.js';
-import { weightConstants, type GpuMatrix, type GpuWeights } from '../gpu/weights.js';
+import { KernelCache, type Dispatch, type StepShape } from '../gpu/kernel.js';
+import { argmax } from '../gpu/kernels/argmax.js';
+import { DEFAULT_CHUNK } from '../gpu/kernels/attention_split.js';
+import type { KvDtype } from '../gpu/kernels/formats.js';
+import { ADJUSTMENT_BYTES, LOGIT_PARAMS_BYTES, logitProcessor } from '../gpu/kernels/logit_processor.js';
+import { STEP_BYTES, stepData } from '../gpu/kernels/step.js';
+import { runStateSizes } from '../gpu/limits.js';
+import { chooseKernels, type KernelChoice, type KernelPreference } from '../gpu/variants.js';
+import type { GpuWeights } from '../gpu/weights.js';
+import { compileOp, type Op, type OpContext } from './ops.js';
 import type { SamplingParams, TokenAdjustment } from './sampler.js';
 
-/** Bindings: 0 input, 1 output, 2 weights, 3 scales (4-bit only), 4 step uniform. */
-const WEIGHTED: BindingShape = { 0: 'read', 1: 'write', 2: 'read', 3: 'read', 4: 'uniform' };
-const WEIGHTED_F32: BindingShape = { 0: 'read', 1: 'write', 2: 'read', 4: 'uniform' };
-const NORM: BindingShape = { 0: 'read', 1: 'write', 2: 'read' };
-const ROPE: BindingShape = { 0: 'read', 1: 'write', 2: 'write', 3: 'write', 4: 'uniform', 5: 'read', 6: 'read' };
-const ATTENTION: BindingShape = { 0: 'read', 1: 'write', 2: 'read', 3: 'read', 4: 'uniform' };
-const ELEMENTWISE: BindingShape = { 0: 'read', 1: 'write', 4: 'uniform' };
-const ARGMAX: BindingShape = { 0: 'read', 1: 'write' };
-
-const THREADS = 64;
-/** Output rows per matvec workgroup (ROWS in matvec.wgsl). */
-const MATVEC_ROWS = 4;
+export type { KvDtype };
 
 export interface ForwardOptions {
   /** KV cache length in tokens; at most the model's context window (default: all of it). */
@@ -39,6 +38,8 @@ export interface ForwardOptions {
   kvDtype?: KvDtype;
   /** Most prompt tokens run in one batch; longer prompts run in chunks (default 512). */
   maxBatchTokens?: number;
+  /** `fast` (default): the best kernels this device supports; `baseline`: the portable ones. */
+  kernels?: KernelPreference;
 }
 
 /** What a step reads back: the greedy next token, the last position's logits, or every position's. */
@@ -50,106 +51,64 @@ export interface LogitAdjustments {
   params: SamplingParams;
 }
 
-/** Most tokens the batched matvec takes (TMAX in matvec_batch.wgsl); longer batches use tiles. */
-const SMALL_BATCH = 8;
-/** Output rows per batched-matvec workgroup (ROWS in matvec_batch.wgsl). */
-const BATCH_ROWS = 2;
-
-/**
- * y = W·x through one bind group, by batch size: matvec for one token (decode), the batched matvec
- * for 2–8 (short prefills), tiled matmul beyond.
- */
-class Linear {
-  private readonly rows: number;
-  private readonly matvec: CompiledKernel;
-  private readonly matvecBatch: CompiledKernel;
-  private readonly matmul: CompiledKernel;
-  private readonly bindGroup: GPUBindGroup;
-
-  constructor(kernels: KernelCache, w: GpuMatrix, x: GPUBuffer, y: GPUBuffer, step: GPUBuffer, accumulate: boolean) {
-    const shape = w.scales ? WEIGHTED : WEIGHTED_F32;
-    const format = weightConstants(w);
-    const constants = { ...format, K: w.cols, N: w.rows, ACCUMULATE: accumulate ? 1 : 0 };
-    const prefix = WEIGHT_FORMAT_WGSL[w.format];
-    // Narrow rows (tiny models) get narrow workgroups rather than threads with nothing to do.
-    const words = format['W_WORDS']!;
-    const threads = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(words))));
-    this.matvec = kernels.get(`matvec/${w.format}`, prefix + KERNELS.matvec, { ...constants, WG: threads }, shape);
-    // Its last step needs one thread per (row, token): 2 × 8.
-    this.matvecBatch = kernels.get(`matvec_batch/${w.format}`, prefix + KERNELS.matvecBatch, { ...constants, WG: Math.max(16, threads) }, shape);
-    this.matmul = kernels.get(`matmul/${w.format}`, prefix + KERNELS.matmul, constants, shape);
-    const buffers: Record<number, GPUBuffer> = { 0: x, 1: y, 2: w.weights, 4: step };
-    if (w.scales) buffers[3] = w.scales;
-    this.bindGroup = kernels.bindGroup(this.matvec, buffers, w.name);
-    this.rows = w.rows;
-  }
-
-  encode(pass: GPUComputePassEncoder, tokens: number): void {
-    if (tokens === 1) {
-      pass.setPipeline(this.matvec.pipeline);
-      pass.setBindGroup(0, this.bindGroup);
-      pass.dispatchWorkgroups(...grid1D(Math.ceil(this.rows / MATVEC_ROWS)));
-    } else if (tokens <= SMALL_BATCH) {
-      pass.setPipeline(this.matvecBatch.pipeline);
-      pass.setBindGroup(0, this.bindGroup);
-      pass.dispatchWorkgroups(...grid1D(Math.ceil(this.rows / BATCH_ROWS)));
-    } else {
-      pass.setPipeline(this.matmul.pipeline);
-      pass.setBindGroup(0, this.bindGroup);
-      pass.dispatchWorkgroups(Math.ceil(this.rows / 32), Math.ceil(tokens / 32));
-    }
-  }
+/** The GPU time of one dispatch of a profiled step. */
+export interface KernelTiming {
+  /** The step's name (`layer 3 o_proj`). */
+  step: string;
+  /** The kernel that ran it (`matvec_subgroup`). */
+  kernel: string;
+  ms: number;
 }
 
-/** A kernel bound to its buffers once, dispatched with a workgroup count that depends on the step. */
-class Bound {
-  constructor(
-    private readonly kernel: CompiledKernel,
-    private readonly bindGroup: GPUBindGroup,
-    private readonly workgroups: (tokens: number) => [number, number],
-  ) {}
-
-  encode(pass: GPUComputePassEncoder, tokens: number): void {
-    pass.setPipeline(this.kernel.pipeline);
-    pass.setBindGroup(0, this.bindGroup);
-    pass.dispatchWorkgroups(...this.workgroups(tokens));
-  }
+/** llama2.c's RunState: the activations one forward step flows through, [tokens, width] each. */
+interface RunState {
+  tokenIds: GPUBuffer;
+  step: GPUBuffer;
+  /** The residual stream. */
+  x: GPUBuffer;
+  /** x normalized: the input of the q|k|v and gate|up projections. */
+  xb: GPUBuffer;
+  qkv: GPUBuffer;
+  /** q after RoPE (k and v go straight into the cache). */
+  q: GPUBuffer;
+  /** The attention output: the input of o_proj. */
+  att: GPUBuffer;
+  gateUp: GPUBuffer;
+  /** silu(gate) · up: the input of down_proj. */
+  act: GPUBuffer;
+  kCache: GPUBuffer[];
+  vCache: GPUBuffer[];
+  /** The last token's x normalized, and the logits it gives. */
+  xbLast: GPUBuffer;
+  logits: GPUBuffer;
+  argmax: GPUBuffer;
 }
 
-interface LayerOps {
-  inputNorm: Bound;
-  qkv: Linear;
-  rope: Bound;
-  attention: Bound;
-  o: Linear;
-  postNorm: Bound;
-  gateUp: Linear;
-  swiglu: Bound;
-  down: Linear;
+/** A step of the list with its compiled dispatches. */
+interface Compiled {
+  op: Op;
+  dispatches: Dispatch[];
 }
 
 export class ForwardPass {
   readonly contextWindow: number;
   readonly kvDtype: KvDtype;
   readonly maxBatchTokens: number;
+  /** The kernels this pass runs on this device. */
+  readonly choice: KernelChoice;
   private readonly kernels: KernelCache;
   private readonly owned: GPUBuffer[] = [];
-  private readonly tokenIds: GPUBuffer;
-  private readonly step: GPUBuffer;
-  private readonly hidden: GPUBuffer;
-  private readonly normed: GPUBuffer;
-  private readonly lastHidden: GPUBuffer;
-  private readonly logits: GPUBuffer;
-  private readonly argmaxOut: GPUBuffer;
+  private readonly s: RunState;
+  private readonly context: OpContext;
+  /** Embedding and every layer: run for every token. */
+  private readonly body: Compiled[];
+  /** Final norm and classifier on the last token only: what generation needs. */
+  private readonly lastTokenHead: Compiled[];
   private readonly argmaxRead: GPUBuffer;
   private readonly logitsRead: GPUBuffer;
-  private readonly embed: Bound;
-  private readonly layers: LayerOps[] = [];
-  private readonly finalNorm: Bound;
-  private readonly classifier: Linear;
-  private readonly argmax: Bound;
-  private allLogits?: { buffer: GPUBuffer; read: GPUBuffer; norm: Bound; classifier: Linear };
-  private processor?: { kernel: CompiledKernel; params: GPUBuffer; list?: GPUBuffer; capacity: number; bindGroup?: GPUBindGroup };
+  private readonly argmax: Dispatch;
+  private allLogits?: { buffer: GPUBuffer; read: GPUBuffer; head: Compiled[] };
+  private processor?: { params: GPUBuffer; list: GPUBuffer; capacity: number; dispatch: Dispatch };
 
   constructor(
     private readonly device: GPUDevice,
@@ -162,93 +121,96 @@ export class ForwardPass {
     this.kvDtype = options.kvDtype ?? 'f32';
     this.contextWindow = Math.min(options.contextWindow ?? c.contextWindow, c.contextWindow);
     this.maxBatchTokens = Math.max(1, Math.min(options.maxBatchTokens ?? 512, this.contextWindow));
-    const T = this.maxBatchTokens;
-    const H = c.hiddenSize;
-    const attnWidth = c.numHeads * c.headDim;
-    const kvWidth = c.numKvHeads * c.headDim;
-    const kernels = (this.kernels = new KernelCache(device));
-    const buf = (floats: number, label: string) => this.own(storageBuffer(device, floats * 4, label));
+    this.choice = chooseKernels(device.features, options.kernels);
+    this.kernels = new KernelCache(device);
 
-    this.tokenIds = buf(T, 'token ids');
-    this.step = this.own(uniformBuffer(device, 8, 'step'));
-    this.hidden = buf(T * H, 'hidden');
-    this.normed = buf(T * H, 'normed');
-    const qkv = buf(T * qkvSize(c), 'qkv');
-    const q = buf(T * attnWidth, 'q');
-    const attn = buf(T * attnWidth, 'attention out');
-    const gateUp = buf(T * 2 * c.intermediateSize, 'gate_up');
-    const act = buf(T * c.intermediateSize, 'swiglu');
-    this.lastHidden = buf(H, 'last hidden');
-    const lastNormed = buf(H, 'last normed');
-    this.logits = buf(c.vocabSize, 'logits');
-    this.argmaxOut = buf(1, 'argmax');
-    this.argmaxRead = this.own(readbackBuffer(device, 4, 'argmax read'));
-    this.logitsRead = this.own(readbackBuffer(device, c.vocabSize * 4, 'logits read'));
+    // The run state, sized by the same function that tells a page whether the model fits (gpu/limits.ts).
+    const size = runStateSizes(c, this.contextWindow, this.maxBatchTokens, this.kvDtype, DEFAULT_CHUNK);
+    const buf = (bytes: number, label: string) => this.own(storageBuffer(device, bytes, label));
+    const s: RunState = (this.s = {
+      tokenIds: buf(size.tokenIds, 'token ids'),
+      step: this.own(uniformBuffer(device, STEP_BYTES, 'step')),
+      x: buf(size.x, 'x'),
+      xb: buf(size.xb, 'xb'),
+      qkv: buf(size.qkv, 'qkv'),
+      q: buf(size.q, 'q'),
+      att: buf(size.att, 'att'),
+      gateUp: buf(size.gateUp, 'gate_up'),
+      act: buf(size.act, 'act'),
+      kCache: Array.from({ length: c.numLayers }, (_, l) => buf(size.kvCache, `k cache ${l}`)),
+      vCache: Array.from({ length: c.numLayers }, (_, l) => buf(size.kvCache, `v cache ${l}`)),
+      xbLast: buf(size.xbLast, 'xb last'),
+      logits: buf(size.logits, 'logits'),
+      argmax: buf(size.argmax, 'argmax'),
+    });
+    this.argmaxRead = this.own(readbackBuffer(device, size.argmax, 'argmax read'));
+    this.logitsRead = this.own(readbackBuffer(device, size.logits, 'logits read'));
     const tables = ropeTables(c.headDim, c.ropeTheta, this.contextWindow);
-    const cos = this.own(storageBufferWith(device, tables.cos, 'rope cos'));
-    const sin = this.own(storageBufferWith(device, tables.sin, 'rope sin'));
+    this.context = {
+      kernels: this.kernels,
+      choice: this.choice,
+      config: c,
+      kvDtype: this.kvDtype,
+      contextWindow: this.contextWindow,
+      attentionChunk: DEFAULT_CHUNK,
+      step: s.step,
+      ropeCos: this.own(storageBufferWith(device, tables.cos, 'rope cos')),
+      ropeSin: this.own(storageBufferWith(device, tables.sin, 'rope sin')),
+      attentionPartials: buf(size.attentionPartials, 'attention partials'),
+    };
 
-    const embedW = weights.matrix(EMBED_NAME);
-    const embedKernel = kernels.get(
-      `embedding/${embedW.format}`,
-      WEIGHT_FORMAT_WGSL[embedW.format] + KERNELS.embedding,
-      { ...weightConstants(embedW), K: H },
-      embedW.scales ? WEIGHTED : WEIGHTED_F32,
-    );
-    const embedBuffers: Record<number, GPUBuffer> = { 0: this.tokenIds, 1: this.hidden, 2: embedW.weights, 4: this.step };
-    if (embedW.scales) embedBuffers[3] = embedW.scales;
-    this.embed = new Bound(embedKernel, kernels.bindGroup(embedKernel, embedBuffers), (t) =>
-      grid1D(Math.ceil((t * Math.ceil(H / 8)) / THREADS)),
-    );
-
-    const normKernel = kernels.get('rmsnorm', KERNELS.rmsnorm, { H, EPS: c.rmsNormEps }, NORM);
-    const norm = (x: GPUBuffer, out: GPUBuffer, weight: GPUBuffer) =>
-      new Bound(normKernel, kernels.bindGroup(normKernel, { 0: x, 1: out, 2: weight }), (t) => [t, 1]);
-    const heads = { HEAD_DIM: c.headDim, N_HEADS: c.numHeads, N_KV_HEADS: c.numKvHeads };
-    const kv = KV_FORMAT_WGSL[this.kvDtype];
-    const ropeKernel = kernels.get(`rope/${this.kvDtype}`, kv.store + KERNELS.rope, heads, ROPE);
-    const attentionKernel = kernels.get(`attention/${this.kvDtype}`, kv.load + KERNELS.attention, heads, ATTENTION);
-    const swigluKernel = kernels.get('swiglu', KERNELS.swiglu, { I: c.intermediateSize }, ELEMENTWISE);
-    const ropeThreads = (c.numHeads + 2 * c.numKvHeads) * (c.headDim / 4);
-    const kvBytesPerValue = this.kvDtype === 'f16' ? 2 : 4;
-
+    // The forward pass, in order.
+    const w = weights;
+    const steps: Op[] = [{ name: 'embed', op: 'embed', ids: s.tokenIds, table: w.matrix(EMBED_NAME), out: s.x }];
     for (let l = 0; l < c.numLayers; l++) {
-      const names = layerParamNames(c, l);
-      const kCache = this.own(storageBuffer(device, this.contextWindow * kvWidth * kvBytesPerValue, `k cache ${l}`));
-      const vCache = this.own(storageBuffer(device, this.contextWindow * kvWidth * kvBytesPerValue, `v cache ${l}`));
-      this.layers.push({
-        inputNorm: norm(this.hidden, this.normed, weights.vector(names.inputNorm)),
-        qkv: new Linear(kernels, weights.matrix(names.qkv), this.normed, qkv, this.step, false),
-        rope: new Bound(
-          ropeKernel,
-          kernels.bindGroup(ropeKernel, { 0: qkv, 1: q, 2: kCache, 3: vCache, 4: this.step, 5: cos, 6: sin }),
-          (t) => grid1D(Math.ceil((t * ropeThreads) / THREADS)),
-        ),
-        attention: new Bound(
-          attentionKernel,
-          kernels.bindGroup(attentionKernel, { 0: q, 1: attn, 2: kCache, 3: vCache, 4: this.step }),
-          (t) => [c.numHeads, t],
-        ),
-        o: new Linear(kernels, weights.matrix(names.o), attn, this.hidden, this.step, true),
-        postNorm: norm(this.hidden, this.normed, weights.vector(names.postNorm)),
-        gateUp: new Linear(kernels, weights.matrix(names.gateUp), this.normed, gateUp, this.step, false),
-        swiglu: new Bound(
-          swigluKernel,
-          kernels.bindGroup(swigluKernel, { 0: gateUp, 1: act, 4: this.step }),
-          (t) => grid1D(Math.ceil((t * c.intermediateSize) / THREADS)),
-        ),
-        down: new Linear(kernels, weights.matrix(names.down), act, this.hidden, this.step, true),
-      });
+      const p = layerParamNames(c, l);
+      const at = (what: string) => `layer ${l} ${what}`;
+      const kCache = s.kCache[l]!;
+      const vCache = s.vCache[l]!;
+      steps.push(
+        { name: at('attention norm'), op: 'rmsnorm', x: s.x, weight: w.vector(p.inputNorm), out: s.xb },
+        { name: at('qkv'), op: 'matmul', x: s.xb, w: w.matrix(p.qkv), out: s.qkv },
+        { name: at('rope'), op: 'rope', qkv: s.qkv, q: s.q, kCache, vCache },
+        { name: at('attention'), op: 'attention', q: s.q, kCache, vCache, out: s.att },
+        { name: at('o_proj'), op: 'matmul', x: s.att, w: w.matrix(p.o), out: s.x, residual: true }, // x += o_proj·att
+        { name: at('ffn norm'), op: 'rmsnorm', x: s.x, weight: w.vector(p.postNorm), out: s.xb },
+        { name: at('gate_up'), op: 'matmul', x: s.xb, w: w.matrix(p.gateUp), out: s.gateUp },
+        { name: at('swiglu'), op: 'swiglu', gateUp: s.gateUp, out: s.act },
+        { name: at('down'), op: 'matmul', x: s.act, w: w.matrix(p.down), out: s.x, residual: true }, // x += down·act
+      );
     }
-    this.finalNorm = norm(this.lastHidden, lastNormed, weights.vector(FINAL_NORM_NAME));
-    this.classifier = new Linear(kernels, weights.matrix(classifierName(c)), lastNormed, this.logits, this.step, false);
-    const argmaxKernel = kernels.get('argmax', KERNELS.argmax, { V: c.vocabSize }, ARGMAX);
-    this.argmax = new Bound(argmaxKernel, kernels.bindGroup(argmaxKernel, { 0: this.logits, 1: this.argmaxOut }), () => [1, 1]);
+    const head: Op[] = [
+      { name: 'final norm', op: 'rmsnorm', x: s.x, weight: w.vector(FINAL_NORM_NAME), out: s.xbLast, lastRow: true },
+      { name: 'classifier', op: 'matmul', x: s.xbLast, w: w.matrix(classifierName(c)), out: s.logits },
+    ];
+    this.body = steps.map((op) => this.compile(op));
+    this.lastTokenHead = head.map((op) => this.compile(op));
+    this.argmax = this.kernels.compile(argmax, { vocab: c.vocabSize }).bind({ logits: s.logits, result: s.argmax }, 'argmax');
+  }
+
+  private compile(op: Op): Compiled {
+    return { op, dispatches: compileOp(op, this.context) };
   }
 
   private own(buffer: GPUBuffer): GPUBuffer {
     this.owned.push(buffer);
     return buffer;
+  }
+
+  /** Records `steps` for one chunk of tokens: one loop over the list. */
+  private record(pass: GPUComputePassEncoder, steps: readonly Compiled[], shape: StepShape): void {
+    for (const { dispatches } of steps) {
+      for (const d of dispatches) if (!d.when || d.when(shape)) d.encode(pass, shape);
+    }
+  }
+
+  /** Compiles now every pipeline a step of `tokens` tokens uses (they compile on first use otherwise). */
+  prepare(tokens: number): void {
+    const shape = { tokens, startPos: 0 };
+    for (const { dispatches } of [...this.body, ...this.lastTokenHead]) {
+      for (const d of dispatches) if (!d.when || d.when(shape)) d.prepare();
+    }
+    this.argmax.prepare();
   }
 
   /** Runs the model over `tokens` placed at positions startPos…, reading back the next token id. */
@@ -280,64 +242,87 @@ export class ForwardPass {
     return all ?? result;
   }
 
-  private async runChunk(tokens: number[], startPos: number, output: StepOutput | 'none', adjust?: LogitAdjustments): Promise<number | Float32Array> {
-    const T = tokens.length;
+  /** Writes a chunk's token ids and step uniform. */
+  private begin(tokens: number[], startPos: number): StepShape {
     const c = this.config;
     for (const id of tokens) {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new RangeError(`forward: token id ${id} is outside the vocabulary of ${c.vocabSize}`);
     }
-    this.device.queue.writeBuffer(this.tokenIds, 0, new Uint32Array(tokens));
-    this.device.queue.writeBuffer(this.step, 0, new Uint32Array([T, startPos]));
-    const encoder = this.device.createCommandEncoder({ label: `forward ${T}@${startPos}` });
-    const pass = encoder.beginComputePass();
-    this.embed.encode(pass, T);
-    for (const layer of this.layers) {
-      layer.inputNorm.encode(pass, T);
-      layer.qkv.encode(pass, T);
-      layer.rope.encode(pass, T);
-      layer.attention.encode(pass, T);
-      layer.o.encode(pass, T);
-      layer.postNorm.encode(pass, T);
-      layer.gateUp.encode(pass, T);
-      layer.swiglu.encode(pass, T);
-      layer.down.encode(pass, T);
-    }
-    pass.end();
+    const shape = { tokens: tokens.length, startPos };
+    this.device.queue.writeBuffer(this.s.tokenIds, 0, new Uint32Array(tokens));
+    this.device.queue.writeBuffer(this.s.step, 0, stepData(shape));
+    return shape;
+  }
 
+  private async runChunk(tokens: number[], startPos: number, output: StepOutput | 'none', adjust?: LogitAdjustments): Promise<number | Float32Array> {
+    const shape = this.begin(tokens, startPos);
+    const V = this.config.vocabSize;
+    const encoder = this.device.createCommandEncoder({ label: `forward ${shape.tokens}@${startPos}` });
+    const pass = encoder.beginComputePass();
+    this.record(pass, this.body, shape);
     if (output === 'all-logits') {
-      const head = this.allLogitsHead();
-      const tail = encoder.beginComputePass();
-      head.norm.encode(tail, T);
-      head.classifier.encode(tail, T);
-      tail.end();
-      const bytes = T * c.vocabSize * 4;
-      encoder.copyBufferToBuffer(head.buffer, 0, head.read, 0, bytes);
+      const all = this.allLogitsHead();
+      this.record(pass, all.head, shape);
+      pass.end();
+      encoder.copyBufferToBuffer(all.buffer, 0, all.read, 0, shape.tokens * V * 4);
       this.device.queue.submit([encoder.finish()]);
-      return this.readFloats(head.read, T * c.vocabSize);
+      return this.readFloats(all.read, shape.tokens * V);
     }
     if (output === 'none') {
+      pass.end();
       this.device.queue.submit([encoder.finish()]);
       return 0;
     }
-    const H = c.hiddenSize;
-    encoder.copyBufferToBuffer(this.hidden, (T - 1) * H * 4, this.lastHidden, 0, H * 4);
-    const tail = encoder.beginComputePass();
-    this.finalNorm.encode(tail, 1);
-    this.classifier.encode(tail, 1);
-    if (adjust && adjust.list.length > 0) this.encodeAdjustments(tail, adjust);
-    if (output === 'argmax') this.argmax.encode(tail, 1);
-    tail.end();
+    this.record(pass, this.lastTokenHead, shape);
+    if (adjust && adjust.list.length > 0) this.encodeAdjustments(pass, adjust);
+    if (output === 'argmax') this.argmax.encode(pass, shape);
+    pass.end();
     if (output === 'argmax') {
-      encoder.copyBufferToBuffer(this.argmaxOut, 0, this.argmaxRead, 0, 4);
+      encoder.copyBufferToBuffer(this.s.argmax, 0, this.argmaxRead, 0, 4);
       this.device.queue.submit([encoder.finish()]);
       await this.argmaxRead.mapAsync(GPUMapMode.READ);
       const id = new Uint32Array(this.argmaxRead.getMappedRange())[0]!;
       this.argmaxRead.unmap();
       return id;
     }
-    encoder.copyBufferToBuffer(this.logits, 0, this.logitsRead, 0, c.vocabSize * 4);
+    encoder.copyBufferToBuffer(this.s.logits, 0, this.logitsRead, 0, V * 4);
     this.device.queue.submit([encoder.finish()]);
-    return this.readFloats(this.logitsRead, c.vocabSize);
+    return this.readFloats(this.logitsRead, V);
+  }
+
+  /**
+   * Runs one chunk (body and last-token head, then argmax) with every dispatch in its own compute
+   * pass and GPU timestamps around it: the per-kernel breakdown of the benchmark. Needs a device
+   * with the timestamp-query feature. The tokens' keys and values land in the cache as in run().
+   */
+  async profile(tokens: number[], startPos: number): Promise<KernelTiming[]> {
+    if (!this.device.features.has('timestamp-query')) throw new Error('forward: profiling needs the timestamp-query feature');
+    const shape = this.begin(tokens, startPos);
+    const runs: { step: string; kernel: string; dispatch: Dispatch }[] = [];
+    for (const { op, dispatches } of [...this.body, ...this.lastTokenHead]) {
+      for (const d of dispatches) if (!d.when || d.when(shape)) runs.push({ step: op.name, kernel: d.kernel, dispatch: d });
+    }
+    runs.push({ step: 'argmax', kernel: 'argmax', dispatch: this.argmax });
+    const count = runs.length * 2;
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count });
+    const resolved = this.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const read = readbackBuffer(this.device, count * 8, 'timestamps');
+    const encoder = this.device.createCommandEncoder({ label: 'profile' });
+    runs.forEach(({ dispatch }, i) => {
+      const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+      dispatch.encode(pass, shape);
+      pass.end();
+    });
+    encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
+    encoder.copyBufferToBuffer(resolved, 0, read, 0, count * 8);
+    this.device.queue.submit([encoder.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const ns = new BigUint64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    read.destroy();
+    resolved.destroy();
+    querySet.destroy();
+    return runs.map(({ step, kernel }, i) => ({ step, kernel, ms: Number(ns[2 * i + 1]! - ns[2 * i]!) / 1e6 }));
   }
 
   private async readFloats(buffer: GPUBuffer, count: number): Promise<Float32Array> {
@@ -350,18 +335,16 @@ export class ForwardPass {
   /** Writes the adjustment list (growing its buffer when needed) and records the logit processor. */
   private encodeAdjustments(pass: GPUComputePassEncoder, adjust: LogitAdjustments): void {
     const count = adjust.list.length;
-    if (!this.processor) {
-      const kernel = this.kernels.get('logit processor', KERNELS.logitProcessor, {}, { 0: 'read', 1: 'write', 4: 'uniform' });
-      this.processor = { kernel, params: this.own(uniformBuffer(this.device, 16, 'logit params')), capacity: 0 };
+    if (!this.processor || count > this.processor.capacity) {
+      this.processor?.list.destroy();
+      const capacity = Math.max(256, 2 ** Math.ceil(Math.log2(count)));
+      const params = this.processor?.params ?? this.own(uniformBuffer(this.device, LOGIT_PARAMS_BYTES, 'logit params'));
+      const list = storageBuffer(this.device, capacity * ADJUSTMENT_BYTES, 'logit adjustments');
+      const dispatch = this.kernels.compile(logitProcessor, { capacity }).bind({ list, logits: this.s.logits, params }, 'logit processor');
+      this.processor = { params, list, capacity, dispatch };
     }
     const p = this.processor;
-    if (count > p.capacity) {
-      p.list?.destroy();
-      p.capacity = Math.max(256, 2 ** Math.ceil(Math.log2(count)));
-      p.list = storageBuffer(this.device, p.capacity * 16, 'logit adjustments');
-      p.bindGroup = this.kernels.bindGroup(p.kernel, { 0: p.list, 1: this.logits, 4: p.params });
-    }
-    const data = new ArrayBuffer(count * 16);
+    const data = new ArrayBuffer(count * ADJUSTMENT_BYTES);
     const u32 = new Uint32Array(data);
     const f32 = new Float32Array(data);
     adjust.list.forEach((a, i) => {
@@ -370,31 +353,27 @@ export class ForwardPass {
       u32[i * 4 + 2] = a.generatedCount;
       f32[i * 4 + 3] = a.bias;
     });
-    this.device.queue.writeBuffer(p.list!, 0, data);
-    const params = new ArrayBuffer(16);
+    this.device.queue.writeBuffer(p.list, 0, data);
+    const params = new ArrayBuffer(LOGIT_PARAMS_BYTES);
     new Uint32Array(params)[0] = count;
     new Float32Array(params).set([adjust.params.repetition_penalty ?? 1, adjust.params.presence_penalty ?? 0, adjust.params.frequency_penalty ?? 0], 1);
     this.device.queue.writeBuffer(p.params, 0, params);
-    pass.setPipeline(p.kernel.pipeline);
-    pass.setBindGroup(0, p.bindGroup!);
-    pass.dispatchWorkgroups(Math.ceil(count / 64));
+    p.dispatch.encode(pass, { tokens: 1, startPos: 0 });
   }
 
   /** Norm + classifier over every position, for tests and scoring; built on first use. */
-  private allLogitsHead() {
+  private allLogitsHead(): { buffer: GPUBuffer; read: GPUBuffer; head: Compiled[] } {
     if (!this.allLogits) {
       const c = this.config;
-      const T = this.maxBatchTokens;
-      const buffer = this.own(storageBuffer(this.device, T * c.vocabSize * 4, 'all logits'));
-      const read = this.own(readbackBuffer(this.device, T * c.vocabSize * 4, 'all logits read'));
-      const normKernel = this.kernels.get('rmsnorm', KERNELS.rmsnorm, { H: c.hiddenSize, EPS: c.rmsNormEps }, NORM);
-      const norm = new Bound(
-        normKernel,
-        this.kernels.bindGroup(normKernel, { 0: this.hidden, 1: this.normed, 2: this.weights.vector(FINAL_NORM_NAME) }),
-        (t) => [t, 1],
-      );
-      const classifier = new Linear(this.kernels, this.weights.matrix(classifierName(c)), this.normed, buffer, this.step, false);
-      this.allLogits = { buffer, read, norm, classifier };
+      const bytes = this.maxBatchTokens * c.vocabSize * 4;
+      const buffer = this.own(storageBuffer(this.device, bytes, 'all logits'));
+      const read = this.own(readbackBuffer(this.device, bytes, 'all logits read'));
+      const s = this.s;
+      const head: Op[] = [
+        { name: 'final norm (all)', op: 'rmsnorm', x: s.x, weight: this.weights.vector(FINAL_NORM_NAME), out: s.xb },
+        { name: 'classifier (all)', op: 'matmul', x: s.xb, w: this.weights.matrix(classifierName(c)), out: buffer },
+      ];
+      this.allLogits = { buffer, read, head: head.map((op) => this.compile(op)) };
     }
     return this.allLogits;
   }
@@ -403,7 +382,7 @@ export class ForwardPass {
   destroy(): void {
     for (const b of this.owned) b.destroy();
     this.owned.length = 0;
-    this.processor?.list?.destroy();
+    this.processor?.list.destroy();
     this.processor = undefined;
   }
 }

@@ -220,9 +220,17 @@ export type TensorData =
   | { dtype: 'float16'; data: Uint16Array }
   | { dtype: 'uint32'; data: Uint32Array };
 
-/** Decodes one record from its shard's bytes (copies, so the result is aligned and owns its memory). */
+/**
+ * Decodes one record from its shard's bytes. Raw tensors are views into the shard when their offset
+ * is aligned for their element size (no copy: loading a model never holds a tensor twice in JS),
+ * copies otherwise; bf16 records become new float32 arrays.
+ */
 export function decodeTensor(record: TensorRecord, shard: Uint8Array): TensorData {
-  const bytes = shard.slice(record.byteOffset, record.byteOffset + record.nbytes);
+  const start = shard.byteOffset + record.byteOffset;
+  const aligned = start % (record.dtype === 'float16' || record.format === 'f32-to-bf16' || record.dtype === 'bfloat16' ? 2 : 4) === 0;
+  const bytes = aligned
+    ? new Uint8Array(shard.buffer as ArrayBuffer, start, record.nbytes)
+    : shard.slice(record.byteOffset, record.byteOffset + record.nbytes);
   const count = record.shape.reduce((a, b) => a * b, 1);
   const expect = (bytesPerElement: number) => {
     if (bytes.byteLength !== count * bytesPerElement) {
@@ -231,21 +239,21 @@ export function decodeTensor(record: TensorRecord, shard: Uint8Array): TensorDat
   };
   if (record.dtype === 'float32' && record.format === 'f32-to-bf16') {
     expect(2);
-    return { dtype: 'float32', data: bf16ArrayToF32(new Uint16Array(bytes.buffer)) };
+    return { dtype: 'float32', data: bf16ArrayToF32(new Uint16Array(bytes.buffer, bytes.byteOffset, count)) };
   }
   switch (record.dtype) {
     case 'float32':
       expect(4);
-      return { dtype: 'float32', data: new Float32Array(bytes.buffer) };
+      return { dtype: 'float32', data: new Float32Array(bytes.buffer, bytes.byteOffset, count) };
     case 'float16':
       expect(2);
-      return { dtype: 'float16', data: new Uint16Array(bytes.buffer) };
+      return { dtype: 'float16', data: new Uint16Array(bytes.buffer, bytes.byteOffset, count) };
     case 'bfloat16':
       expect(2);
-      return { dtype: 'float32', data: bf16ArrayToF32(new Uint16Array(bytes.buffer)) };
+      return { dtype: 'float32', data: bf16ArrayToF32(new Uint16Array(bytes.buffer, bytes.byteOffset, count)) };
     case 'uint32':
       expect(4);
-      return { dtype: 'uint32', data: new Uint32Array(bytes.buffer) };
+      return { dtype: 'uint32', data: new Uint32Array(bytes.buffer, bytes.byteOffset, count) };
     default:
       throw new Error(`tensor ${record.name}: dtype ${record.dtype} is not supported`);
   }

@@ -9,6 +9,9 @@ import { generate } from '../engine/generate.js';
 import { loadModel, type LoadedModel } from '../engine/model.js';
 import { AbortError, BadArtifactError, ContextOverflowError, DeviceLostError, InvalidRequestError, TokenizerError, WebchuanError, WebGPUUnavailableError } from '../errors.js';
 import { GpuLimitsError, requestModelDevice } from '../gpu/device.js';
+import { checkAdapter, modelGpuRequirements, type ModelGpuRequirements } from '../gpu/limits.js';
+import { GpuUploadError } from '../gpu/weights.js';
+import { CHAT_CONFIG_FILE, parseChatConfig, type ArtifactInfo } from '../model/artifact.js';
 import { cachedArtifactSource, downloadModel } from '../store/cache.js';
 import type { DownloadProgress } from '../store/progress.js';
 import type { TokenizerRuntime } from '../tokenizer/runtime.js';
@@ -31,6 +34,9 @@ interface Loaded {
   /** Tokens whose keys and values the KV cache holds, from position 0. */
   kvTokens: number[];
 }
+
+/** Most prompt tokens run in one batch (longer prompts run in chunks): sizes the activation buffers. */
+const MAX_BATCH_TOKENS = 512;
 
 export class ModelEngine {
   private loaded?: Loaded;
@@ -82,10 +88,28 @@ export class ModelEngine {
     if (!gpu) throw new WebGPUUnavailableError('This browser has no WebGPU (navigator.gpu is missing). Use a recent Chrome, Edge or Safari, or enable WebGPU.');
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new WebGPUUnavailableError('WebGPU is present but no GPU adapter is available (blocklisted GPU or drivers).');
-    await downloadModel(this.id, { onProgress });
+    // Before any shard is fetched: the model must fit this GPU's limits, with numbers if it does not.
+    let needs: ModelGpuRequirements | undefined;
+    await downloadModel(this.id, {
+      onProgress,
+      beforeShards: (chatConfig) => {
+        let info: ArtifactInfo;
+        try {
+          info = parseChatConfig(chatConfig);
+        } catch (error) {
+          throw new BadArtifactError(`${this.id}${CHAT_CONFIG_FILE}: ${(error as Error).message}`, { cause: error });
+        }
+        needs = modelGpuRequirements(info.config, info.quantization, {
+          contextWindow: options.contextWindow,
+          maxBatchTokens: Math.min(MAX_BATCH_TOKENS, info.prefillChunkSize),
+        });
+        const fit = checkAdapter(needs, adapter);
+        if (!fit.ok) throw new WebGPUUnavailableError(`This GPU cannot hold ${this.id}: ${fit.problems.map((p) => p.message).join('; ')}.`);
+      },
+    });
     let device: GPUDevice;
     try {
-      device = await requestModelDevice(adapter);
+      device = await requestModelDevice(adapter, needs);
     } catch (error) {
       if (error instanceof GpuLimitsError) throw new WebGPUUnavailableError(error.message);
       throw error;
@@ -93,9 +117,12 @@ export class ModelEngine {
     const source = cachedArtifactSource(this.id);
     let model: LoadedModel;
     try {
-      model = await loadModel(device, source, { contextWindow: options.contextWindow });
+      model = await loadModel(device, source, { contextWindow: options.contextWindow, maxBatchTokens: MAX_BATCH_TOKENS });
     } catch (error) {
       device.destroy();
+      if (error instanceof GpuUploadError && error.kind === 'out-of-memory') {
+        throw new WebGPUUnavailableError(`${error.message}. Close other tabs or programs using the GPU, or load the model with a smaller contextWindow.`);
+      }
       throw error instanceof WebchuanError ? error : new BadArtifactError(`${this.id}: ${(error as Error).message}`, { cause: error });
     }
     let tokenizer: TextTokenizer;

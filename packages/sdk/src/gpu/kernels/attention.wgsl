@@ -8,12 +8,9 @@ override N_HEADS: u32;
 override N_KV_HEADS: u32;
 override WG: u32 = 64;
 
-struct Step { tokens: u32, start_pos: u32 }
-
 @group(0) @binding(0) var<storage, read> q: array<f32>;            // [T, N_HEADS * HEAD_DIM]
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;    // [T, N_HEADS * HEAD_DIM]
 // bindings 2 and 3: the K and V caches, [context, N_KV_HEADS * HEAD_DIM], from the KV format.
-@group(0) @binding(4) var<uniform> step: Step;
 
 var<workgroup> q_head: array<f32, HEAD_DIM>;
 var<workgroup> acc: array<f32, HEAD_DIM>;

@@ -4,11 +4,8 @@
 override K: u32;  // hidden size
 override WG: u32 = 64;
 
-struct Step { tokens: u32, start_pos: u32 }
-
 @group(0) @binding(0) var<storage, read> token_ids: array<u32>;
 @group(0) @binding(1) var<storage, read_write> hidden: array<f32>;
-@group(0) @binding(4) var<uniform> step: Step;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

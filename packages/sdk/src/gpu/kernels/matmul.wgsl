@@ -7,16 +7,14 @@ override K: u32;
 override N: u32;
 override ACCUMULATE: bool = false;
 
-const TILE: u32 = 32u;
-
-struct Step { tokens: u32, start_pos: u32 }
+// TILE (32: 8x8 threads, each a 4x4 block) is a const from matmul.ts; the step uniform comes
+// from step.wgsl.
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<uniform> step: Step;
 
-var<workgroup> xs: array<array<f32, 32>, 32>;  // [token][k]
-var<workgroup> ws: array<array<f32, 32>, 32>;  // [row][k]
+var<workgroup> xs: array<array<f32, TILE>, TILE>;  // [token][k]
+var<workgroup> ws: array<array<f32, TILE>, TILE>;  // [row][k]
 
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,

@@ -9,7 +9,7 @@ override K: u32;               // input width
 override N: u32;               // output rows
 override ACCUMULATE: bool = false;  // add into y (the residual stream) instead of overwriting
 override WG: u32 = 64;
-const ROWS: u32 = 4u;
+// ROWS (rows per workgroup) is a const the descriptor (matvec.ts) puts in front.
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;

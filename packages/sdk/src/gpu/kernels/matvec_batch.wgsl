@@ -9,14 +9,11 @@ override K: u32;
 override N: u32;
 override ACCUMULATE: bool = false;
 override WG: u32 = 64;
-const ROWS: u32 = 2u;
-const TMAX: u32 = 8u;
-
-struct Step { tokens: u32, start_pos: u32 }
+// ROWS (rows per workgroup) and TMAX (most tokens) are consts from matvec_batch.ts; the step
+// uniform comes from step.wgsl.
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<uniform> step: Step;
 
 var<workgroup> partial: array<f32, ROWS * TMAX * WG>;
 
@@ -35,9 +32,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
   let row0 = (wid.x + wid.y * nwg.x) * ROWS;
   let tokens = min(step.tokens, TMAX);
-  var acc: array<f32, 16>;  // [ROWS][TMAX]
+  var acc: array<f32, ROWS * TMAX>;
   for (var word = lid; word < W_WORDS; word += WG) {
-    var w: array<W8, 2>;
+    var w: array<W8, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
       w[r] = W8(vec4<f32>(0.0), vec4<f32>(0.0));
       if (row0 + r < N) {

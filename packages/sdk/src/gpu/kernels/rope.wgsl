@@ -11,11 +11,8 @@ override N_HEADS: u32;
 override N_KV_HEADS: u32;
 override WG: u32 = 64;
 
-struct Step { tokens: u32, start_pos: u32 }
-
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;        // [T, (N_HEADS + 2 N_KV_HEADS) * HEAD_DIM]
 @group(0) @binding(1) var<storage, read_write> q_out: array<f32>; // [T, N_HEADS * HEAD_DIM]
-@group(0) @binding(4) var<uniform> step: Step;
 @group(0) @binding(5) var<storage, read> cos_table: array<f32>;  // [context, HEAD_DIM / 2]
 @group(0) @binding(6) var<storage, read> sin_table: array<f32>;
 

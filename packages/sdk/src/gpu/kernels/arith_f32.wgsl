@@ -1,0 +1,2 @@
+// Arithmetic type of the group kernels: float32.
+alias F = f32;

@@ -1,0 +1,27 @@
+/** embedding.wgsl — hidden[t] = E[token[t]], dequantized as it is read; one thread per 8 values. */
+import { grid1D, type KernelDescriptor } from '../kernel.js';
+import { WEIGHTS_W8_WGSL, weightConstants, type WeightFormat } from './formats.js';
+import { STEP_BINDING, STEP_WGSL } from './step.js';
+import body from './embedding.wgsl?raw';
+
+export interface EmbeddingParams {
+  format: WeightFormat;
+  /** Hidden size (the table's columns). */
+  cols: number;
+}
+
+const WG = 64;
+
+export const embedding: KernelDescriptor<EmbeddingParams, 'ids' | 'out' | 'weights' | 'scales' | 'step'> = {
+  name: 'embedding',
+  code: (p) => WEIGHTS_W8_WGSL[p.format] + STEP_WGSL + body,
+  bindings: (p) => ({
+    ids: { slot: 0, kind: 'read' },
+    out: { slot: 1, kind: 'write' },
+    weights: { slot: 2, kind: 'read' },
+    ...(p.format === 'f32' ? {} : { scales: { slot: 3, kind: 'read' as const } }),
+    step: STEP_BINDING,
+  }),
+  constants: (p) => ({ ...weightConstants(p), K: p.cols, WG }),
+  workgroups: (p, step) => grid1D(Math.ceil((step.tokens * Math.ceil(p.cols / 8)) / WG)),
+};
