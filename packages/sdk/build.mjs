@@ -15,7 +15,7 @@
 // That is why this is a plain rolldown build and not Vite's library mode, which would bundle the
 // worker a second time; the esm/ chunks sit one folder down, so their literal is rewritten to '../'.
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import MagicString from 'magic-string';
@@ -28,7 +28,7 @@ const dist = join(here, 'dist');
 const rawText = {
   name: 'raw-text',
   resolveId(source, importer) {
-    if (source.endsWith('?raw') && importer) return join(dirname(importer), source);
+    if (source.endsWith('?raw') && importer) return resolve(here, dirname(importer), source);
   },
   load(id) {
     if (id.endsWith('?raw')) return `export default ${JSON.stringify(readFileSync(id.slice(0, -'?raw'.length), 'utf8'))};`;
@@ -49,7 +49,7 @@ const workerOneFolderUp = {
 // worker's and the wasm's `new URL('…', import.meta.url)` as written.
 const output = { format: 'es', sourcemap: true, entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js' };
 const entries = { index: join(here, 'src/index.ts'), elements: join(here, 'src/elements/index.ts'), eval: join(here, 'src/eval/index.ts') };
-const shared = { platform: 'browser', tsconfig: join(here, 'tsconfig.json') };
+const shared = { platform: 'browser', tsconfig: join(here, 'tsconfig.json'), plugins: [rawText] };
 const external = (id) => /^(lit|lit-html|lit-element|@lit\/[^/]+|@lit-labs\/[^/]+|comlink|idb-keyval)(\/|$)/.test(id);
 
 rmSync(dist, { recursive: true, force: true });
@@ -61,9 +61,9 @@ async function build(input, options, out) {
   await bundle.close();
 }
 
-await build({ 'engine-worker': join(here, 'src/worker/engine-worker.ts') }, { plugins: [rawText] }, { dir: dist, codeSplitting: false });
+await build({ 'engine-worker': join(here, 'src/worker/engine-worker.ts') }, {}, { dir: dist, codeSplitting: false });
 copyFileSync(join(here, 'src/tokenizer/sentencepiece.wasm'), join(dist, 'sentencepiece.wasm'));
 await build(entries, {}, { dir: dist, minify: true });
-await build(entries, { external, plugins: [workerOneFolderUp] }, { dir: join(dist, 'esm') });
+await build(entries, { external, plugins: [rawText, workerOneFolderUp] }, { dir: join(dist, 'esm') });
 execFileSync(process.execPath, [join(here, '../../node_modules/typescript/bin/tsc'), '-p', join(here, 'tsconfig.build.json')], { stdio: 'inherit' });
 console.log('webchuan: built dist/');

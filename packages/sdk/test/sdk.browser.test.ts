@@ -2,7 +2,7 @@
  * The SDK as a page uses it, in real Chromium (SwiftShader WebGPU): the engine in a worker behind
  * Comlink, an OpenAI-style API, streaming, AbortSignal, the request queue, KV reuse, typed errors.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +123,28 @@ describe.skipIf(!haveChromium())('SDK in Chromium', () => {
     const after = await page.evaluate(() => window.sdk.complete({ prompt: 'Device', max_tokens: 5, temperature: 0 }));
     expect(after.error).toBeUndefined();
     expect(after.result!.choices[0]!.text).toBe(before.result!.choices[0]!.text);
+  });
+
+  it('refuses a model whose buffers exceed the GPU\'s limits before fetching any shard, with the numbers and what to try', async () => {
+    // A tiny model whose config claims a 64M-token context: its KV cache alone is gigabytes per layer.
+    const config = tinyBaichuanConfig({ vocabSize: tinyTokenizerPieces().length, contextWindow: 64 * 1024 * 1024 });
+    await writeRandomModel(join(dir.path, 'huge-context'), config, 'q4f32_1', 4, 'tiny', 64 * 1024);
+    const p = await openPage();
+    harness.artifacts.log.length = 0;
+    const r = await p.evaluate((url) => window.sdk.start(url, false), `${harness.origin}/artifacts/huge-context/`);
+    expect(r.error).toMatchObject({ name: 'WebGPUUnavailableError', code: 'webgpu-unavailable' });
+    expect(r.error!.message).toMatch(/needs a [\d.]+ [MG]B buffer .*this GPU allows [\d.]+ [MG]B.*try contextWindow ≤ \d+/);
+    expect(harness.artifacts.log.filter((l) => l.file.startsWith('huge-context/') && l.file.endsWith('.bin'))).toEqual([]);
+    // With a context window that fits, the same artifact loads and runs.
+    const fits = await p.evaluate((url) => window.sdk.start(url, false, 256), `${harness.origin}/artifacts/huge-context/`);
+    expect(fits.error).toBeUndefined();
+    await p.context().close();
+
+    // The CLI says the same on stderr, exits 1, and leaves stdout (JSON for a caller) empty.
+    const cli = spawnSync(join(REPO_ROOT, 'node_modules/.bin/webchuan'), ['generate', '--model', join(dir.path, 'huge-context'), '--prompt', 'Hi', '--json'], { encoding: 'utf8' });
+    expect(cli.status).toBe(1);
+    expect(cli.stdout).toBe('');
+    expect(cli.stderr).toMatch(/this GPU allows/);
   });
 
   it('raises WebGPUUnavailableError in a browser without WebGPU', async () => {
