@@ -22,3 +22,15 @@ export {
   type ModelGpuRequirements,
   type RequirementOptions,
 } from './gpu/limits.js';
+export {
+  describeDevice,
+  deviceVerdict,
+  isSoftwareAdapter,
+  softwareSecondsPerToken,
+  type AdapterFacts,
+  type DeviceFacts,
+  type DeviceVerdict,
+  type ModelFacts,
+} from './engine/device-fit.js';
+export { BAICHUAN_7B, type ModelConfig } from './model/config.js';
+export { buildChatConfig, type ChatConfigJson } from './model/artifact.js';

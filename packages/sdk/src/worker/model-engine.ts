@@ -9,9 +9,10 @@ import { generate } from '../engine/generate.js';
 import { loadModel, type LoadedModel } from '../engine/model.js';
 import { AbortError, BadArtifactError, ContextOverflowError, DeviceLostError, InvalidRequestError, TokenizerError, WebchuanError, WebGPUUnavailableError } from '../errors.js';
 import { GpuLimitsError, requestModelDevice } from '../gpu/device.js';
-import { checkAdapter, modelGpuRequirements, type ModelGpuRequirements } from '../gpu/limits.js';
+import type { ModelGpuRequirements } from '../gpu/limits.js';
 import { GpuUploadError } from '../gpu/weights.js';
-import { CHAT_CONFIG_FILE, parseChatConfig, type ArtifactInfo } from '../model/artifact.js';
+import { engineFit, MAX_BATCH_TOKENS } from '../engine/requirements.js';
+import { CHAT_CONFIG_FILE } from '../model/artifact.js';
 import { cachedArtifactSource, downloadModel } from '../store/cache.js';
 import type { DownloadProgress } from '../store/progress.js';
 import type { TokenizerRuntime } from '../tokenizer/runtime.js';
@@ -34,9 +35,6 @@ interface Loaded {
   /** Tokens whose keys and values the KV cache holds, from position 0. */
   kvTokens: number[];
 }
-
-/** Most prompt tokens run in one batch (longer prompts run in chunks): sizes the activation buffers. */
-const MAX_BATCH_TOKENS = 512;
 
 export class ModelEngine {
   private loaded?: Loaded;
@@ -93,18 +91,14 @@ export class ModelEngine {
     await downloadModel(this.id, {
       onProgress,
       beforeShards: (chatConfig) => {
-        let info: ArtifactInfo;
+        let checked: ReturnType<typeof engineFit>;
         try {
-          info = parseChatConfig(chatConfig);
+          checked = engineFit(chatConfig, adapter, options.contextWindow);
         } catch (error) {
           throw new BadArtifactError(`${this.id}${CHAT_CONFIG_FILE}: ${(error as Error).message}`, { cause: error });
         }
-        needs = modelGpuRequirements(info.config, info.quantization, {
-          contextWindow: options.contextWindow,
-          maxBatchTokens: Math.min(MAX_BATCH_TOKENS, info.prefillChunkSize),
-        });
-        const fit = checkAdapter(needs, adapter);
-        if (!fit.ok) throw new WebGPUUnavailableError(`This GPU cannot hold ${this.id}: ${fit.problems.map((p) => p.message).join('; ')}.`);
+        needs = checked.needs;
+        if (!checked.fit.ok) throw new WebGPUUnavailableError(`This GPU cannot hold ${this.id}: ${checked.fit.problems.map((p) => p.message).join('; ')}.`);
       },
     });
     let device: GPUDevice;

@@ -1,0 +1,73 @@
+/**
+ * "Can this device run it?" on adapters described by their limits: the verdict comes from the same
+ * requirements the engine checks before downloading (engineFit), so it says "does not fit" with the
+ * numbers exactly when a load would be refused.
+ */
+import { describe, expect, it } from 'vitest';
+import { deviceVerdict, isSoftwareAdapter, softwareSecondsPerToken, type AdapterFacts } from '../src/engine/device-fit.js';
+import { engineFit } from '../src/engine/requirements.js';
+import { buildChatConfig } from '../src/model/artifact.js';
+import { BAICHUAN_7B } from '../src/model/config.js';
+
+const baichuan = buildChatConfig(BAICHUAN_7B, 'q4f16_1', { tokenizerFiles: ['tokenizer.model'] });
+const GB = 1e9;
+const model = { chatConfig: baichuan, downloadBytes: 3.94 * GB };
+
+/** A desktop GPU as Chrome describes it: 2 GiB bindings, 4 GiB buffers. */
+const desktop: AdapterFacts = {
+  vendor: 'nvidia',
+  architecture: 'ada-lovelace',
+  limits: { maxStorageBufferBindingSize: 2 ** 31 - 4, maxBufferSize: 2 ** 32, maxStorageBuffersPerShaderStage: 10, maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024 },
+  features: ['subgroups', 'shader-f16'],
+};
+/** A phone-class adapter with WebGPU's default limits. */
+const small: AdapterFacts = { vendor: 'arm', architecture: 'valhall', limits: {}, features: [] };
+/** What SwiftShader reports in Chromium. */
+const swiftshader: AdapterFacts = { ...desktop, vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader Device (Subzero)', features: ['subgroups'] };
+
+describe('deviceVerdict', () => {
+  it('runs Baichuan-7B on a desktop GPU, with the GPU memory the engine would allocate', () => {
+    const v = deviceVerdict(model, { adapter: desktop, storage: { quota: 100 * GB, usage: 0 } });
+    expect(v.kind).toBe('runs');
+    expect(v.gpuBytes).toBe(engineFit(baichuan, desktop).needs.totalBytes);
+    expect(v.gpuBytes).toBeGreaterThan(5 * GB); // 4-bit weights and a half-float 4,096-token KV cache
+  });
+
+  it('says what does not fit on an adapter with the default limits, with the numbers', () => {
+    // 4-bit Baichuan-7B's largest tensor (131 MB) just fits WebGPU's default 134 MB binding; float32's does not.
+    expect(deviceVerdict(model, { adapter: small }).kind).toBe('runs');
+    const f32 = buildChatConfig(BAICHUAN_7B, 'q0f32', { tokenizerFiles: ['tokenizer.model'] });
+    const v = deviceVerdict({ chatConfig: f32, downloadBytes: 28e9 }, { adapter: small });
+    expect(v.kind).toBe('does-not-fit');
+    const fit = engineFit(f32, small).fit;
+    expect(fit.ok).toBe(false); // the worker would refuse this load before any download
+    expect(v.summary).toMatch(/^Does not fit: needs a 1049 MB buffer \(model\.embed_tokens\.weight\), this GPU allows 134 MB \(maxStorageBufferBindingSize\); no smaller setting helps/);
+    if (v.kind === 'does-not-fit') expect(v.reasons.length).toBe(fit.ok ? 0 : fit.problems.length);
+  });
+
+  it('flags a software GPU and estimates its speed from the weights it streams', () => {
+    expect(isSoftwareAdapter(swiftshader)).toBe(true);
+    expect(isSoftwareAdapter({ ...desktop, isFallbackAdapter: true })).toBe(true);
+    expect(isSoftwareAdapter(desktop)).toBe(false);
+    const v = deviceVerdict(model, { adapter: swiftshader });
+    expect(v.kind).toBe('software');
+    if (v.kind !== 'software') return;
+    expect(v.secondsPerToken).toBeGreaterThan(60); // 3.9 GB of weights a token through the CPU
+    expect(v.summary).toMatch(/software GPU.*expect about \d+ (s|min) per token/);
+    const tiny = deviceVerdict({ chatConfig: buildChatConfig({ ...BAICHUAN_7B, hiddenSize: 256, intermediateSize: 688, numLayers: 4, numHeads: 4, numKvHeads: 4, headDim: 64, vocabSize: 5000, contextWindow: 512 }, 'q4f32_1', { tokenizerFiles: [] }), downloadBytes: 4e6 }, { adapter: swiftshader });
+    expect(tiny.kind === 'software' && tiny.secondsPerToken).toBeLessThan(1);
+    expect(softwareSecondsPerToken(2e9)).toBeGreaterThan(softwareSecondsPerToken(1e9));
+  });
+
+  it('refuses a model the site cannot store, and counts what is already cached', () => {
+    const full = deviceVerdict(model, { adapter: desktop, storage: { quota: 5 * GB, usage: 2 * GB } });
+    expect(full.kind).toBe('does-not-fit');
+    expect(full.summary).toContain('needs 3.9 GB of storage, this site may use 3.0 GB more');
+    expect(deviceVerdict({ ...model, cachedBytes: 3.94 * GB }, { adapter: desktop, storage: { quota: 5 * GB, usage: 4.5 * GB } }).kind).toBe('runs');
+  });
+
+  it('says when there is no WebGPU or no adapter', () => {
+    expect(deviceVerdict(model, { adapter: undefined }).kind).toBe('no-webgpu');
+    expect(deviceVerdict(model, { adapter: null }).summary).toMatch(/no GPU adapter/);
+  });
+});
