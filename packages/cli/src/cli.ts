@@ -2,13 +2,16 @@
  * The `webchuan` command line: import and generate models, run them on the GPU through Dawn,
  * tokenize, benchmark. Results go to stdout; figures and progress to stderr.
  */
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { isQuantization, QUANTIZATIONS, type Quantization } from '../../sdk/src/model/quant.js';
 import { generate } from '../../sdk/src/engine/generate.js';
 import { checkSamplingParams } from '../../sdk/src/engine/sampler.js';
 import { StreamingDetokenizer } from '../../sdk/src/tokenizer/tokenizer.js';
+import { describeModelLibMismatch, modelLibDifferences, readArtifactIndex, readModelLibMetadata } from '../../sdk/src/model/model-lib.js';
 import { convertHf } from './convert.js';
+import { directorySource } from './fs-source.js';
 import { importLlama2c } from './import-llama2c.js';
 import { tinyBaichuanConfig, writeRandomModel } from './random-model.js';
 import { tinyTokenizerPieces } from './tiny-tokenizer.js';
@@ -32,6 +35,9 @@ const USAGE = `webchuan <command> [options]
       Read one JSON string per line on stdin, print one JSON array of token ids per line.
   bench --model <dir> [--prompt-tokens P] [--decode-tokens D]
       Print one JSON line: prefill and decode tokens/s, weight bytes read per decoded token.
+  check-lib <model-lib.wasm> <artifact dir>
+      Compare the parameters an MLC model library (WebLLM) was compiled for with an artifact's
+      tensor-cache.json; exit 1 naming every difference, the first first.
 
 Quantizations: ${QUANTIZATIONS.join(', ')}`;
 
@@ -112,6 +118,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runGenerate(o);
       case 'tokenize':
         return await tokenize(required(o.tokenizer, '--tokenizer'));
+      case 'check-lib':
+        return await checkLib(required(positionals[0], '<model-lib.wasm>'), required(positionals[1], '<artifact dir>'));
       case 'bench': {
         const result = await benchmark(required(o.model, '--model'), int(o['prompt-tokens'], '--prompt-tokens', 128), int(o['decode-tokens'], '--decode-tokens', 32));
         process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -190,6 +198,19 @@ async function runGenerate(o: GenerateFlags): Promise<number> {
   } finally {
     model.dispose();
   }
+}
+
+async function checkLib(libPath: string, artifactDir: string): Promise<number> {
+  const lib = readModelLibMetadata(new Uint8Array(await readFile(libPath)));
+  const { chatConfig, cache, cacheFile } = await readArtifactIndex(directorySource(artifactDir));
+  const differences = modelLibDifferences(lib, cache, chatConfig);
+  if (differences.length === 0) {
+    process.stdout.write(`ok: ${libPath} (${lib.model_type}, ${lib.quantization}) fits ${artifactDir}: all ${lib.params.length} parameters match ${cacheFile}\n`);
+    return 0;
+  }
+  process.stderr.write(`${describeModelLibMismatch(differences, libPath, artifactDir)}\n`);
+  for (const d of differences.slice(1)) process.stderr.write(`  ${d}\n`);
+  return 1;
 }
 
 async function tokenize(path: string): Promise<number> {
