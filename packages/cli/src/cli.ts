@@ -14,6 +14,7 @@ import { convertHf } from './convert.js';
 import { directorySource } from './fs-source.js';
 import { importLlama2c } from './import-llama2c.js';
 import { tinyBaichuanConfig, writeRandomModel } from './random-model.js';
+import { writeRandomModelForLib } from './random-model-for-lib.js';
 import { tinyTokenizerPieces } from './tiny-tokenizer.js';
 import { loadNodeModel, loadNodeTokenizer } from './runtime.js';
 import { benchmark } from './bench.js';
@@ -28,6 +29,10 @@ const USAGE = `webchuan <command> [options]
   random-model --out <dir> [--quant <q>] [--seed N] [--kv-heads N] [--layers N] [--tokenizer <tok.model>]
       Write a tiny random model in Baichuan-7B's layout (for tests and the demo); without --tokenizer
       it gets a small generated SentencePiece tokenizer.
+  random-model --for-lib <model-lib.wasm> --out <dir> [--vocab N] [--seed N] [--bf16]
+      Write a random-weight artifact that fits an MLC model library (WebLLM) exactly, with a synthetic
+      tokenizer.json; --vocab where the library leaves the vocabulary size open; --bf16 stores
+      float32 weights as bfloat16 (as mlc_llm does).
   generate --model <dir> --prompt "<text>" [--max-tokens N] [--temperature T] [--top-p P] [--top-k K]
            [--repetition-penalty R] [--seed S] [--json]
       Print the continuation of the prompt (stdout; greedy unless --temperature > 0); figures go to stderr.
@@ -76,6 +81,9 @@ const OPTIONS = {
   seed: { type: 'string' },
   'kv-heads': { type: 'string' },
   layers: { type: 'string' },
+  'for-lib': { type: 'string' },
+  vocab: { type: 'string' },
+  bf16: { type: 'boolean' },
   'prompt-tokens': { type: 'string' },
   'decode-tokens': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -102,6 +110,13 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'random-model': {
+        if (o['for-lib']) {
+          const lib = readModelLibMetadata(new Uint8Array(await readFile(o['for-lib'])));
+          const vocab = o.vocab === undefined ? undefined : int(o.vocab, '--vocab', 0);
+          await writeRandomModelForLib(required(o.out, '--out'), lib, { vocabSize: vocab, seed: int(o.seed, '--seed', 1), bf16: o.bf16 === true });
+          process.stderr.write(`wrote a random ${lib.model_type} ${lib.quantization} model for ${o['for-lib']} to ${o.out}\n`);
+          return 0;
+        }
         // Without --tokenizer, a small generated SentencePiece model sets the vocabulary.
         const tokenizer = o.tokenizer ? await loadNodeTokenizer(o.tokenizer) : undefined;
         const config = tinyBaichuanConfig({
