@@ -3,12 +3,14 @@
  * aborts them. Enter sends, Shift+Enter adds a line.
  */
 import { LitElement, css, html, nothing } from 'lit';
-import type { ChatMessage, Usage } from '../client/protocol.js';
+import type { BackendName, ChatMessage, Usage } from '../client/protocol.js';
 import { engineFor } from './engine-registry.js';
 
 export class BaichuanChat extends LitElement {
   static override properties = {
     model: { type: String },
+    backend: { type: String },
+    modelLib: { type: String, attribute: 'model-lib' },
     maxTokens: { type: Number, attribute: 'max-tokens' },
     temperature: { type: Number },
     system: { type: String },
@@ -33,6 +35,9 @@ export class BaichuanChat extends LitElement {
   `;
 
   declare model: string;
+  /** 'webchuan' (default) or 'webllm' (with `model-lib`; the page imports webchuan/webllm). */
+  declare backend: BackendName | '';
+  declare modelLib: string;
   declare maxTokens: number;
   declare temperature: number;
   declare system: string;
@@ -47,6 +52,8 @@ export class BaichuanChat extends LitElement {
   constructor() {
     super();
     this.model = '';
+    this.backend = '';
+    this.modelLib = '';
     this.maxTokens = 128;
     this.temperature = 0;
     this.system = '';
@@ -71,7 +78,7 @@ export class BaichuanChat extends LitElement {
     this.problem = '';
     const controller = (this.controller = new AbortController());
     try {
-      const engine = await engineFor(this.model).get();
+      const engine = await engineFor(this.model, { backend: this.backend || undefined, modelLib: this.modelLib || undefined }).get();
       const stream = engine.chat.completions.create({ messages: history, max_tokens: this.maxTokens, temperature: this.temperature, logit_bias: this.logitBias, truncation: 'left', stream: true, signal: controller.signal });
       for await (const chunk of stream) {
         const piece = chunk.choices[0]!.delta.content ?? '';

@@ -7,7 +7,7 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { Engine } from '../client/engine.js';
-import type { Usage } from '../client/protocol.js';
+import type { BackendName, Usage } from '../client/protocol.js';
 import { engineFor } from './engine-registry.js';
 
 type Field = HTMLTextAreaElement | HTMLInputElement;
@@ -23,6 +23,8 @@ const MIRRORED = [
 export class BaichuanCompletion extends LitElement {
   static override properties = {
     model: { type: String },
+    backend: { type: String },
+    modelLib: { type: String, attribute: 'model-lib' },
     for: { type: String },
     mode: { type: String },
     delay: { type: Number },
@@ -48,12 +50,16 @@ export class BaichuanCompletion extends LitElement {
   `;
 
   declare model: string;
+  /** 'webchuan' (default) or 'webllm' (with `model-lib`; the page imports webchuan/webllm). */
+  declare backend: BackendName | '';
+  declare modelLib: string;
   declare for: string;
   declare mode: 'inline' | 'button';
   declare delay: number;
   declare maxTokens: number;
   declare temperature: number;
-  declare repetitionPenalty: number;
+  /** Unset: 1.1 on webchuan's engine; none on WebLLM, which cannot apply it (it refuses any other value). */
+  declare repetitionPenalty: number | undefined;
   declare logitBias: Record<string, number> | undefined;
   declare ghost: string;
   declare running: boolean;
@@ -68,12 +74,14 @@ export class BaichuanCompletion extends LitElement {
   constructor() {
     super();
     this.model = '';
+    this.backend = '';
+    this.modelLib = '';
     this.for = '';
     this.mode = 'inline';
     this.delay = 400;
     this.maxTokens = 0;
     this.temperature = 0;
-    this.repetitionPenalty = 1.1;
+    this.repetitionPenalty = undefined;
     this.logitBias = undefined;
     this.ghost = '';
     this.running = false;
@@ -121,7 +129,7 @@ export class BaichuanCompletion extends LitElement {
 
   private engine(): Promise<Engine> {
     if (!this.model) return Promise.reject(new Error('<baichuan-completion> needs a model attribute (the URL of a model artifact).'));
-    return engineFor(this.model).get();
+    return engineFor(this.model, { backend: this.backend || undefined, modelLib: this.modelLib || undefined }).get();
   }
 
   /** Aborts any request and clears the suggestion. */
@@ -206,7 +214,7 @@ export class BaichuanCompletion extends LitElement {
         prompt,
         max_tokens: maxTokens,
         temperature: this.temperature,
-        repetition_penalty: this.repetitionPenalty,
+        repetition_penalty: this.repetitionPenalty ?? (this.backend === 'webllm' ? undefined : 1.1),
         logit_bias: this.logitBias,
         truncation: 'left', // a long document keeps its most recent text in the window
         stream: true,

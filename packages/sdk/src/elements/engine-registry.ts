@@ -1,8 +1,10 @@
 /**
- * One engine per model URL for the whole page: every element that names the same model shares it
- * (and, through the SharedWorker, every tab does). Elements watch its state through events.
+ * One engine per model URL and backend for the whole page: every element that names the same model
+ * (on the same engine: `backend`, `model-lib`) shares it, and through the SharedWorker every tab
+ * does. Elements watch its state through events.
  */
 import { createEngine, type Engine } from '../client/engine.js';
+import type { BackendName } from '../client/protocol.js';
 import { WebchuanError, type WebchuanErrorCode } from '../errors.js';
 import type { DownloadProgress } from '../store/progress.js';
 
@@ -29,7 +31,11 @@ export class EngineHandle extends EventTarget {
   state: EngineState = { phase: 'starting' };
   private engine?: Promise<Engine>;
 
-  constructor(readonly url: string) {
+  constructor(
+    readonly url: string,
+    /** Which engine runs the model, and (WebLLM) its model library's URL. */
+    readonly engineOptions: EngineChoice = {},
+  ) {
     super();
   }
 
@@ -42,6 +48,8 @@ export class EngineHandle extends EventTarget {
   get(): Promise<Engine> {
     this.engine ??= createEngine({
       model: this.url,
+      ...(this.engineOptions.backend ? { backend: this.engineOptions.backend } : {}),
+      ...(this.engineOptions.modelLib ? { modelLib: this.engineOptions.modelLib } : {}),
       onProgress: (progress) => {
         const fromCache = progress.cachedBytes === progress.totalBytes;
         this.set({ phase: progress.loadedBytes >= progress.totalBytes ? (fromCache ? 'cached' : 'loading') : 'downloading', progress });
@@ -67,12 +75,21 @@ export class EngineHandle extends EventTarget {
   }
 }
 
+/** The elements' `backend` and `model-lib` attributes. */
+export interface EngineChoice {
+  backend?: BackendName;
+  modelLib?: string;
+}
+
 const handles = new Map<string, EngineHandle>();
 
-/** The shared handle for a model URL. */
-export function engineFor(url: string): EngineHandle {
+/** The shared handle for a model URL on a backend (webchuan's engine unless `choice` names another). */
+export function engineFor(url: string, choice: EngineChoice = {}): EngineHandle {
   const absolute = new URL(url, location.href).href;
-  let handle = handles.get(absolute);
-  if (!handle) handles.set(absolute, (handle = new EngineHandle(absolute)));
+  const backend = choice.backend || 'webchuan';
+  const modelLib = choice.modelLib ? new URL(choice.modelLib, location.href).href : undefined;
+  const key = backend === 'webchuan' ? absolute : `${absolute} ${backend} ${modelLib ?? ''}`;
+  let handle = handles.get(key);
+  if (!handle) handles.set(key, (handle = new EngineHandle(absolute, backend === 'webchuan' ? {} : { backend, modelLib })));
   return handle;
 }

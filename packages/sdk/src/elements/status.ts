@@ -4,10 +4,11 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import { formatBytes } from '../errors.js';
+import type { BackendName } from '../client/protocol.js';
 import { engineFor, type EngineHandle, type EngineState } from './engine-registry.js';
 
 export class BaichuanStatus extends LitElement {
-  static override properties = { model: { type: String }, state: { state: true } };
+  static override properties = { model: { type: String }, backend: { type: String }, modelLib: { type: String, attribute: 'model-lib' }, state: { state: true } };
   static override styles = css`
     :host { display: block; font: inherit; color: var(--baichuan-text, inherit); }
     .row { display: flex; gap: 0.5em; align-items: center; flex-wrap: wrap; }
@@ -19,12 +20,17 @@ export class BaichuanStatus extends LitElement {
   // Reactive properties are declared, not initialised as class fields, so Lit's accessors stay in
   // place whatever the compiler's class-field semantics.
   declare model: string;
+  /** 'webchuan' (default) or 'webllm' (with `model-lib`; the page imports webchuan/webllm). */
+  declare backend: BackendName | '';
+  declare modelLib: string;
   declare state: EngineState;
   private handle?: EngineHandle;
 
   constructor() {
     super();
     this.model = '';
+    this.backend = '';
+    this.modelLib = '';
     this.state = { phase: 'starting' };
   }
 
@@ -34,7 +40,7 @@ export class BaichuanStatus extends LitElement {
   };
 
   override updated(changed: Map<string, unknown>): void {
-    if (changed.has('model')) this.attach();
+    if (changed.has('model') || changed.has('backend') || changed.has('modelLib')) this.attach();
   }
 
   override disconnectedCallback(): void {
@@ -45,7 +51,7 @@ export class BaichuanStatus extends LitElement {
   private attach(): void {
     this.handle?.removeEventListener('change', this.onChange);
     if (!this.model) return;
-    this.handle = engineFor(this.model);
+    this.handle = engineFor(this.model, { backend: this.backend || undefined, modelLib: this.modelLib || undefined });
     this.handle.addEventListener('change', this.onChange);
     this.state = this.handle.state;
     this.handle.get().catch(() => undefined); // the failure shows through the state
