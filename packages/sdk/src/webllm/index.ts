@@ -6,7 +6,7 @@
  */
 import { registerBackend } from '../client/backends.js';
 import { startWorker, type WorkerScript } from '../client/worker-start.js';
-import { InvalidRequestError } from '../errors.js';
+import { InvalidRequestError, ModelNotFoundError, NetworkError } from '../errors.js';
 import { modelId } from '../model/identity.js';
 import { modelLibDifferences, readArtifactIndex, readModelLibMetadata } from '../model/model-lib.js';
 import { artifactFileUrl } from './artifact-fetch.js';
@@ -42,8 +42,11 @@ export async function checkModelLib(modelLib: string, model: string, fetchImpl: 
   const base = globalThis.location?.href;
   const id = modelId(model, base);
   const get = async (url: string) => {
-    const response = await fetchImpl(url);
-    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    const response = await fetchImpl(url).catch((error: unknown) => {
+      throw new NetworkError(`Could not fetch ${url}: ${(error as Error).message}`, { cause: error });
+    });
+    if (response.status === 404 || response.status === 410) throw new ModelNotFoundError(url, response.status);
+    if (!response.ok) throw new NetworkError(`Fetching ${url} failed: HTTP ${response.status}`);
     return response;
   };
   const index = await readArtifactIndex({
