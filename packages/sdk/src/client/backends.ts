@@ -33,9 +33,35 @@ function registry(): Map<string, Backend> {
   return (holder[KEY] ??= new Map<string, Backend>([['webchuan', webchuan]]));
 }
 
+/** The event on globalThis that announces a newly registered backend (`detail`: its name). */
+const REGISTERED = 'webchuan-backend-registered';
+
 /** Makes a backend available to `createEngine({ backend })` and the elements' `backend` attribute. */
 export function registerBackend(backend: Backend): void {
   registry().set(backend.name, backend);
+  globalThis.dispatchEvent?.(new CustomEvent(REGISTERED, { detail: backend.name }));
+}
+
+/**
+ * Resolves once `name` is registered. Two `<script type="module">` tags run in separate tasks, so
+ * elements.js may start an element's engine before webllm.js has registered its backend: the
+ * elements wait for it rather than depend on the order of the tags.
+ */
+export function whenRegistered(name: string): Promise<void> {
+  if (registry().has(name)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const listener = (event: Event) => {
+      if ((event as CustomEvent<string>).detail !== name) return;
+      globalThis.removeEventListener?.(REGISTERED, listener);
+      resolve();
+    };
+    globalThis.addEventListener?.(REGISTERED, listener);
+  });
+}
+
+/** True for the error `createEngine` raises when a backend is not registered (yet). */
+export function isBackendMissing(error: unknown): boolean {
+  return error instanceof InvalidRequestError && error.param === 'backend';
 }
 
 const HOW_TO_ENABLE: Record<string, string> = {

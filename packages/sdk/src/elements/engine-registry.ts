@@ -3,6 +3,7 @@
  * (on the same engine: `backend`, `model-lib`) shares it, and through the SharedWorker every tab
  * does. Elements watch its state through events.
  */
+import { isBackendMissing, whenRegistered } from '../client/backends.js';
 import { createEngine, type Engine } from '../client/engine.js';
 import type { BackendName } from '../client/protocol.js';
 import { WebchuanError, type WebchuanErrorCode } from '../errors.js';
@@ -62,6 +63,9 @@ export class EngineHandle extends EventTarget {
       (error: unknown) => {
         this.fail(error);
         this.engine = undefined; // a later attempt may succeed (space freed, network back)
+        // The backend's script may simply not have run yet: start again once it registers.
+        const backend = this.engineOptions.backend;
+        if (backend && isBackendMissing(error)) void whenRegistered(backend).then(() => this.get().catch(() => undefined));
         throw error;
       },
     );
