@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readModelLibMetadata } from '../../src/model/model-lib.js';
 import { writeRandomModelForLib } from '../../../cli/src/random-model-for-lib.js';
-import { launchChromium, startHarness } from './launch.js';
+import { chromium } from 'playwright-core';
+import { CHROMIUM, chromiumArgs, startHarness } from './launch.js';
 import { SHARED, tempDir } from '../helpers.js';
 
 const { values: o } = parseArgs({ options: { prompt: { type: 'string' }, decode: { type: 'string' }, context: { type: 'string' }, out: { type: 'string' } } });
@@ -35,9 +36,11 @@ mkdirSync(join(root, 'libs'), { recursive: true });
 if (!existsSync(join(root, 'libs', 'tinyllama.wasm'))) symlinkSync(libFile, join(root, 'libs', 'tinyllama.wasm'));
 
 const harness = await startHarness(root, ['@mlc-ai/web-llm']);
-const browser = await launchChromium();
+// A profile on disk: a new context of a launched browser keeps its storage in memory, with a quota
+// too small for two engines' copies of a 2.2 GB model.
+const context = await chromium.launchPersistentContext(join(root, 'profile'), { executablePath: CHROMIUM, args: chromiumArgs() });
 try {
-  const page = await (await browser.newContext()).newPage();
+  const page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (e) => log(`page error: ${e.message}`));
   await page.goto(`${harness.origin}/webllm.html`);
   await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'ready');
@@ -65,7 +68,7 @@ try {
     await page.evaluate(() => window.webllm.dispose());
   }
 } finally {
-  await browser.close();
+  await context.close();
   await harness.close();
   temp.remove();
 }

@@ -25,11 +25,13 @@ const FLAGS = [
   '--no-first-run',
 ];
 
+/** Chromium's command line: WebGPU on SwiftShader, or none. */
+export function chromiumArgs(webgpu = true): string[] {
+  return webgpu ? [...FLAGS, '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader'] : [...FLAGS, '--disable-webgpu'];
+}
+
 export async function launchChromium(webgpu = true): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: webgpu ? [...FLAGS, '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader'] : [...FLAGS, '--disable-webgpu'],
-  });
+  return chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs(webgpu) });
 }
 
 export interface Harness {
