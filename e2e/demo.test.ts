@@ -205,4 +205,34 @@ describe.skipIf(!haveChromium())('a page with only the elements script and one t
       await cdn.close();
     }
   });
+  it('runs the WebLLM backend from the CDN too: dist/webllm.js registers it, its self-contained worker starts and reports a missing library by URL', async () => {
+    const cdn = await serveStatic({ '/webchuan@0.1.0/dist/': join(ROOT, 'packages/sdk/dist') }, { cors: true });
+    const site = join(OUTPUT, 'plain-page-webllm');
+    mkdirSync(site, { recursive: true });
+    const dist = `${cdn.origin.replace('localhost', '127.0.0.1')}/webchuan@0.1.0/dist`;
+    writeFileSync(join(site, 'index.html'), `<!doctype html>
+<meta charset="utf-8">
+<link rel="icon" href="data:,">
+<script type="module" src="${dist}/elements.js"></script>
+<script type="module" src="${dist}/webllm.js"></script>
+<baichuan-status backend="webllm" model="/models/tiny-random/" model-lib="/libs/missing-webgpu.wasm"></baichuan-status>
+`);
+    const server = await serveStatic({ '/': site, '/models/': join(DEMO_DIST, 'models') });
+    const browser = await launchChromium();
+    try {
+      const p = await browser.newPage();
+      await p.goto(`${server.origin}/`);
+      // elements.js runs first and starts the element before webllm.js has registered the backend:
+      // the element says so, then starts again once it is registered.
+      await p.waitForFunction(() => document.querySelector('baichuan-status')?.shadowRoot?.querySelector('[data-phase="error"]')?.parentNode?.textContent?.includes('HTTP 404'), null, { timeout: 60_000 });
+      expect(await statusText(p)).toContain(`No model artifact at ${server.origin}/libs/missing-webgpu.wasm (HTTP 404)`);
+      expect(cdn.log.filter((path) => path.endsWith('/webllm-worker.js'))).toHaveLength(1);
+      expect(cdn.log.filter((path) => path.endsWith('/engine-worker.js'))).toEqual([]); // only the engine the page asked for
+      expect(server.log.filter((path) => path.endsWith('.bin'))).toEqual([]); // refused before any weight
+    } finally {
+      await browser.close();
+      await server.close();
+      await cdn.close();
+    }
+  });
 });

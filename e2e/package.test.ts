@@ -101,6 +101,9 @@ describe.skipIf(!haveChromium())('the packed package in fresh apps', () => {
     const assets = readdirSync(join(app, 'dist/assets'));
     expect(assets.filter((f) => f.startsWith('engine-worker'))).toHaveLength(1);
     expect(assets.filter((f) => f.endsWith('.wasm'))).toHaveLength(1);
+    // The optional WebLLM backend is not installed here, and nothing of it was bundled.
+    expect(readdirSync(join(app, 'node_modules')).includes('@mlc-ai')).toBe(false);
+    expect(assets.filter((f) => f.startsWith('webllm') || readFileSync(join(app, 'dist/assets', f), 'latin1').includes('Fetching param cache'))).toEqual([]);
     const sizes = Object.fromEntries(
       assets.map((f) => {
         const bytes = readFileSync(join(app, 'dist/assets', f));
@@ -157,6 +160,37 @@ describe.skipIf(!haveChromium())('the packed package in fresh apps', () => {
     } finally {
       await server.close();
     }
+  }, 600_000);
+
+  it('an app that imports webchuan/webllm, with @mlc-ai/web-llm installed, type-checks and builds its WebLLM worker apart', () => {
+    const app = join(dir.path, 'webllm-app');
+    cpSync(join(REPO_ROOT, 'node_modules/create-vite/template-vanilla-ts'), app, { recursive: true });
+    renameSync(join(app, '_gitignore'), join(app, '.gitignore'));
+    writeFileSync(
+      join(app, 'src/main.ts'),
+      `import { createEngine } from 'webchuan';
+import { checkModelLib } from 'webchuan/webllm';
+
+document.querySelector('button')?.addEventListener('click', async () => {
+  const differences = await checkModelLib('/lib.wasm', '/model/');
+  if (differences.length > 0) throw new Error(differences[0]);
+  const engine = await createEngine({ model: '/model/', backend: 'webllm', modelLib: '/lib.wasm' });
+  console.log(engine.backend);
+});
+`,
+    );
+    const webllmVersion = JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules/@mlc-ai/web-llm/package.json'), 'utf8')).version as string;
+    npm(app, 'install');
+    npm(app, 'install', tarball, `@mlc-ai/web-llm@${webllmVersion}`);
+    npx(app, 'tsc');
+    npx(app, 'vite', 'build');
+    const assets = readdirSync(join(app, 'dist/assets'));
+    const workers = assets.filter((f) => f.startsWith('webllm-worker'));
+    expect(workers).toHaveLength(1);
+    expect(readFileSync(join(app, 'dist/assets', workers[0]!), 'utf8')).toContain('Fetching param cache');
+    const entry = assets.filter((f) => f.startsWith('index') && f.endsWith('.js'));
+    expect(entry.map((f) => readFileSync(join(app, 'dist/assets', f), 'utf8').includes('Fetching param cache'))).toEqual(entry.map(() => false)); // WebLLM stays in its worker
+    console.log(`[sizes] vite app with webchuan/webllm: ${JSON.stringify(Object.fromEntries(assets.map((f) => [f.replace(/-[\w-]{8}\./, '.'), statSync(join(app, 'dist/assets', f)).size])))}`);
   }, 600_000);
 
   it('installs into an empty folder with only browser dependencies', () => {

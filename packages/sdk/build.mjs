@@ -10,6 +10,16 @@
 //                            imports, so an app that has them shares one copy
 //   dist/types/              declarations (tsc), for both
 //
+// and the optional WebLLM backend, referenced by nothing above:
+//
+//   dist/webllm.js           `webchuan/webllm` for pages without a build step (registers the backend)
+//   dist/webllm-worker.js    its worker, self-contained: @mlc-ai/web-llm 0.2.79 bundled in (a CDN
+//                            page has no node_modules to take it from); minified
+//   dist/esm/webllm.js       the entry for bundlers
+//   dist/esm/webllm-worker.js  its worker for bundlers: @mlc-ai/web-llm stays an import, resolved to
+//                            the app's own copy (the optional peer dependency), so the app picks the
+//                            WebLLM version its model libraries were built for
+//
 // Code that starts the worker names it as `new URL('./engine-worker.js', import.meta.url)`: the
 // literal form every bundler recognises (Vite, webpack 5), relative to the built file that holds it.
 // That is why this is a plain rolldown build and not Vite's library mode, which would bundle the
@@ -35,22 +45,30 @@ const rawText = {
   },
 };
 
-/** Rewrites the worker's URL literal for chunks that live in `esm/`, one folder below it. */
-const workerOneFolderUp = {
-  name: 'worker-one-folder-up',
+/** Rewrites URL literals of files in dist/ for chunks that live in `esm/`, one folder below it. */
+const oneFolderUp = (file) => ({
+  name: `one-folder-up:${file}`,
   renderChunk(code) {
     const s = new MagicString(code);
-    for (const match of code.matchAll(/(["'])\.\/engine-worker\.js\1/g)) s.overwrite(match.index, match.index + match[0].length, '"../engine-worker.js"');
+    const literal = new RegExp(`(["'])\\./${file.replaceAll('.', '\\.')}\\1`, 'g');
+    for (const match of code.matchAll(literal)) s.overwrite(match.index, match.index + match[0].length, `"../${file}"`);
     return { code: s.toString(), map: s.generateMap({ hires: true }) };
   },
-};
+});
 
 // Only the CDN files are minified: bundlers minify the rest themselves, and must be able to read the
 // worker's and the wasm's `new URL('…', import.meta.url)` as written.
 const output = { format: 'es', sourcemap: true, entryFileNames: '[name].js', chunkFileNames: 'chunk-[hash].js' };
-const entries = { index: join(here, 'src/index.ts'), elements: join(here, 'src/elements/index.ts'), eval: join(here, 'src/eval/index.ts') };
+const entries = {
+  index: join(here, 'src/index.ts'),
+  elements: join(here, 'src/elements/index.ts'),
+  eval: join(here, 'src/eval/index.ts'),
+  webllm: join(here, 'src/webllm/index.ts'),
+};
+const webllmWorker = { 'webllm-worker': join(here, 'src/webllm/worker.ts') };
 const shared = { platform: 'browser', tsconfig: join(here, 'tsconfig.json'), plugins: [rawText] };
 const external = (id) => /^(lit|lit-html|lit-element|@lit\/[^/]+|@lit-labs\/[^/]+|comlink|idb-keyval)(\/|$)/.test(id);
+const webllm = (id) => /^@mlc-ai\/web-llm(\/|$)/.test(id);
 
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
@@ -64,6 +82,8 @@ async function build(input, options, out) {
 await build({ 'engine-worker': join(here, 'src/worker/engine-worker.ts') }, {}, { dir: dist, codeSplitting: false });
 copyFileSync(join(here, 'src/tokenizer/sentencepiece.wasm'), join(dist, 'sentencepiece.wasm'));
 await build(entries, {}, { dir: dist, minify: true });
-await build(entries, { external, plugins: [rawText, workerOneFolderUp] }, { dir: join(dist, 'esm') });
+await build(entries, { external, plugins: [rawText, oneFolderUp('engine-worker.js')] }, { dir: join(dist, 'esm') });
+await build(webllmWorker, {}, { dir: dist, codeSplitting: false, minify: true });
+await build(webllmWorker, { external: (id) => external(id) || webllm(id), plugins: [rawText, oneFolderUp('sentencepiece.wasm')] }, { dir: join(dist, 'esm'), codeSplitting: false });
 execFileSync(process.execPath, [join(here, '../../node_modules/typescript/bin/tsc'), '-p', join(here, 'tsconfig.build.json')], { stdio: 'inherit' });
 console.log('webchuan: built dist/');

@@ -21,6 +21,8 @@ export interface TensorMeta {
   shape: number[];
   dtype: 'float32' | 'float16' | 'uint32';
   nbytes: number;
+  /** How the bytes hold the dtype: 'raw' (default), or MLC's 'f32-to-bf16' (float32 stored as bfloat16). */
+  format?: 'raw' | 'f32-to-bf16';
 }
 
 interface OpenShard {
@@ -65,7 +67,7 @@ export class ArtifactWriter {
       written += chunk.byteLength;
     }
     if (written !== meta.nbytes) throw new Error(`${meta.name}: wrote ${written} bytes, expected ${meta.nbytes}`);
-    shard.record.records.push({ name: meta.name, shape: meta.shape, dtype: meta.dtype, format: 'raw', nbytes: meta.nbytes, byteOffset });
+    shard.record.records.push({ name: meta.name, shape: meta.shape, dtype: meta.dtype, format: meta.format ?? 'raw', nbytes: meta.nbytes, byteOffset });
     shard.record.nbytes += meta.nbytes;
     this.params += paramCount;
   }

@@ -2,16 +2,19 @@
  * The `webchuan` command line: import and generate models, run them on the GPU through Dawn,
  * tokenize, benchmark. Results go to stdout; figures and progress to stderr.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { isQuantization, QUANTIZATIONS, type Quantization } from '../../sdk/src/model/quant.js';
 import { generate } from '../../sdk/src/engine/generate.js';
 import { checkSamplingParams } from '../../sdk/src/engine/sampler.js';
 import { StreamingDetokenizer } from '../../sdk/src/tokenizer/tokenizer.js';
+import { describeModelLibMismatch, modelLibDifferences, readArtifactIndex, readModelLibMetadata } from '../../sdk/src/model/model-lib.js';
 import { convertHf } from './convert.js';
+import { directorySource } from './fs-source.js';
 import { importLlama2c } from './import-llama2c.js';
 import { tinyBaichuanConfig, writeRandomModel } from './random-model.js';
+import { writeRandomModelForLib } from './random-model-for-lib.js';
 import { tinyTokenizerPieces } from './tiny-tokenizer.js';
 import { loadNodeModel, loadNodeTokenizer } from './runtime.js';
 import { benchmark } from './bench.js';
@@ -27,6 +30,10 @@ const USAGE = `webchuan <command> [options]
   random-model --out <dir> [--quant <q>] [--seed N] [--kv-heads N] [--layers N] [--tokenizer <tok.model>]
       Write a tiny random model in Baichuan-7B's layout (for tests and the demo); without --tokenizer
       it gets a small generated SentencePiece tokenizer.
+  random-model --for-lib <model-lib.wasm> --out <dir> [--vocab N] [--seed N] [--bf16]
+      Write a random-weight artifact that fits an MLC model library (WebLLM) exactly, with a synthetic
+      tokenizer.json; --vocab where the library leaves the vocabulary size open; --bf16 stores
+      float32 weights as bfloat16 (as mlc_llm does).
   generate --model <dir> --prompt "<text>" [--max-tokens N] [--temperature T] [--top-p P] [--top-k K]
            [--repetition-penalty R] [--seed S] [--json]
       Print the continuation of the prompt (stdout; greedy unless --temperature > 0); figures go to stderr.
@@ -43,6 +50,9 @@ const USAGE = `webchuan <command> [options]
       Multiple-choice accuracy as in Baichuan-7B's C-Eval/MMLU tables: k-shot prompts from dev/, the
       answer whose letter has the highest next-token logit. A table on stderr, the JSON summary on stdout
       (or in --out).
+  check-lib <model-lib.wasm> <artifact dir>
+      Compare the parameters an MLC model library (WebLLM) was compiled for with an artifact's
+      tensor-cache.json; exit 1 naming every difference, the first first.
 
 Quantizations: ${QUANTIZATIONS.join(', ')}`;
 
@@ -81,6 +91,9 @@ const OPTIONS = {
   seed: { type: 'string' },
   'kv-heads': { type: 'string' },
   layers: { type: 'string' },
+  'for-lib': { type: 'string' },
+  vocab: { type: 'string' },
+  bf16: { type: 'boolean' },
   'prompt-tokens': { type: 'string' },
   'decode-tokens': { type: 'string' },
   data: { type: 'string' },
@@ -116,6 +129,13 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'random-model': {
+        if (o['for-lib']) {
+          const lib = readModelLibMetadata(new Uint8Array(await readFile(o['for-lib'])));
+          const vocab = o.vocab === undefined ? undefined : int(o.vocab, '--vocab', 0);
+          await writeRandomModelForLib(required(o.out, '--out'), lib, { vocabSize: vocab, seed: int(o.seed, '--seed', 1), bf16: o.bf16 === true });
+          process.stderr.write(`wrote a random ${lib.model_type} ${lib.quantization} model for ${o['for-lib']} to ${o.out}\n`);
+          return 0;
+        }
         // Without --tokenizer, a small generated SentencePiece model sets the vocabulary.
         const tokenizer = o.tokenizer ? await loadNodeTokenizer(o.tokenizer) : undefined;
         const config = tinyBaichuanConfig({
@@ -132,6 +152,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runGenerate(o);
       case 'tokenize':
         return await tokenize(required(o.tokenizer, '--tokenizer'));
+      case 'check-lib':
+        return await checkLib(required(positionals[0], '<model-lib.wasm>'), required(positionals[1], '<artifact dir>'));
       case 'bench': {
         const kernels = o.kernels ?? 'both';
         if (kernels !== 'fast' && kernels !== 'baseline' && kernels !== 'both') throw new UsageError('--kernels must be fast, baseline or both');
@@ -244,6 +266,19 @@ async function runGenerate(o: GenerateFlags): Promise<number> {
   } finally {
     model.dispose();
   }
+}
+
+async function checkLib(libPath: string, artifactDir: string): Promise<number> {
+  const lib = readModelLibMetadata(new Uint8Array(await readFile(libPath)));
+  const { chatConfig, cache, cacheFile } = await readArtifactIndex(directorySource(artifactDir));
+  const differences = modelLibDifferences(lib, cache, chatConfig);
+  if (differences.length === 0) {
+    process.stdout.write(`ok: ${libPath} (${lib.model_type}, ${lib.quantization}) fits ${artifactDir}: all ${lib.params.length} parameters match ${cacheFile}\n`);
+    return 0;
+  }
+  process.stderr.write(`${describeModelLibMismatch(differences, libPath, artifactDir)}\n`);
+  for (const d of differences.slice(1)) process.stderr.write(`  ${d}\n`);
+  return 1;
 }
 
 async function tokenize(path: string): Promise<number> {

@@ -3,6 +3,7 @@
 import { deleteModel, formatBytes, listCachedModels, type Usage } from 'webchuan';
 import 'webchuan/elements';
 import catalog from '../../../models/catalog.json';
+import { setupCompare } from './compare.js';
 
 interface CatalogModel {
   id: string;
@@ -89,3 +90,4 @@ async function renderDevice(): Promise<void> {
 
 void renderCache();
 void renderDevice();
+setupCompare(modelUrl);

@@ -8,8 +8,10 @@ import { modelId } from '../model/identity.js';
 import type { CachedModelSummary } from '../store/cache.js';
 import type { DownloadProgress } from '../store/progress.js';
 import type { Session } from '../worker/engine-hub.js';
+import { backendFor } from './backends.js';
 import { defaultChatTemplate, type ChatTemplate } from './chat-template.js';
 import type {
+  BackendName,
   ChatCompletion,
   ChatCompletionChunk,
   ChatCompletionCreateParams,
@@ -21,7 +23,7 @@ import type {
   WorkerCompletionRequest,
   WorkerKind,
 } from './protocol.js';
-import { startWorker, type WorkerConnection } from './worker-start.js';
+import type { WorkerConnection } from './worker-start.js';
 
 export interface CreateEngineOptions extends LoadOptions {
   /** URL of the model artifact directory (MLC layout), absolute or relative to the page. */
@@ -33,12 +35,23 @@ export interface CreateEngineOptions extends LoadOptions {
    * the browser has SharedWorker); false gives this page a dedicated Worker.
    */
   shared?: boolean;
-  /** How chat messages become a prompt (default: `defaultChatTemplate`). */
+  /**
+   * How chat messages become a prompt. Default: `defaultChatTemplate` on webchuan's engine; on WebLLM,
+   * the model's own conversation template (from its mlc-chat-config.json).
+   */
   chatTemplate?: ChatTemplate;
+  /**
+   * Which engine runs the model (default `'webchuan'`). `'webllm'` runs a model library compiled by
+   * MLC (give its URL as `modelLib`) through `@mlc-ai/web-llm`; it needs `import 'webchuan/webllm'`.
+   */
+  backend?: BackendName;
 }
 
 /** A completion as the chat API sends it: with the template's own stop strings. */
 type RequestParams = CompletionCreateParams & Pick<WorkerCompletionRequest, 'template_stop'>;
+
+/** Starts one request in the worker under `id`, passing streamed text to `onText`. */
+type Run = (id: string, onText?: (text: string) => void) => Promise<Completion>;
 
 let nextRequest = 0;
 const requestId = () => `${Date.now().toString(36)}-${(nextRequest++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -49,8 +62,10 @@ const pageUrl = () => globalThis.location?.href;
 /** Starts the engine and loads `options.model` (downloading it once; later visits read IndexedDB). */
 export async function createEngine(options: CreateEngineOptions): Promise<Engine> {
   const id = modelId(options.model, pageUrl());
-  const connection = startWorker(options.shared ?? typeof SharedWorker !== 'undefined');
-  const engine = new Engine(connection, options.chatTemplate ?? defaultChatTemplate);
+  const backend = backendFor(options.backend ?? 'webchuan');
+  backend.checkOptions?.(options);
+  const connection = backend.start(options.shared ?? typeof SharedWorker !== 'undefined');
+  const engine = new Engine(connection, options.chatTemplate);
   try {
     await engine.reload(id, options);
   } catch (error) {
@@ -73,7 +88,8 @@ export class Engine {
   /** @internal Engines are made by createEngine(). */
   constructor(
     private readonly connection: WorkerConnection,
-    private readonly chatTemplate: ChatTemplate,
+    /** The page's template; undefined: the default, or on WebLLM the model's own. */
+    private readonly chatTemplate: ChatTemplate | undefined,
   ) {
     this.service = connection.service;
     globalThis.addEventListener?.('pagehide', this.onPageHide);
@@ -84,12 +100,22 @@ export class Engine {
     return this.connection.kind;
   }
 
-  /** Loads another model (or the same with other options); this page stops using the previous one. */
+  /** Which engine runs the model: webchuan's own, or WebLLM. */
+  get backend(): BackendName {
+    return this.model.backend;
+  }
+
+  /**
+   * Loads another model (or the same with other options) on the same backend; this page stops using
+   * the previous one. On WebLLM, pass the new model's `modelLib`.
+   */
   async reload(model: string, options: LoadOptions & { onProgress?: (p: DownloadProgress) => void } = {}): Promise<ModelInfo> {
     const id = modelId(model, pageUrl());
     const previous = this.model?.url;
     const onProgress = options.onProgress ? proxy(options.onProgress) : undefined;
-    this.model = await this.service.load(id, { contextWindow: options.contextWindow }, onProgress);
+    // Relative URLs are the page's: the worker lives elsewhere, so it gets them absolute.
+    const modelLib = options.modelLib === undefined ? undefined : new URL(options.modelLib, pageUrl()).href;
+    this.model = await this.service.load(id, { contextWindow: options.contextWindow, modelLib }, onProgress);
     if (previous && previous !== id) await this.service.unload(previous);
     return this.model;
   }
@@ -106,10 +132,16 @@ export class Engine {
   readonly chat = {
     completions: {
       create: ((params: ChatCompletionCreateParams) => {
-        const { messages, template, ...rest } = params;
-        const { prompt, stop } = (template ?? this.chatTemplate)(messages);
-        const request = { ...rest, prompt, template_stop: stop };
-        return params.stream ? this.streamChat(request) : this.chatCompletion(request);
+        const { messages, template, signal, stream: _stream, ...rest } = params;
+        let run: Run;
+        if (!template && !this.chatTemplate && this.model.chatTemplate === 'model') {
+          // The engine applies the model's own template (and keeps its KV cache across turns).
+          run = (id, onText) => this.service.chat(this.model.url, { ...rest, messages, requestId: id }, onText && proxy(onText));
+        } else {
+          const { prompt, stop } = (template ?? this.chatTemplate ?? defaultChatTemplate)(messages);
+          run = (id, onText) => this.service.complete(this.model.url, { ...rest, prompt, template_stop: stop, requestId: id }, onText && proxy(onText));
+        }
+        return params.stream ? this.streamChat(run, signal) : this.chatCompletion(run, signal);
       }) as {
         (params: ChatCompletionCreateParams & { stream: true }): AsyncIterable<ChatCompletionChunk>;
         (params: ChatCompletionCreateParams & { stream?: false }): Promise<ChatCompletion>;
@@ -155,15 +187,25 @@ export class Engine {
     return this.service.loseDevice(this.model.url);
   }
 
-  private async completion(params: RequestParams): Promise<Completion> {
+  private completion(params: RequestParams): Promise<Completion> {
     const { signal, stream: _stream, ...rest } = params;
+    return this.run((id) => this.service.complete(this.model.url, { ...rest, requestId: id }), signal);
+  }
+
+  private streamCompletion(params: RequestParams): AsyncGenerator<CompletionChunk> {
+    const { signal, stream: _stream, ...rest } = params;
+    return this.stream((id, onText) => this.service.complete(this.model.url, { ...rest, requestId: id }, onText && proxy(onText)), signal);
+  }
+
+  /** Runs one request to its end; aborting `signal` cancels it in the worker and rejects with AbortError. */
+  private async run(start: Run, signal: AbortSignal | undefined): Promise<Completion> {
     if (signal?.aborted) throw new AbortError();
     const id = requestId();
     const onAbort = () => void this.service.cancel(this.model.url, id);
     signal?.addEventListener('abort', onAbort, { once: true });
     this.inFlight.add(id);
     try {
-      const result = await this.service.complete(this.model.url, { ...rest, requestId: id });
+      const result = await start(id);
       if (signal?.aborted) throw new AbortError();
       return result;
     } finally {
@@ -172,18 +214,18 @@ export class Engine {
     }
   }
 
-  private async *streamCompletion(params: RequestParams): AsyncGenerator<CompletionChunk> {
-    const { signal, stream: _stream, ...rest } = params;
+  /** Streams one request as chunks; the last carries finish_reason and usage. Aborting ends it before the next chunk. */
+  private async *stream(start: Run, signal: AbortSignal | undefined): AsyncGenerator<CompletionChunk> {
     if (signal?.aborted) throw new AbortError();
     const id = requestId();
     this.inFlight.add(id);
     const pieces: string[] = [];
     let wake: (() => void) | undefined;
     let settled = false;
-    const done = this.service.complete(this.model.url, { ...rest, requestId: id }, proxy((text: string) => {
+    const done = start(id, (text: string) => {
       pieces.push(text);
       wake?.();
-    }));
+    });
     done.then(() => (settled = true), () => (settled = true)).finally(() => wake?.());
     const onAbort = () => {
       void this.service.cancel(this.model.url, id);
@@ -214,8 +256,8 @@ export class Engine {
     }
   }
 
-  private async chatCompletion(params: RequestParams): Promise<ChatCompletion> {
-    const c = await this.completion(params);
+  private async chatCompletion(start: Run, signal: AbortSignal | undefined): Promise<ChatCompletion> {
+    const c = await this.run(start, signal);
     return {
       id: c.id.replace('cmpl-', 'chatcmpl-'),
       object: 'chat.completion',
@@ -226,9 +268,9 @@ export class Engine {
     };
   }
 
-  private async *streamChat(params: RequestParams): AsyncGenerator<ChatCompletionChunk> {
+  private async *streamChat(start: Run, signal: AbortSignal | undefined): AsyncGenerator<ChatCompletionChunk> {
     let first = true;
-    for await (const chunk of this.streamCompletion({ ...params, stream: true })) {
+    for await (const chunk of this.stream(start, signal)) {
       const choice = chunk.choices[0]!;
       let content = choice.text;
       if (first && content) {

@@ -89,6 +89,9 @@ export interface ChatCompletionChunk {
   usage?: Usage;
 }
 
+/** What the worker needs of a chat request that the engine itself turns into a prompt (WebLLM: the model's own template). */
+export type WorkerChatRequest = Omit<ChatCompletionCreateParams, 'signal' | 'stream'> & { requestId: string };
+
 /** What the worker needs of a completion request (everything but the signal and the stream flag). */
 export type WorkerCompletionRequest = Omit<CompletionCreateParams, 'signal' | 'stream'> & {
   requestId: string;
@@ -103,15 +106,31 @@ export type WorkerCompletionRequest = Omit<CompletionCreateParams, 'signal' | 's
  */
 export type WorkerKind = 'shared' | 'dedicated' | 'dedicated-cross-origin';
 
+/**
+ * Which engine runs a model: `'webchuan'`, our own WebGPU kernels (Baichuan/LLaMA artifacts), or
+ * `'webllm'`, `@mlc-ai/web-llm` running a model library compiled by MLC (enabled by
+ * `import 'webchuan/webllm'`).
+ */
+export type BackendName = 'webchuan' | 'webllm';
+
 /** How a model is loaded. */
 export interface LoadOptions {
   /** KV cache length in tokens (default and maximum: the model's context window). */
   contextWindow?: number;
+  /** WebLLM only: URL of the model library (`.wasm`) MLC compiled for this model. */
+  modelLib?: string;
 }
 
 /** A loaded model, as the page sees it. */
 export interface ModelInfo {
   url: string;
+  backend: BackendName;
+  /**
+   * Who turns chat messages into a prompt: `'page'`, the engine's `chatTemplate` option (webchuan);
+   * `'model'`, the model's own conversation template from its mlc-chat-config.json (WebLLM), unless
+   * the page passed a `chatTemplate`.
+   */
+  chatTemplate: 'page' | 'model';
   modelType: string;
   quantization: string;
   contextWindow: number;

@@ -4,13 +4,15 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { ChatTemplate } from '../client/chat-template.js';
-import type { ChatMessage, Usage } from '../client/protocol.js';
+import type { BackendName, ChatMessage, Usage } from '../client/protocol.js';
 import { engineFor } from './engine-registry.js';
 import { formatUsage } from './usage.js';
 
 export class BaichuanChat extends LitElement {
   static override properties = {
     model: { type: String },
+    backend: { type: String },
+    modelLib: { type: String, attribute: 'model-lib' },
     maxTokens: { type: Number, attribute: 'max-tokens' },
     temperature: { type: Number },
     system: { type: String },
@@ -37,6 +39,9 @@ export class BaichuanChat extends LitElement {
   `;
 
   declare model: string;
+  /** 'webchuan' (default) or 'webllm' (with `model-lib`; the page imports webchuan/webllm). */
+  declare backend: BackendName | '';
+  declare modelLib: string;
   declare maxTokens: number;
   declare temperature: number;
   declare system: string;
@@ -57,6 +62,8 @@ export class BaichuanChat extends LitElement {
   constructor() {
     super();
     this.model = '';
+    this.backend = '';
+    this.modelLib = '';
     this.maxTokens = 128;
     this.temperature = 0;
     this.system = '';
@@ -83,7 +90,7 @@ export class BaichuanChat extends LitElement {
     this.problem = '';
     const controller = (this.controller = new AbortController());
     try {
-      const engine = await engineFor(this.model).get();
+      const engine = await engineFor(this.model, { backend: this.backend || undefined, modelLib: this.modelLib || undefined }).get();
       const stream = engine.chat.completions.create({ messages: history, max_tokens: this.maxTokens, temperature: this.temperature, logit_bias: this.logitBias, truncation: 'left', stream: true, signal: controller.signal, template: this.template });
       for await (const chunk of stream) {
         const piece = chunk.choices[0]!.delta.content ?? '';

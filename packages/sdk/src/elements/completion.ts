@@ -7,7 +7,7 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { Engine } from '../client/engine.js';
-import type { Usage } from '../client/protocol.js';
+import type { BackendName, Usage } from '../client/protocol.js';
 import { engineFor } from './engine-registry.js';
 import { formatUsage } from './usage.js';
 
@@ -24,6 +24,8 @@ const MIRRORED = [
 export class BaichuanCompletion extends LitElement {
   static override properties = {
     model: { type: String },
+    backend: { type: String },
+    modelLib: { type: String, attribute: 'model-lib' },
     for: { type: String },
     mode: { type: String },
     delay: { type: Number },
@@ -51,12 +53,16 @@ export class BaichuanCompletion extends LitElement {
   `;
 
   declare model: string;
+  /** 'webchuan' (default) or 'webllm' (with `model-lib`; the page imports webchuan/webllm). */
+  declare backend: BackendName | '';
+  declare modelLib: string;
   declare for: string;
   declare mode: 'inline' | 'button';
   declare delay: number;
   declare maxTokens: number;
   declare temperature: number;
-  declare repetitionPenalty: number;
+  /** Unset: 1.1 on webchuan's engine; none on WebLLM, which cannot apply it (it refuses any other value). */
+  declare repetitionPenalty: number | undefined;
   declare logitBias: Record<string, number> | undefined;
   declare ghost: string;
   declare running: boolean;
@@ -73,12 +79,14 @@ export class BaichuanCompletion extends LitElement {
   constructor() {
     super();
     this.model = '';
+    this.backend = '';
+    this.modelLib = '';
     this.for = '';
     this.mode = 'inline';
     this.delay = 400;
     this.maxTokens = 0;
     this.temperature = 0;
-    this.repetitionPenalty = 1.1;
+    this.repetitionPenalty = undefined;
     this.logitBias = undefined;
     this.ghost = '';
     this.running = false;
@@ -127,7 +135,7 @@ export class BaichuanCompletion extends LitElement {
 
   private async engine(): Promise<Engine> {
     // An empty or non-http model is an InvalidRequestError from engineFor, shown like any failure.
-    return engineFor(this.model).get();
+    return engineFor(this.model, { backend: this.backend || undefined, modelLib: this.modelLib || undefined }).get();
   }
 
   /** Aborts any request and clears the suggestion. */
@@ -212,7 +220,7 @@ export class BaichuanCompletion extends LitElement {
         prompt,
         max_tokens: maxTokens,
         temperature: this.temperature,
-        repetition_penalty: this.repetitionPenalty,
+        repetition_penalty: this.repetitionPenalty ?? (this.backend === 'webllm' ? undefined : 1.1),
         logit_bias: this.logitBias,
         truncation: 'left', // a long document keeps its most recent text in the window
         stream: true,

@@ -1,10 +1,13 @@
 /**
- * One engine per model for the whole page: every element that names the same model shares it (and,
- * through the SharedWorker, every tab does). Models are keyed by their identity (model/identity.ts),
- * so `/m`, `/m/` and `./m` share one engine, and an empty or non-http `model` is an
- * InvalidRequestError instead of the page's own URL. Elements watch its state through events.
+ * One engine per model and backend for the whole page: every element that names the same model (on
+ * the same engine: `backend`, `model-lib`) shares it, and through the SharedWorker every tab does.
+ * Models are keyed by their identity (model/identity.ts), so `/m`, `/m/` and `./m` share one engine,
+ * and an empty or non-http `model` is an InvalidRequestError instead of the page's own URL. Elements
+ * watch its state through events.
  */
+import { isBackendMissing, whenRegistered } from '../client/backends.js';
 import { createEngine, type Engine } from '../client/engine.js';
+import type { BackendName } from '../client/protocol.js';
 import { modelId } from '../model/identity.js';
 import { INITIAL_STATE, nextState, type EngineEvent, type EngineState } from './engine-state.js';
 
@@ -14,7 +17,11 @@ export class EngineHandle extends EventTarget {
   state: EngineState = INITIAL_STATE;
   private engine?: Promise<Engine>;
 
-  constructor(readonly url: string) {
+  constructor(
+    readonly url: string,
+    /** Which engine runs the model, and (WebLLM) its model library's URL. */
+    readonly engineOptions: EngineChoice = {},
+  ) {
     super();
   }
 
@@ -27,6 +34,8 @@ export class EngineHandle extends EventTarget {
   get(): Promise<Engine> {
     this.engine ??= createEngine({
       model: this.url,
+      ...(this.engineOptions.backend ? { backend: this.engineOptions.backend } : {}),
+      ...(this.engineOptions.modelLib ? { modelLib: this.engineOptions.modelLib } : {}),
       onProgress: (progress) => this.apply({ type: 'progress', progress }),
     }).then(
       (engine) => {
@@ -36,6 +45,9 @@ export class EngineHandle extends EventTarget {
       (error: unknown) => {
         this.apply({ type: 'error', error });
         this.engine = undefined; // a later attempt may succeed (space freed, network back)
+        // The backend's script may simply not have run yet: start again once it registers.
+        const backend = this.engineOptions.backend;
+        if (backend && isBackendMissing(error)) void whenRegistered(backend).then(() => this.get().catch(() => undefined));
         throw error;
       },
     );
@@ -43,12 +55,24 @@ export class EngineHandle extends EventTarget {
   }
 }
 
+/** The elements' `backend` and `model-lib` attributes. */
+export interface EngineChoice {
+  backend?: BackendName;
+  modelLib?: string;
+}
+
 const handles = new Map<string, EngineHandle>();
 
-/** The shared handle for a model URL (relative to the page); throws InvalidRequestError for a URL that cannot name a model. */
-export function engineFor(url: string): EngineHandle {
+/**
+ * The shared handle for a model URL (relative to the page) on a backend (webchuan's engine unless
+ * `choice` names another); throws InvalidRequestError for a URL that cannot name a model.
+ */
+export function engineFor(url: string, choice: EngineChoice = {}): EngineHandle {
   const id = modelId(url, location.href);
-  let handle = handles.get(id);
-  if (!handle) handles.set(id, (handle = new EngineHandle(id)));
+  const backend = choice.backend || 'webchuan';
+  const modelLib = choice.modelLib ? new URL(choice.modelLib, location.href).href : undefined;
+  const key = backend === 'webchuan' ? id : `${id} ${backend} ${modelLib ?? ''}`;
+  let handle = handles.get(key);
+  if (!handle) handles.set(key, (handle = new EngineHandle(id, backend === 'webchuan' ? {} : { backend, modelLib })));
   return handle;
 }

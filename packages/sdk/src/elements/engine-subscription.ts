@@ -23,7 +23,10 @@ export class EngineSubscription implements ReactiveController {
   constructor(
     private readonly host: ReactiveControllerHost,
     private readonly lookup: (model: string) => StateSource,
-    /** The host's current `model` (read when connected and when it may have changed). */
+    /**
+     * The host's current `model`, or any string that changes when the engine it names does (model,
+     * backend and library together); read when connected and when it may have changed.
+     */
     private readonly currentModel: () => string,
     /** Called after every state change (the element dispatches its event there). */
     private readonly onChange: (state: EngineState) => void = () => undefined,

@@ -6,12 +6,13 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import { formatBytes } from '../errors.js';
+import type { BackendName } from '../client/protocol.js';
 import { engineFor } from './engine-registry.js';
 import { phaseLabel } from './engine-state.js';
 import { EngineSubscription } from './engine-subscription.js';
 
 export class BaichuanStatus extends LitElement {
-  static override properties = { model: { type: String } };
+  static override properties = { model: { type: String }, backend: { type: String }, modelLib: { type: String, attribute: 'model-lib' } };
   static override styles = css`
     :host { display: block; font: inherit; color: var(--baichuan-text, inherit); }
     .row { display: flex; gap: 0.5em; align-items: center; flex-wrap: wrap; }
@@ -23,13 +24,21 @@ export class BaichuanStatus extends LitElement {
   // Reactive properties are declared, not initialised as class fields, so Lit's accessors stay in
   // place whatever the compiler's class-field semantics.
   declare model: string;
-  private readonly engine = new EngineSubscription(this, engineFor, () => this.model, (state) => {
-    this.dispatchEvent(new CustomEvent('webchuan-progress', { detail: state, bubbles: true, composed: true }));
-  });
+  /** 'webchuan' (default) or 'webllm' (with `model-lib`; the page imports webchuan/webllm). */
+  declare backend: BackendName | '';
+  declare modelLib: string;
+  private readonly engine = new EngineSubscription(
+    this,
+    () => engineFor(this.model, { backend: this.backend || undefined, modelLib: this.modelLib || undefined }),
+    () => [this.model, this.backend, this.modelLib].join('\n'),
+    (state) => this.dispatchEvent(new CustomEvent('webchuan-progress', { detail: state, bubbles: true, composed: true })),
+  );
 
   constructor() {
     super();
     this.model = '';
+    this.backend = '';
+    this.modelLib = '';
   }
 
   /** The state shown, as the `webchuan-progress` events carry it. */
@@ -38,7 +47,7 @@ export class BaichuanStatus extends LitElement {
   }
 
   override willUpdate(changed: Map<string, unknown>): void {
-    if (changed.has('model')) this.engine.modelChanged();
+    if (changed.has('model') || changed.has('backend') || changed.has('modelLib')) this.engine.modelChanged();
   }
 
   override render() {

@@ -112,7 +112,9 @@ export class TextTokenizer {
   get maxCharsPerToken(): number {
     if (this.longestPiece === undefined) {
       let longest = 1;
-      for (let id = 0; id < this.vocabSize; id++) {
+      // Read once: Hugging Face tokenizers count their vocabulary by building it (O(V) a call).
+      const size = this.vocabSize;
+      for (let id = 0; id < size; id++) {
         const piece = this.idToToken(id);
         if (!/^<0x[0-9A-F]{2}>$/.test(piece)) longest = Math.max(longest, [...piece].length);
       }

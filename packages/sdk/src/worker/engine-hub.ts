@@ -1,19 +1,20 @@
 /**
- * What a worker hosts: one ModelEngine per model, shared by every page connected to the worker, and
- * one Session per connection (a tab, or the page of a dedicated worker). Every call names its model,
- * so two models loaded side by side never answer each other's requests.
+ * What a worker hosts: one engine per model, shared by every page connected to the worker, and one
+ * Session per connection (a tab, or the page of a dedicated worker). Every call names its model, so
+ * two models loaded side by side never answer each other's requests. Which engine runs a model
+ * (ours, or WebLLM's) is the worker entry's choice: the hub only holds them.
  */
-import type { Completion, LoadOptions, ModelInfo, WorkerCompletionRequest } from '../client/protocol.js';
+import type { Completion, LoadOptions, ModelInfo, WorkerChatRequest, WorkerCompletionRequest } from '../client/protocol.js';
 import { InvalidRequestError } from '../errors.js';
 import { modelId } from '../model/identity.js';
-import { deleteAllModels, deleteModel, downloadModel, isModelCached, listCachedModels, type CachedModelSummary } from '../store/cache.js';
+import type { CachedModelSummary } from '../store/cache.js';
 import type { DownloadProgress } from '../store/progress.js';
-import { ModelEngine, type EngineHost } from './model-engine.js';
+import type { EngineBackend, WorkerEngine } from './worker-engine.js';
 
 export class EngineHub {
-  private readonly engines = new Map<string, { engine: ModelEngine; holders: Set<Session> }>();
+  private readonly engines = new Map<string, { engine: WorkerEngine; holders: Set<Session> }>();
 
-  constructor(private readonly host: EngineHost) {}
+  constructor(readonly backend: EngineBackend) {}
 
   /** A new connection's view of the hub. */
   session(): Session {
@@ -21,15 +22,15 @@ export class EngineHub {
   }
 
   /** The engine of a model, created on first use; `holder` keeps it alive until it lets go. */
-  hold(id: string, holder: Session): ModelEngine {
+  hold(id: string, holder: Session): WorkerEngine {
     let entry = this.engines.get(id);
-    if (!entry) this.engines.set(id, (entry = { engine: new ModelEngine(id, this.host), holders: new Set() }));
+    if (!entry) this.engines.set(id, (entry = { engine: this.backend.engine(id), holders: new Set() }));
     entry.holders.add(holder);
     return entry.engine;
   }
 
   /** The engine of a model `holder` holds. */
-  held(id: string, holder: Session): ModelEngine {
+  held(id: string, holder: Session): WorkerEngine {
     const entry = this.engines.get(id);
     if (!entry?.holders.has(holder)) throw new InvalidRequestError('model', `model: ${id} is not loaded on this page: call load() first.`);
     return entry.engine;
@@ -69,6 +70,13 @@ export class Session {
     return this.hub.held(modelId(model), this).complete(request, onText);
   }
 
+  /** A chat through the model's own template, on engines that have one (the page applies its template otherwise). */
+  chat(model: string, request: WorkerChatRequest, onText?: (text: string) => void): Promise<Completion> {
+    const engine = this.hub.held(modelId(model), this);
+    if (!engine.chat) return Promise.reject(new InvalidRequestError('messages', 'messages: this engine takes chat as a prompt made by the page\'s chat template.'));
+    return engine.chat(request, onText);
+  }
+
   /** Cancels one of this page's requests, queued or running. */
   cancel(model: string, requestId: string): void {
     const id = modelId(model);
@@ -96,19 +104,19 @@ export class Session {
   }
 
   listCachedModels(): Promise<CachedModelSummary[]> {
-    return listCachedModels();
+    return this.hub.backend.store.list();
   }
   isModelCached(model: string): Promise<boolean> {
-    return isModelCached(modelId(model));
+    return this.hub.backend.store.has(modelId(model));
   }
   deleteCachedModel(model: string): Promise<void> {
-    return deleteModel(modelId(model));
+    return this.hub.backend.store.delete(modelId(model));
   }
   deleteAllCachedModels(): Promise<void> {
-    return deleteAllModels();
+    return this.hub.backend.store.clear();
   }
   /** Downloads into the cache without loading onto the GPU. */
-  async prefetch(model: string, onProgress?: (p: DownloadProgress) => void): Promise<void> {
-    await downloadModel(modelId(model), { onProgress });
+  prefetch(model: string, onProgress?: (p: DownloadProgress) => void): Promise<void> {
+    return this.hub.backend.store.prefetch(modelId(model), onProgress);
   }
 }

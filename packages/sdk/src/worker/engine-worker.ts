@@ -1,29 +1,28 @@
 /**
- * The worker entry, for both kinds of worker: as a SharedWorker, one hub (one copy of each model on
- * the GPU) serves every tab of the origin, each tab through its own port and session; as a dedicated
- * Worker, it serves the page that started it.
+ * The worker of webchuan's own engine (dist/engine-worker.js), for both kinds of worker: models run
+ * on our WebGPU kernels and are kept in our IndexedDB store.
  */
-import { expose } from 'comlink';
-import { loadTokenizerRuntime } from '../store/assets.js';
-import type { TokenizerRuntime } from '../tokenizer/runtime.js';
+import { deleteAllModels, deleteModel, downloadModel, isModelCached, listCachedModels } from '../store/cache.js';
 import { installErrorTransfer } from './comlink-errors.js';
 import { EngineHub } from './engine-hub.js';
+import { ModelEngine, type EngineHost } from './model-engine.js';
+import { serve } from './serve.js';
+import { tokenizerRuntime } from './tokenizer-runtime.js';
 
 installErrorTransfer();
 
-let runtime: Promise<TokenizerRuntime> | undefined;
-const hub = new EngineHub({
+const host: EngineHost = {
   gpu: () => (self.navigator as Navigator & { gpu?: GPU }).gpu,
-  tokenizerRuntime: () => {
-    runtime ??= loadTokenizerRuntime();
-    runtime.catch(() => (runtime = undefined)); // a failed fetch is retried by the next load
-    return runtime;
+  tokenizerRuntime,
+};
+const hub = new EngineHub({
+  engine: (id) => new ModelEngine(id, host),
+  store: {
+    list: listCachedModels,
+    has: isModelCached,
+    delete: deleteModel,
+    clear: deleteAllModels,
+    prefetch: async (id, onProgress) => void (await downloadModel(id, { onProgress })),
   },
 });
-
-const scope = self as unknown as { onconnect?: unknown };
-if ('onconnect' in scope) {
-  scope.onconnect = (event: MessageEvent) => expose(hub.session(), event.ports[0]!);
-} else {
-  expose(hub.session());
-}
+serve(hub);

@@ -7,7 +7,7 @@
 import type { Completion, FinishReason, LoadOptions, ModelInfo, Usage, WorkerCompletionRequest } from '../client/protocol.js';
 import { generate } from '../engine/generate.js';
 import { loadModel, type LoadedModel } from '../engine/model.js';
-import { AbortError, BadArtifactError, ContextOverflowError, DeviceLostError, InvalidRequestError, TokenizerError, WebchuanError, WebGPUUnavailableError } from '../errors.js';
+import { BadArtifactError, ContextOverflowError, DeviceLostError, InvalidRequestError, TokenizerError, WebchuanError, WebGPUUnavailableError } from '../errors.js';
 import { GpuLimitsError, requestModelDevice } from '../gpu/device.js';
 import type { ModelGpuRequirements } from '../gpu/limits.js';
 import { GpuUploadError } from '../gpu/weights.js';
@@ -18,7 +18,9 @@ import type { DownloadProgress } from '../store/progress.js';
 import type { TokenizerRuntime } from '../tokenizer/runtime.js';
 import { StreamingDetokenizer, TextTokenizer, TokenizerCrashError, tokenizerFormat } from '../tokenizer/tokenizer.js';
 import { checkRequest, type CheckedRequest } from './request.js';
+import { RequestQueue } from './request-queue.js';
 import { StopStringMatcher } from './stop-strings.js';
+import type { WorkerEngine } from './worker-engine.js';
 
 /** What an engine needs from its host: the GPU and the tokenizer's wasm runtime. */
 export interface EngineHost {
@@ -36,13 +38,11 @@ interface Loaded {
   kvTokens: number[];
 }
 
-export class ModelEngine {
+export class ModelEngine implements WorkerEngine {
   private loaded?: Loaded;
   /** Set when the device was lost: the next request reloads with these options. */
   private lost?: { options: LoadOptions; reason: string };
-  private queue: Promise<unknown> = Promise.resolve();
-  /** Controllers of queued and running requests, by request id. */
-  private readonly controllers = new Map<string, AbortController>();
+  private readonly queue = new RequestQueue();
   /** The load in progress and who listens to its progress (a second caller joins the first load). */
   private loading?: { options: LoadOptions; done: Promise<ModelInfo>; listeners: Set<(p: DownloadProgress) => void> };
 
@@ -54,9 +54,7 @@ export class ModelEngine {
 
   /** Runs `task` after every earlier task: the one-request-at-a-time queue. */
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(task, task);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.exclusive(task);
   }
 
   /** Downloads (or finds in the cache) and loads the model; joins a load already under way. */
@@ -143,6 +141,8 @@ export class ModelEngine {
     const a = l.adapter.info;
     return {
       url: this.id,
+      backend: 'webchuan',
+      chatTemplate: 'page',
       modelType: l.model.info.config.modelType,
       quantization: l.model.info.quantization,
       contextWindow: l.model.forward.contextWindow,
@@ -162,23 +162,12 @@ export class ModelEngine {
 
   /** Cancels a request, queued or running; a running one stops before its next token. */
   cancel(requestId: string): void {
-    // complete() registers its controller before anything else can run, and messages arrive in
-    // order, so an unknown id is a request that has already finished.
-    this.controllers.get(requestId)?.abort();
+    this.queue.cancel(requestId);
   }
 
   /** Runs a completion; `onText` receives each piece of text as it is decoded. */
   complete(request: WorkerCompletionRequest, onText?: (text: string) => void): Promise<Completion> {
-    const controller = new AbortController();
-    this.controllers.set(request.requestId, controller);
-    return this.exclusive(async () => {
-      try {
-        if (controller.signal.aborted) throw new AbortError();
-        return await this.completeNow(request, controller.signal, onText);
-      } finally {
-        this.controllers.delete(request.requestId);
-      }
-    });
+    return this.queue.request(request.requestId, (signal) => this.completeNow(request, signal, onText));
   }
 
   private async completeNow(raw: WorkerCompletionRequest, signal: AbortSignal, onText?: (text: string) => void): Promise<Completion> {

@@ -25,11 +25,13 @@ const FLAGS = [
   '--no-first-run',
 ];
 
+/** Chromium's command line: WebGPU on SwiftShader, or none. */
+export function chromiumArgs(webgpu = true): string[] {
+  return webgpu ? [...FLAGS, '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader'] : [...FLAGS, '--disable-webgpu'];
+}
+
 export async function launchChromium(webgpu = true): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: webgpu ? [...FLAGS, '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader'] : [...FLAGS, '--disable-webgpu'],
-  });
+  return chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs(webgpu) });
 }
 
 export interface Harness {
@@ -39,15 +41,19 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Serves test/browser/ (the harness page) and, under /artifacts/, the files of `artifactRoot`. */
-export async function startHarness(artifactRoot: string): Promise<Harness> {
+/**
+ * Serves test/browser/ (the harness page) and, under /artifacts/, the files of `artifactRoot`.
+ * `prebundle`: dependencies Vite should bundle before the page asks (a big one found later, such as
+ * WebLLM in its worker, would make Vite reload the page mid-test).
+ */
+export async function startHarness(artifactRoot: string, prebundle: string[] = []): Promise<Harness> {
   const artifacts = faultyArtifactServer(artifactRoot);
   const server = await createServer({
     configFile: false,
     root: dirname(fileURLToPath(import.meta.url)),
     logLevel: 'error',
     server: { host: 'localhost', port: 0, strictPort: false },
-    optimizeDeps: { include: ['idb-keyval'] },
+    optimizeDeps: { include: ['idb-keyval', ...prebundle] },
     plugins: [{ name: 'faulty-artifacts', configureServer: (s) => void s.middlewares.use(artifacts.middleware) }],
   });
   await server.listen();

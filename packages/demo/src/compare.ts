@@ -1,0 +1,83 @@
+// "Compare engines": one prompt on webchuan's engine and on WebLLM (a model library compiled by MLC
+// for the same artifact), one after the other on this GPU, with both speeds side by side. WebLLM
+// (webchuan/webllm and its worker) is downloaded only when this panel runs.
+import { createEngine, type BackendName, type Completion } from 'webchuan';
+
+interface Row {
+  backend: BackendName;
+  result?: Completion;
+  seconds?: number;
+  error?: string;
+}
+
+const ENGINES: { backend: BackendName; label: string }[] = [
+  { backend: 'webchuan', label: 'webchuan (our WGSL kernels)' },
+  { backend: 'webllm', label: 'WebLLM (MLC-compiled library)' },
+];
+
+export function setupCompare(modelUrl: string): void {
+  const form = document.querySelector<HTMLFormElement>('#compare-form');
+  if (!form) return;
+  const lib = document.querySelector<HTMLInputElement>('#compare-lib')!;
+  const params = new URLSearchParams(location.search);
+  if (params.get('lib')) lib.value = params.get('lib')!;
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void run(modelUrl, form);
+  });
+}
+
+async function run(modelUrl: string, form: HTMLFormElement): Promise<void> {
+  const button = form.querySelector('button')!;
+  const prompt = form.querySelector<HTMLTextAreaElement>('#compare-prompt')!.value;
+  const maxTokens = Number(form.querySelector<HTMLInputElement>('#compare-tokens')!.value) || 16;
+  const modelLib = form.querySelector<HTMLInputElement>('#compare-lib')!.value.trim();
+  const rows: Row[] = [];
+  button.disabled = true;
+  try {
+    for (const { backend } of ENGINES) {
+      const row: Row = { backend };
+      rows.push(row);
+      render(rows, backend);
+      try {
+        if (backend === 'webllm') {
+          if (!modelLib) throw new Error('Give the URL of a WebLLM model library compiled for this model.');
+          await import('webchuan/webllm');
+        }
+        // Disposed before the other engine loads (the page's elements may keep webchuan's copy of the model).
+        const engine = await createEngine({ model: modelUrl, backend, ...(backend === 'webllm' ? { modelLib } : {}) });
+        try {
+          const t0 = performance.now();
+          row.result = await engine.completions.create({ prompt, max_tokens: maxTokens, temperature: 0 });
+          row.seconds = (performance.now() - t0) / 1000;
+        } finally {
+          await engine.dispose();
+        }
+      } catch (error) {
+        row.error = (error as Error).message;
+      }
+    }
+  } finally {
+    button.disabled = false;
+    render(rows);
+  }
+}
+
+function render(rows: Row[], running?: BackendName): void {
+  const body = document.querySelector('#compare-results tbody')!;
+  body.replaceChildren(
+    ...rows.map((row) => {
+      const tr = document.createElement('tr');
+      const u = row.result?.usage;
+      const label = ENGINES.find((e) => e.backend === row.backend)!.label;
+      const cells = row.error
+        ? [label, '—', '—', '—', row.error]
+        : u
+          ? [label, u.extra.prefill_tokens_per_s.toFixed(2), u.extra.decode_tokens_per_s.toFixed(2), `${u.extra.time_to_first_token_s.toFixed(2)} s`, row.result!.choices[0]!.text]
+          : [label, '…', '…', '…', row.backend === running ? 'Running…' : ''];
+      // Model output is text: textContent, never markup.
+      for (const text of cells) tr.append(Object.assign(document.createElement('td'), { textContent: text }));
+      return tr;
+    }),
+  );
+}

@@ -1,0 +1,44 @@
+/**
+ * Our request fields as WebLLM's. Each field keeps webchuan's meaning or is refused with an
+ * InvalidRequestError naming it: a page that switches engines must never get different sampling
+ * silently. What WebLLM 0.2.79 cannot do as webchuan does:
+ * - `top_k`: WebLLM samples with temperature and top_p only;
+ * - `repetition_penalty`: WebLLM penalises only the tokens it generated (Hugging Face's penalty, ours,
+ *   covers the prompt too), and skips it whenever presence/frequency penalties are set, which MLC's
+ *   mlc-chat-config.json always does (0.0);
+ * - `top_p: 0`: WebLLM needs top_p > 0 (`temperature: 0` is greedy on both engines).
+ * Stop strings are not handed to WebLLM: the worker matches them across token boundaries as
+ * webchuan's engine does, and interrupts WebLLM when one is found.
+ */
+import type { CompletionCreateParamsBase } from '@mlc-ai/web-llm';
+import { InvalidRequestError } from '../errors.js';
+import type { CheckedRequest } from '../worker/request.js';
+
+/** The sampling fields WebLLM takes, in the shape its completion and chat requests share. */
+export type WebLLMSampling = Pick<CompletionCreateParamsBase, 'max_tokens' | 'temperature' | 'top_p' | 'logit_bias' | 'logprobs' | 'seed' | 'presence_penalty' | 'frequency_penalty'>;
+
+export function webllmSampling(r: CheckedRequest): WebLLMSampling {
+  if (r.top_k !== undefined && r.top_k !== 0) {
+    throw new InvalidRequestError('top_k', "top_k: WebLLM samples with temperature and top_p only; leave top_k unset (or 0) on the 'webllm' backend, or use the 'webchuan' backend.");
+  }
+  if (r.repetition_penalty !== undefined && r.repetition_penalty !== 1) {
+    throw new InvalidRequestError(
+      'repetition_penalty',
+      "repetition_penalty: WebLLM penalises only generated tokens, and not at all when presence/frequency penalties are configured, so it cannot apply webchuan's (Hugging Face's) penalty over prompt + output; use presence_penalty / frequency_penalty, or the 'webchuan' backend.",
+    );
+  }
+  if (r.top_p === 0) throw new InvalidRequestError('top_p', 'top_p: WebLLM needs top_p > 0; use temperature: 0 for greedy decoding.');
+  return {
+    max_tokens: r.max_tokens,
+    // Our defaults, not the model config's: the same request samples the same way on both engines.
+    temperature: r.temperature,
+    top_p: r.top_p ?? 1,
+    ...(r.logit_bias ? { logit_bias: r.logit_bias } : {}),
+    ...(r.logprobs ? { logprobs: true } : {}),
+    ...(r.seed !== undefined ? { seed: r.seed } : {}),
+    // Always both: WebLLM applies the two together or not at all, and would otherwise take the model
+    // config's values; unset means 0 in our API.
+    presence_penalty: r.presence_penalty ?? 0,
+    frequency_penalty: r.frequency_penalty ?? 0,
+  };
+}
