@@ -16,6 +16,7 @@ import { describeModelLibMismatch, modelLibDifferences, readArtifactIndex, readM
 import type { DownloadProgress } from '../store/progress.js';
 import type { TokenizerRuntime } from '../tokenizer/runtime.js';
 import { TextTokenizer, tokenizerFormat, type TokenizerFile } from '../tokenizer/tokenizer.js';
+import { JoinedLoad } from '../worker/joined-load.js';
 import { checkRequest, type CheckedRequest } from '../worker/request.js';
 import { RequestQueue } from '../worker/request-queue.js';
 import { StopStringMatcher } from '../worker/stop-strings.js';
@@ -49,7 +50,7 @@ export class WebLLMEngine implements WorkerEngine {
   private loaded?: Loaded;
   private readonly queue = new RequestQueue();
   /** The load in progress and who listens to its progress (a second caller joins the first load). */
-  private loading?: { key: string; done: Promise<ModelInfo>; listeners: Set<(p: DownloadProgress) => void> };
+  private readonly loads = new JoinedLoad<ModelInfo>();
 
   constructor(
     /** The model's identity: its artifact's absolute URL (model/identity.ts); also WebLLM's model_id. */
@@ -60,22 +61,12 @@ export class WebLLMEngine implements WorkerEngine {
   load(options: LoadOptions = {}, onProgress?: (p: DownloadProgress) => void): Promise<ModelInfo> {
     const key = `${options.modelLib ?? ''} ${options.contextWindow ?? ''}`;
     const same = (o: LoadOptions) => `${o.modelLib ?? ''} ${o.contextWindow ?? ''}` === key;
-    if (this.loading?.key === key) {
-      if (onProgress) this.loading.listeners.add(onProgress);
-      return this.loading.done;
-    }
-    const listeners = new Set(onProgress ? [onProgress] : []);
-    const done = this.queue.exclusive(async () => {
-      if (this.loaded && same(this.loaded.options)) return this.loaded.info;
-      return this.loadNow(options, (p) => listeners.forEach((l) => l(p)));
-    });
-    const entry = { key, done, listeners };
-    this.loading = entry;
-    const clear = () => {
-      if (this.loading === entry) this.loading = undefined;
-    };
-    done.then(clear, clear);
-    return done;
+    return this.loads.run(key, onProgress, (report) =>
+      this.queue.exclusive(async () => {
+        if (this.loaded && same(this.loaded.options)) return this.loaded.info;
+        return this.loadNow(options, report);
+      }),
+    );
   }
 
   private async loadNow(options: LoadOptions, onProgress: (p: DownloadProgress) => void): Promise<ModelInfo> {

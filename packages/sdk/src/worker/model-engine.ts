@@ -17,6 +17,7 @@ import { cachedArtifactSource, downloadModel } from '../store/cache.js';
 import type { DownloadProgress } from '../store/progress.js';
 import type { TokenizerRuntime } from '../tokenizer/runtime.js';
 import { StreamingDetokenizer, TextTokenizer, TokenizerCrashError, tokenizerFormat } from '../tokenizer/tokenizer.js';
+import { JoinedLoad } from './joined-load.js';
 import { checkRequest, type CheckedRequest } from './request.js';
 import { RequestQueue } from './request-queue.js';
 import { StopStringMatcher } from './stop-strings.js';
@@ -44,7 +45,7 @@ export class ModelEngine implements WorkerEngine {
   private lost?: { options: LoadOptions; reason: string };
   private readonly queue = new RequestQueue();
   /** The load in progress and who listens to its progress (a second caller joins the first load). */
-  private loading?: { options: LoadOptions; done: Promise<ModelInfo>; listeners: Set<(p: DownloadProgress) => void> };
+  private readonly loads = new JoinedLoad<ModelInfo>();
 
   constructor(
     /** The model's identity: its artifact's absolute URL (model/identity.ts). */
@@ -60,22 +61,12 @@ export class ModelEngine implements WorkerEngine {
   /** Downloads (or finds in the cache) and loads the model; joins a load already under way. */
   load(options: LoadOptions = {}, onProgress?: (p: DownloadProgress) => void): Promise<ModelInfo> {
     const same = (o: LoadOptions) => o.contextWindow === options.contextWindow;
-    if (this.loading && same(this.loading.options)) {
-      if (onProgress) this.loading.listeners.add(onProgress);
-      return this.loading.done;
-    }
-    const listeners = new Set(onProgress ? [onProgress] : []);
-    const done = this.exclusive(async () => {
-      if (this.loaded && same(this.loaded.options)) return this.info();
-      return this.loadNow(options, (p) => listeners.forEach((l) => l(p)));
-    });
-    const entry = { options, done, listeners };
-    this.loading = entry;
-    const clear = () => {
-      if (this.loading === entry) this.loading = undefined;
-    };
-    done.then(clear, clear);
-    return done;
+    return this.loads.run(String(options.contextWindow ?? ''), onProgress, (report) =>
+      this.exclusive(async () => {
+        if (this.loaded && same(this.loaded.options)) return this.info();
+        return this.loadNow(options, report);
+      }),
+    );
   }
 
   private async loadNow(options: LoadOptions, onProgress: (p: DownloadProgress) => void): Promise<ModelInfo> {
