@@ -16,7 +16,7 @@ interface CatalogModel {
 
 const models = catalog.models as CatalogModel[];
 const params = new URLSearchParams(location.search);
-const fallback = models.find((m) => m.id === 'tiny-random')!;
+const fallback = models.find((m) => (m as { default?: boolean }).default)!;
 const chosen = params.get('model') ?? models.find((m) => m.id === params.get('id'))?.url ?? fallback.url;
 const modelUrl = new URL(chosen, location.href).href;
 
