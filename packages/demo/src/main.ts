@@ -48,7 +48,7 @@ async function renderModelCards(cached: CachedModelSummary[]): Promise<void> {
   const list = document.querySelector<HTMLElement>('#model-cards')!;
   const cachedBytes = (m: CatalogModel) => cached.find((c) => c.id === modelId(m.url, location.href))?.bytes ?? 0;
   const cards: Card[] = MODELS.map((model) => ({ model, current: model === current, cachedBytes: cachedBytes(model) }));
-  renderCards(list, cards, load);
+  if (!list.dataset.ready) renderCards(list, cards, load); // "Checking…" until the first verdicts, never again
   device ??= describeDevice();
   const facts = await device;
   await Promise.all(
@@ -89,19 +89,23 @@ async function renderCache(): Promise<void> {
   if (rows.length === 0) list.append(Object.assign(document.createElement('li'), { className: 'card empty', textContent: 'Nothing stored yet.' }));
 }
 
+/** The adapter as describeDevice() saw it: one adapter request for the cards and this list. */
 async function renderDevice(): Promise<void> {
   const dl = document.querySelector('#device')!;
   const add = (term: string, value: string) => dl.append(Object.assign(document.createElement('dt'), { textContent: term }), Object.assign(document.createElement('dd'), { textContent: value }));
-  if (!navigator.gpu) return add('WebGPU', 'not available in this browser');
-  const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) return add('WebGPU', 'available, but no GPU adapter');
-  const info = adapter.info;
-  add('Adapter', [info.vendor, info.architecture, info.description].filter(Boolean).join(' · ') || 'unknown');
-  add('shader-f16', adapter.features.has('shader-f16') ? 'yes' : 'no (q4f16_1 still runs: scales are unpacked in the shader)');
-  add('Largest storage buffer', formatBytes(adapter.limits.maxStorageBufferBindingSize));
-  add('Largest buffer', formatBytes(adapter.limits.maxBufferSize));
-  add('Workgroup storage', formatBytes(adapter.limits.maxComputeWorkgroupStorageSize));
-  add('Features', [...adapter.features].sort().join(', ') || 'none');
+  device ??= describeDevice();
+  const { adapter, storage } = await device;
+  if (adapter === undefined) return add('WebGPU', 'not available in this browser');
+  if (adapter === null) return add('WebGPU', 'available, but no GPU adapter');
+  const limit = (name: keyof typeof adapter.limits) => formatBytes(adapter.limits[name] ?? 0);
+  const features = [...adapter.features];
+  add('Adapter', [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' · ') || 'unknown');
+  add('shader-f16', features.includes('shader-f16') ? 'yes' : 'no (q4f16_1 still runs: scales are unpacked in the shader)');
+  add('Largest storage buffer', limit('maxStorageBufferBindingSize'));
+  add('Largest buffer', limit('maxBufferSize'));
+  add('Workgroup storage', limit('maxComputeWorkgroupStorageSize'));
+  add('Features', features.sort().join(', ') || 'none');
+  if (storage) add('Storage this site may use', `${formatBytes(Math.max(0, storage.quota - storage.usage))} more (${formatBytes(storage.usage)} used)`);
 }
 
 async function refresh(): Promise<void> {
@@ -114,7 +118,7 @@ let pending: Promise<void> | undefined;
 const refreshSoon = () => {
   pending ??= new Promise<void>((resolve) => setTimeout(resolve, 250)).then(() => {
     pending = undefined;
-    return renderCache();
+    return refresh(); // the cards say what is stored, and the storage left decides a verdict
   });
 };
 document.addEventListener('webchuan-progress', refreshSoon);

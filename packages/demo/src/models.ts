@@ -58,7 +58,14 @@ export function profileFor(model: CatalogModel | undefined): Profile {
 }
 
 /** The model's mlc-chat-config.json: built from the SDK's shape, or read from the hosted artifact (a few KB). */
-export async function chatConfigFor(model: CatalogModel): Promise<ChatConfigJson> {
+const chatConfigs = new Map<string, Promise<ChatConfigJson>>();
+export function chatConfigFor(model: CatalogModel): Promise<ChatConfigJson> {
+  let config = chatConfigs.get(model.id);
+  if (!config) chatConfigs.set(model.id, (config = fetchChatConfig(model)));
+  return config;
+}
+
+async function fetchChatConfig(model: CatalogModel): Promise<ChatConfigJson> {
   if (model.shape === 'baichuan-7b') return buildChatConfig(BAICHUAN_7B, model.quantization, { tokenizerFiles: ['tokenizer.model'] });
   const response = await fetch(new URL('mlc-chat-config.json', new URL(model.url, location.href)));
   if (!response.ok) throw new Error(`no mlc-chat-config.json at ${model.url} (HTTP ${response.status})`);
