@@ -373,6 +373,64 @@ describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
   });
 });
 
+describe.skipIf(!haveChromium())("the demo on Lit's development build", () => {
+  it('logs no Lit warning (no element schedules an update after one completed) through load, ghost text, Tab, a chat and Stop', async () => {
+    // The same demo bundled with Lit's dev build (NODE_ENV=development), which warns about
+    // "change-in-update": an element setting a reactive property once its update has completed.
+    const out = join(tmpdir(), `webchuan-e2e-demo-dev-${process.pid}`);
+    execFileSync('npx', ['vite', 'build', '--outDir', out, '--emptyOutDir', '--logLevel', 'error'], { cwd: join(ROOT, 'packages/demo'), stdio: 'ignore', env: { ...process.env, NODE_ENV: 'development' } });
+    const server = await serveStatic({ '/': out, '/tiny/': TINY });
+    const browser = await launchChromium();
+    try {
+      const p = await browser.newPage();
+      const warnings: string[] = [];
+      let devMode = false;
+      p.on('console', (m) => {
+        if (m.text().startsWith('Lit is in dev mode')) devMode = true;
+        else if (m.type() === 'error' || m.type() === 'warning') warnings.push(m.text());
+      });
+      p.on('pageerror', (e) => warnings.push(e.message));
+      await p.goto(`${server.origin}/`);
+      await ready(p);
+      await p.locator('#inline-field').click();
+      await p.keyboard.press('Control+End');
+      await p.keyboard.type('x');
+      await p.keyboard.press('Backspace');
+      await p.waitForFunction(() => (document.querySelector('baichuan-completion#inline') as unknown as { ghost: string }).ghost.length > 0, null, { timeout: 60_000 });
+      await p.keyboard.press('Tab');
+      const chat = p.locator('baichuan-chat');
+      await chat.locator('textarea').fill('静夜思');
+      await chat.locator('button[part="send"]').click();
+      await p.waitForFunction(() => (document.querySelector('baichuan-chat')!.shadowRoot!.querySelector('li.assistant .text')?.textContent ?? '').length >= 2, null, { timeout: 60_000 });
+      await chat.locator('button[part="stop"]').click();
+      await p.waitForFunction(() => !(document.querySelector('baichuan-chat') as unknown as { running: boolean }).running);
+      await p.locator('baichuan-completion#button button').click();
+      await p.waitForFunction(() => document.querySelector('baichuan-completion#button')!.shadowRoot!.querySelector('[part="usage"]'), null, { timeout: 60_000 }); // finished
+      // Another model by URL, in the same tab: every element follows the new model.
+      await p.goto(`${server.origin}/?model=${encodeURIComponent(`${server.origin}/tiny/`)}`);
+      await ready(p);
+      expect(devMode).toBe(true); // the check ran on Lit's dev build
+      expect(warnings).toEqual([]);
+      // And a browser without WebGPU, whose elements all end in an error state.
+      const noGpu = await launchChromium(false);
+      try {
+        const q = await noGpu.newPage();
+        q.on('console', (m) => (m.type() === 'error' || m.type() === 'warning') && !m.text().startsWith('Lit is in dev mode') && m.text() !== 'No available adapters.' && warnings.push(m.text()));
+        await q.goto(`${server.origin}/`);
+        await q.waitForFunction(() => document.querySelector('baichuan-status')?.shadowRoot?.querySelector('[data-phase="error"]'), null, { timeout: 30_000 });
+        await q.waitForFunction(() => document.querySelector<HTMLElement>('#model-cards')?.dataset.ready === 'true');
+      } finally {
+        await noGpu.close();
+      }
+      expect(warnings).toEqual([]);
+    } finally {
+      await browser.close();
+      await server.close();
+      execFileSync('rm', ['-rf', out]);
+    }
+  }, 180_000);
+});
+
 describe.skipIf(!haveChromium())('the built demo under another base path', () => {
   it('loads and becomes ready when served from /some/sub/path/', async () => {
     const server = await serveStatic({ '/some/sub/path/': DEMO_DIST });
