@@ -228,6 +228,21 @@ describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
     expect(await page.locator('#eval-average').textContent()).toBe(`${(100 * summary.macroAccuracy).toFixed(1)} %`);
   }, 400_000);
 
+  it('compares engines: webchuan\'s row has its figures and text, WebLLM\'s says what it needs', async () => {
+    await page.locator('#compare-tokens').fill('4');
+    await page.locator('#compare-form button[type="submit"]').click();
+    const rows = page.locator('#compare-results tbody tr');
+    await expect.poll(() => rows.count(), { timeout: 60_000 }).toBe(2);
+    await page.waitForFunction(() => !document.querySelector<HTMLButtonElement>('#compare-form button[type="submit"]')!.disabled, null, { timeout: 120_000 });
+    const cells = async (i: number) => rows.nth(i).locator('td').allTextContents();
+    const ours = await cells(0);
+    expect(ours[0]).toContain('webchuan');
+    expect(ours[1]).toMatch(/^\d+\.\d\d$/); // prefill tok/s
+    expect(ours[3]).toMatch(/^\d+\.\d\d s$/); // first token
+    expect(ours[4]!.startsWith('李商隐')).toBe(true);
+    expect((await cells(1))[4]).toContain('Give the URL of a WebLLM model library');
+  });
+
   it('fits phones, tablets and desktops without horizontal scrolling, in light and dark', async () => {
     const widths: Record<string, { scrollWidth: number; clientWidth: number }> = {};
     for (const scheme of ['light', 'dark'] as const) {
