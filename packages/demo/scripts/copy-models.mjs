@@ -19,10 +19,9 @@ for (const m of catalog.models) {
   cpSync(join(root, m.artifact), out, { recursive: true });
   console.log(`demo: ${m.artifact} → public/models/${m.id}/`);
 }
-// An earlier build's generated model (tiny-random) is no longer in the catalog: do not ship it.
-for (const name of readdirSync(models)) {
-  if (!catalog.models.some((m) => m.id === name && m.artifact)) rmSync(join(models, name), { recursive: true, force: true });
-}
+// Earlier builds generated a random model here; it is no longer in the catalog, so it must not ship.
+// Only that folder goes: anything else in public/models/ (a converted Baichuan-7B) is the user's.
+rmSync(join(models, 'tiny-random'), { recursive: true, force: true });
 
 const quizSource = join(root, 'models/poetry/data/quiz');
 const quiz = join(demo, 'public/quiz');
