@@ -8,7 +8,7 @@
  * here). Every console error or warning of the demo's pages fails the run. Screenshots go to e2e/output/.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -57,7 +57,7 @@ function watch(page: Page, label: string): Page {
 beforeAll(async () => {
   await writeRandomModel(TINY, tinyBaichuanConfig({ vocabSize: tinyTokenizerPieces().length }), 'q4f32_1', 7, 'tiny');
 });
-afterAll(() => execFileSync('rm', ['-rf', TINY]));
+afterAll(() => rmSync(TINY, { recursive: true, force: true }));
 
 describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
   let server: StaticServer;
@@ -441,7 +441,7 @@ describe.skipIf(!haveChromium())("the demo on Lit's development build", () => {
     } finally {
       await browser.close();
       await server.close();
-      execFileSync('rm', ['-rf', out]);
+      rmSync(out, { recursive: true, force: true });
     }
   }, 180_000);
 });
