@@ -48,6 +48,7 @@ export async function serveStatic(roots: Record<string, string>, options: { cors
     const stream = createReadStream(file, { highWaterMark: file.endsWith('.bin') && state.trickle ? state.trickle : 64 * 1024 });
     if (file.endsWith('.bin') && state.trickle) {
       stream.on('data', () => {
+        if (!state.trickle) return; // trickling stopped mid-file: the rest at full speed
         stream.pause();
         setTimeout(() => stream.resume(), 50);
       });

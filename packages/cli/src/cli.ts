@@ -46,9 +46,10 @@ const USAGE = `webchuan <command> [options]
       bandwidth) and per-kernel GPU time of a decode step and a prefill (timestamp-query). --shape
       generates random weights of that model's real shapes in GPU memory (no file).
   eval --model <dir> --data <dataset dir> [--protocol ceval|mmlu] [--split val|test] [--subjects a,b]
-       [--shots 5] [--out summary.json]
+       [--shots 5] [--limit N] [--out summary.json]
       Multiple-choice accuracy as in Baichuan-7B's C-Eval/MMLU tables: k-shot prompts from dev/, the
-      answer whose letter has the highest next-token logit. A table on stderr, the JSON summary on stdout
+      answer whose letter has the highest next-token logit; --limit scores only the first N questions of
+      each subject (the demo's Evaluate panel takes the same limit). A table on stderr, the JSON summary on stdout
       (or in --out).
   check-lib <model-lib.wasm> <artifact dir>
       Compare the parameters an MLC model library (WebLLM) was compiled for with an artifact's
@@ -101,6 +102,7 @@ const OPTIONS = {
   split: { type: 'string' },
   subjects: { type: 'string' },
   shots: { type: 'string' },
+  limit: { type: 'string' },
   'decode-at': { type: 'string' },
   shape: { type: 'string' },
   context: { type: 'string' },
@@ -183,7 +185,7 @@ export async function main(argv: string[]): Promise<number> {
         });
         const model = await loadNodeModel(required(o.model, '--model'));
         try {
-          const summary = await evaluateNode(model, subjects, { protocol, shots: int(o.shots, '--shots', 5), onProgress: progressBar('evaluating', ' questions') });
+          const summary = await evaluateNode(model, subjects, { protocol, shots: int(o.shots, '--shots', 5), limit: o.limit === undefined ? undefined : int(o.limit, '--limit', 0), onProgress: progressBar('evaluating', ' questions') });
           process.stderr.write(formatSummary(summary));
           const json = `${JSON.stringify(summary, null, 1)}\n`;
           if (o.out) await writeFile(o.out, json);

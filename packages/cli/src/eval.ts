@@ -66,11 +66,12 @@ export function nodeChooser(model: NodeModel): Chooser {
   };
 }
 
-export async function evaluateNode(model: NodeModel, subjects: Subject[], options: { protocol: Protocol; shots: number; onProgress?: (done: number, total: number) => void }): Promise<EvalSummary> {
+export async function evaluateNode(model: NodeModel, subjects: Subject[], options: { protocol: Protocol; shots: number; limit?: number; onProgress?: (done: number, total: number) => void }): Promise<EvalSummary> {
   const letters = await letterTokens(options.protocol, (text) => model.tokenizer.encode(text));
   return evaluate(subjects, nodeChooser(model), letters, {
     protocol: options.protocol,
     shots: options.shots,
+    limit: options.limit,
     maxPromptTokens: model.forward.contextWindow - 1,
     onProgress: options.onProgress,
   });

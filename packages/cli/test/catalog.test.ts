@@ -1,14 +1,14 @@
 /** The model catalog in models/ states sizes that the code that writes and loads models agrees with. */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BAICHUAN_7B } from '../../sdk/src/model/config.js';
 import { artifactShardBytes } from '../../sdk/src/model/memory.js';
 import { gpuMemoryBytes } from '../../sdk/src/gpu/limits.js';
-import { tinyBaichuanConfig, writeRandomModel } from '../src/random-model.js';
-import { tinyTokenizerPieces } from '../src/tiny-tokenizer.js';
+import { artifactBytes, parseChatConfig, parseTensorCache, type ChatConfigJson } from '../../sdk/src/model/artifact.js';
+import { engineFit } from '../../sdk/src/engine/requirements.js';
 import type { Quantization } from '../../sdk/src/model/quant.js';
-import { REPO_ROOT, tempDir } from '../../sdk/test/helpers.js';
+import { REPO_ROOT } from '../../sdk/test/helpers.js';
 
 interface CatalogModel {
   id: string;
@@ -18,11 +18,13 @@ interface CatalogModel {
   contextWindow: number;
   gpuMemoryBytes: number;
   requiredFeatures: string[];
+  default?: boolean;
+  /** A folder of this repository holding the artifact, which the demo's build serves at `url`. */
+  artifact?: string;
+  license: string;
 }
 
 const catalog = JSON.parse(readFileSync(join(REPO_ROOT, 'models/catalog.json'), 'utf8')) as { models: CatalogModel[] };
-const dir = tempDir();
-afterAll(() => dir.remove());
 
 describe('models/catalog.json', () => {
   it('lists Baichuan-7B first, with the shard bytes and GPU memory its q4f16_1 artifact needs', () => {
@@ -34,11 +36,29 @@ describe('models/catalog.json', () => {
     expect(first!.requiredFeatures).toEqual([]); // f16 scales are unpacked in the shader
   });
 
-  it("states the tiny default model's size exactly as the generator writes it", async () => {
-    const tiny = catalog.models.find((m) => m.id === 'tiny-random')!;
-    const out = join(dir.path, 'tiny');
-    await writeRandomModel(out, tinyBaichuanConfig({ vocabSize: tinyTokenizerPieces().length }), tiny.quantization, 7, 'tiny');
-    const shards = readdirSync(out).filter((f) => f.endsWith('.bin')).reduce((n, f) => n + statSync(join(out, f)).size, 0);
-    expect(tiny.sizeBytes).toBe(shards);
+  it('has exactly one default model: the poetry model, whose size and GPU memory are its artifact\'s own', () => {
+    expect(catalog.models.filter((m) => m.default).map((m) => m.id)).toEqual(['poetry-q4f32_1']);
+    const poetry = catalog.models.find((m) => m.default)!;
+    expect(poetry.artifact).toBe('models/poetry/q4f32_1');
+    const dir = join(REPO_ROOT, poetry.artifact!);
+    const chatConfig = JSON.parse(readFileSync(join(dir, 'mlc-chat-config.json'), 'utf8')) as ChatConfigJson;
+    const info = parseChatConfig(chatConfig);
+    expect(info.quantization).toBe(poetry.quantization);
+    expect(poetry.contextWindow).toBe(info.config.contextWindow);
+    const shards = readdirSync(dir).filter((f) => f.endsWith('.bin')).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+    expect(poetry.sizeBytes).toBe(shards);
+    expect(poetry.sizeBytes).toBe(artifactBytes(parseTensorCache(JSON.parse(readFileSync(join(dir, 'tensor-cache.json'), 'utf8')))));
+    expect(poetry.gpuMemoryBytes).toBe(gpuMemoryBytes(info.config, info.quantization, poetry.contextWindow));
+    // The figure the demo's "can this device run it?" card shows comes from the engine's own check.
+    expect(poetry.gpuMemoryBytes).toBe(engineFit(chatConfig, { limits: {}, features: [] }, poetry.contextWindow).needs.totalBytes);
+    expect(poetry.license).toMatch(/Apache-2\.0/);
+  });
+
+  it('points every artifact at a folder that exists, and names no generated model', () => {
+    for (const m of catalog.models.filter((m) => m.artifact)) {
+      expect(statSync(join(REPO_ROOT, m.artifact!, 'mlc-chat-config.json')).isFile()).toBe(true);
+      expect(m.url).toBe(`./models/${m.id}/`); // where the demo's build copies it
+    }
+    expect(catalog.models.map((m) => m.id)).not.toContain('tiny-random');
   });
 });

@@ -4,10 +4,11 @@
  * questions, must be those of a full forward pass on the CPU reference.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import Papa from 'papaparse';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { argmaxLetter, buildPrompt, evaluate, LETTERS, letterTokens, questionsFromRows, type EvalSummary, type Letter, type Question } from '../../sdk/src/eval/multiple-choice.js';
+import { argmaxLetter, buildPrompt, evaluate, LETTERS, letterTokens, parseCsv, questionsFromRows, type EvalSummary, type Letter, type Question } from '../../sdk/src/eval/multiple-choice.js';
 import { openArtifact, readTensors } from '../../sdk/src/model/artifact.js';
 import { mulberry32 } from '../../sdk/src/model/random.js';
 import { ReferenceModel } from '../../sdk/src/reference/model.js';
@@ -56,6 +57,36 @@ describe('the protocol', () => {
     expect(summary.subjects.map((s) => s.accuracy)).toEqual([0.5, 1]);
     expect(summary.macroAccuracy).toBe(0.75);
     expect(summary.microAccuracy).toBeCloseTo(2 / 3, 10);
+  });
+
+  it('scores only the first `limit` questions of each subject when given one', async () => {
+    const dev = [q('1', 'A')];
+    const subjects = [
+      { name: 's', title: 'S', dev, questions: [q('a', 'A'), q('b', 'B'), q('c', 'A')] },
+      { name: 't', title: 'T', dev, questions: [q('x', 'A')] },
+    ];
+    const chooser = { countTokens: async (t: string) => t.length, choose: async () => ({ choice: 'A' as Letter }) };
+    const progress: number[] = [];
+    const summary = await evaluate(subjects, chooser, { A: 1, B: 2, C: 3, D: 4 }, { protocol: 'ceval', maxPromptTokens: 1e6, limit: 2, onProgress: (_, total) => progress.push(total) });
+    expect(summary.subjects.map((s) => s.questions.map((r) => r.id))).toEqual([['0', '1'], ['0']]);
+    expect(summary.questions).toBe(3);
+    expect(new Set(progress)).toEqual(new Set([3]));
+    expect(summary.subjects.map((s) => s.accuracy)).toEqual([0.5, 1]);
+    await expect(evaluate(subjects, chooser, { A: 1, B: 2, C: 3, D: 4 }, { protocol: 'ceval', maxPromptTokens: 1e6, limit: -1 })).rejects.toThrow(/limit/);
+  });
+
+  it('splits CSV text as papaparse does (quotes, doubled quotes, commas and newlines in fields, CRLF, blank lines)', () => {
+    const text = '\ufeffid,question,A\r\n1,"a, ""quoted""\nline",x\r\n\r\n2,plain,"y"\n';
+    expect(parseCsv(text)).toEqual([['id', 'question', 'A'], ['1', 'a, "quoted"\nline', 'x'], ['2', 'plain', 'y']]);
+    expect(() => parseCsv('a,"b')).toThrow(/quoted/);
+    // The poetry quiz the demo reads in the page: identical to what the CLI reads.
+    const quiz = join(REPO_ROOT, 'models/poetry/data/quiz');
+    for (const split of ['dev', 'val']) {
+      for (const file of readdirSync(join(quiz, split))) {
+        const text = readFileSync(join(quiz, split, file), 'utf8');
+        expect(parseCsv(text), file).toEqual(Papa.parse<string[]>(text, { skipEmptyLines: true }).data);
+      }
+    }
   });
 
   it('picks the letter with the highest logit, the first among equals', () => {

@@ -15,6 +15,8 @@ const ENGINES: { backend: BackendName; label: string }[] = [
   { backend: 'webllm', label: 'WebLLM (MLC-compiled library)' },
 ];
 
+const HEADINGS = ['Engine', 'Prefill tok/s', 'Decode tok/s', 'First token', 'Text'];
+
 export function setupCompare(modelUrl: string): void {
   const form = document.querySelector<HTMLFormElement>('#compare-form');
   if (!form) return;
@@ -75,8 +77,13 @@ function render(rows: Row[], running?: BackendName): void {
         : u
           ? [label, u.extra.prefill_tokens_per_s.toFixed(2), u.extra.decode_tokens_per_s.toFixed(2), `${u.extra.time_to_first_token_s.toFixed(2)} s`, row.result!.choices[0]!.text]
           : [label, '…', '…', '…', row.backend === running ? 'Running…' : ''];
-      // Model output is text: textContent, never markup.
-      for (const text of cells) tr.append(Object.assign(document.createElement('td'), { textContent: text }));
+      // Model output is text: textContent, never markup. data-label: the column's name where a
+      // narrow screen stacks the cells (style.css).
+      cells.forEach((text, i) => {
+        const td = Object.assign(document.createElement('td'), { textContent: text });
+        td.dataset.label = HEADINGS[i]!;
+        tr.append(td);
+      });
       return tr;
     }),
   );

@@ -1,93 +1,130 @@
-// The demo: the three elements on one model (from the catalog, or ?model=<url>), a cache panel and a
-// device panel. Everything model-related runs in the SDK's shared worker.
-import { deleteModel, formatBytes, listCachedModels, type Usage } from 'webchuan';
+// The demo: which model runs here (verdict cards), the three elements on one model (the catalog's
+// default, ?id=<catalog id> or ?model=<url>), an evaluation, an engine comparison, the cache and the
+// device. Everything model-related runs in the SDK's shared worker.
+import { deleteModel, describeDevice, formatBytes, listCachedModels, modelId, type CachedModelSummary, type DeviceFacts } from 'webchuan';
 import 'webchuan/elements';
-import catalog from '../../../models/catalog.json';
 import { setupCompare } from './compare.js';
+import { setupEvaluate } from './evaluate.js';
+import { DEFAULT_MODEL, MODELS, profileFor, renderCards, verdictFor, type Card, type CatalogModel } from './models.js';
 
-interface CatalogModel {
-  id: string;
-  name: string;
-  url: string;
-  source: string;
-  sizeBytes: number;
-  gpuMemoryBytes: number;
-}
-
-const models = catalog.models as CatalogModel[];
 const params = new URLSearchParams(location.search);
-const fallback = models.find((m) => m.id === 'tiny-random')!;
-const chosen = params.get('model') ?? models.find((m) => m.id === params.get('id'))?.url ?? fallback.url;
+const chosen = params.get('model') ?? MODELS.find((m) => m.id === params.get('id'))?.url ?? DEFAULT_MODEL.url;
 const modelUrl = new URL(chosen, location.href).href;
+const current = MODELS.find((m) => new URL(m.url, location.href).href === modelUrl);
+const profile = profileFor(current);
 
-const picker = document.querySelector<HTMLSelectElement>('#model-picker')!;
-for (const m of models) {
-  const option = new Option(`${m.name} — ${formatBytes(m.sizeBytes)} download, ${formatBytes(m.gpuMemoryBytes)} GPU`, m.id);
-  option.selected = new URL(m.url, location.href).href === modelUrl;
-  picker.append(option);
-}
-if (params.get('model')) picker.append(new Option(`Custom: ${chosen}`, '', true, true));
-picker.addEventListener('change', () => {
-  const next = new URL(location.href);
-  next.searchParams.delete('model');
-  next.searchParams.set('id', picker.value);
-  location.assign(next);
-});
-const current = models.find((m) => new URL(m.url, location.href).href === modelUrl);
-document.querySelector('#model-note')!.textContent = current?.source ?? `Artifact at ${chosen}`;
+document.querySelector('#model-intro')!.textContent = current?.id.startsWith('poetry-')
+  ? 'The model loaded here is not Baichuan-7B. It is a tiny model (5.8 million parameters, a 3.6 MB download) with Baichuan-7B\'s exact architecture, trained in this repository on Tang poetry: it names the author of a 唐诗三百首 title and recites opening lines, and knows nothing else. Baichuan-7B itself is a 3.9 GB download; its card below says whether this device can run it.'
+  : current
+    ? `The model loaded here is ${current.name}.`
+    : `The model loaded here is the artifact at ${chosen}.`;
 
 for (const el of document.querySelectorAll('baichuan-status, baichuan-completion, baichuan-chat')) el.setAttribute('model', modelUrl);
+for (const id of ['#inline-field', '#button-field', '#compare-prompt']) document.querySelector<HTMLTextAreaElement>(id)!.value = profile.example;
+const chat = document.querySelector('baichuan-chat')!;
+chat.placeholder = profile.placeholder;
+chat.template = profile.template;
+document.querySelector('#chat-note')!.textContent = profile.chatNote;
 
-const speed = document.querySelector('#speed')!;
-document.addEventListener('webchuan-done', (event) => {
-  const usage = (event as CustomEvent<{ usage?: Usage }>).detail.usage;
-  if (usage) speed.textContent = `Last run: ${usage.completion_tokens} tokens, prefill ${usage.extra.prefill_tokens_per_s.toFixed(1)} tok/s, decode ${usage.extra.decode_tokens_per_s.toFixed(1)} tok/s.`;
-  void renderCache();
+// The first-visit explanation stays until dismissed once (per site, like what it explains).
+const SEEN = 'webchuan-demo:storage-explained';
+const firstVisit = document.querySelector<HTMLElement>('#first-visit')!;
+firstVisit.hidden = localStorage.getItem(SEEN) === '1';
+document.querySelector('#first-visit-ok')!.addEventListener('click', () => {
+  localStorage.setItem(SEEN, '1');
+  firstVisit.hidden = true;
+  document.querySelector<HTMLElement>('#models-title')?.focus();
 });
-document.addEventListener('webchuan-progress', () => void renderCache());
+
+function load(model: CatalogModel): void {
+  const next = new URL(location.href);
+  next.searchParams.delete('model');
+  next.searchParams.set('id', model.id);
+  location.assign(next);
+}
+
+let device: Promise<DeviceFacts> | undefined;
+async function renderModelCards(cached: CachedModelSummary[]): Promise<void> {
+  const list = document.querySelector<HTMLElement>('#model-cards')!;
+  const cachedBytes = (m: CatalogModel) => cached.find((c) => c.id === modelId(m.url, location.href))?.bytes ?? 0;
+  const cards: Card[] = MODELS.map((model) => ({ model, current: model === current, cachedBytes: cachedBytes(model) }));
+  if (!list.dataset.ready) renderCards(list, cards, load); // "Checking…" until the first verdicts, never again
+  device ??= describeDevice();
+  const facts = await device;
+  await Promise.all(
+    cards.map(async (card) => {
+      try {
+        card.verdict = await verdictFor(card.model, facts, card.cachedBytes);
+      } catch (error) {
+        card.problem = (error as Error).message;
+      }
+    }),
+  );
+  renderCards(list, cards, load);
+  list.dataset.ready = 'true';
+}
 
 async function renderCache(): Promise<void> {
-  const body = document.querySelector('#cache tbody')!;
+  const list = document.querySelector('#cache')!;
   const rows = await listCachedModels();
-  body.replaceChildren(
+  list.replaceChildren(
     ...rows.map((m) => {
-      const tr = document.createElement('tr');
-      const cells = [m.id, `${formatBytes(m.bytes)} of ${formatBytes(m.totalBytes)}`, m.complete ? 'yes' : 'partial'];
-      for (const text of cells) tr.append(Object.assign(document.createElement('td'), { textContent: text }));
+      const li = Object.assign(document.createElement('li'), { className: 'card' });
+      const name = MODELS.find((c) => modelId(c.url, location.href) === m.id)?.name;
+      li.append(
+        Object.assign(document.createElement('h3'), { textContent: name ?? m.id }),
+        Object.assign(document.createElement('p'), { className: 'note url', textContent: m.id }),
+        Object.assign(document.createElement('p'), { textContent: `${formatBytes(m.bytes)} of ${formatBytes(m.totalBytes)} stored${m.complete ? ', complete' : ', partial'}` }),
+      );
       const button = Object.assign(document.createElement('button'), { textContent: 'Delete', type: 'button' });
-      button.setAttribute('aria-label', `Delete ${m.id} from this browser`);
+      button.setAttribute('aria-label', `Delete ${name ?? m.id} from this browser`);
       button.addEventListener('click', async () => {
         await deleteModel(m.id);
         await renderCache();
       });
-      const td = document.createElement('td');
-      td.append(button);
-      tr.append(td);
-      return tr;
+      li.append(button);
+      return li;
     }),
   );
-  if (rows.length === 0) {
-    const tr = document.createElement('tr');
-    tr.append(Object.assign(document.createElement('td'), { textContent: 'Nothing stored yet.', colSpan: 4 }));
-    body.append(tr);
-  }
+  if (rows.length === 0) list.append(Object.assign(document.createElement('li'), { className: 'card empty', textContent: 'Nothing stored yet.' }));
 }
 
+/** The adapter as describeDevice() saw it: one adapter request for the cards and this list. */
 async function renderDevice(): Promise<void> {
   const dl = document.querySelector('#device')!;
   const add = (term: string, value: string) => dl.append(Object.assign(document.createElement('dt'), { textContent: term }), Object.assign(document.createElement('dd'), { textContent: value }));
-  if (!navigator.gpu) return add('WebGPU', 'not available in this browser');
-  const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) return add('WebGPU', 'available, but no GPU adapter');
-  const info = adapter.info;
-  add('Adapter', [info.vendor, info.architecture, info.description].filter(Boolean).join(' · ') || 'unknown');
-  add('shader-f16', adapter.features.has('shader-f16') ? 'yes' : 'no (q4f16_1 still runs: scales are unpacked in the shader)');
-  add('Largest storage buffer', formatBytes(adapter.limits.maxStorageBufferBindingSize));
-  add('Largest buffer', formatBytes(adapter.limits.maxBufferSize));
-  add('Workgroup storage', formatBytes(adapter.limits.maxComputeWorkgroupStorageSize));
-  add('Features', [...adapter.features].sort().join(', ') || 'none');
+  device ??= describeDevice();
+  const { adapter, storage } = await device;
+  if (adapter === undefined) return add('WebGPU', 'not available in this browser');
+  if (adapter === null) return add('WebGPU', 'available, but no GPU adapter');
+  const limit = (name: keyof typeof adapter.limits) => formatBytes(adapter.limits[name] ?? 0);
+  const features = [...adapter.features];
+  add('Adapter', [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' · ') || 'unknown');
+  add('shader-f16', features.includes('shader-f16') ? 'yes' : 'no (q4f16_1 still runs: scales are unpacked in the shader)');
+  add('Largest storage buffer', limit('maxStorageBufferBindingSize'));
+  add('Largest buffer', limit('maxBufferSize'));
+  add('Workgroup storage', limit('maxComputeWorkgroupStorageSize'));
+  add('Features', features.sort().join(', ') || 'none');
+  if (storage) add('Storage this site may use', `${formatBytes(Math.max(0, storage.quota - storage.usage))} more (${formatBytes(storage.usage)} used)`);
 }
 
-void renderCache();
+async function refresh(): Promise<void> {
+  const cached = await listCachedModels();
+  await Promise.all([renderCache(), renderModelCards(cached)]);
+}
+
+// The cache changes when a download progresses or finishes, and after a reply (nothing else writes it).
+let pending: Promise<void> | undefined;
+const refreshSoon = () => {
+  pending ??= new Promise<void>((resolve) => setTimeout(resolve, 250)).then(() => {
+    pending = undefined;
+    return refresh(); // the cards say what is stored, and the storage left decides a verdict
+  });
+};
+document.addEventListener('webchuan-progress', refreshSoon);
+document.addEventListener('webchuan-done', refreshSoon);
+
+void refresh();
 void renderDevice();
+void setupEvaluate(modelUrl);
 setupCompare(modelUrl);

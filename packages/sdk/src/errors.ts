@@ -27,10 +27,14 @@ export class WebchuanError extends Error {
     super(message, options);
     this.name = new.target.name;
   }
+  // new.target.name is whatever a minifier renamed the class to: each subclass below also names
+  // itself with a literal, since callers (the elements, apps) tell an abort from a failure by
+  // `error.name === 'AbortError'`.
 }
 
 /** The artifact (or one of its files) is not at the URL given. */
 export class ModelNotFoundError extends WebchuanError {
+  override name = 'ModelNotFoundError';
   constructor(
     readonly url: string,
     readonly status: number,
@@ -43,6 +47,7 @@ export class ModelNotFoundError extends WebchuanError {
 
 /** The artifact's files are malformed or do not describe a model we can run. */
 export class BadArtifactError extends WebchuanError {
+  override name = 'BadArtifactError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('bad-artifact', message, options);
   }
@@ -50,6 +55,7 @@ export class BadArtifactError extends WebchuanError {
 
 /** A shard kept failing its integrity check after re-fetching (or, on disk, failed it once). */
 export class IntegrityError extends WebchuanError {
+  override name = 'IntegrityError';
   constructor(
     readonly file: string,
     attempts: number,
@@ -62,6 +68,7 @@ export class IntegrityError extends WebchuanError {
 
 /** Not enough browser storage for what is still to be downloaded. */
 export class QuotaExceededError extends WebchuanError {
+  override name = 'QuotaExceededError';
   constructor(
     readonly neededBytes: number,
     readonly freeBytes: number,
@@ -76,6 +83,7 @@ export class QuotaExceededError extends WebchuanError {
 
 /** The network failed repeatedly without progress. */
 export class NetworkError extends WebchuanError {
+  override name = 'NetworkError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('network', message, options);
   }
@@ -83,6 +91,7 @@ export class NetworkError extends WebchuanError {
 
 /** There is no usable WebGPU: no navigator.gpu, no adapter, or limits too small for the model. */
 export class WebGPUUnavailableError extends WebchuanError {
+  override name = 'WebGPUUnavailableError';
   constructor(message: string) {
     super('webgpu-unavailable', message);
   }
@@ -90,6 +99,7 @@ export class WebGPUUnavailableError extends WebchuanError {
 
 /** The prompt and the requested output do not fit the context window. */
 export class ContextOverflowError extends WebchuanError {
+  override name = 'ContextOverflowError';
   constructor(
     readonly promptTokens: number,
     readonly maxTokens: number,
@@ -107,6 +117,7 @@ export class ContextOverflowError extends WebchuanError {
 
 /** The GPU device was lost (driver reset, another tab took the memory…); the next request reloads the model. */
 export class DeviceLostError extends WebchuanError {
+  override name = 'DeviceLostError';
   constructor(reason: string) {
     super('device-lost', `The GPU device was lost (${reason}). The next request will reload the model.`);
   }
@@ -114,6 +125,7 @@ export class DeviceLostError extends WebchuanError {
 
 /** The request was cancelled through its AbortSignal. */
 export class AbortError extends WebchuanError {
+  override name = 'AbortError';
   constructor(message = 'The operation was aborted.') {
     super('aborted', message);
   }
@@ -121,6 +133,7 @@ export class AbortError extends WebchuanError {
 
 /** A request or option the SDK cannot accept (a bad parameter value, a malformed model URL). */
 export class InvalidRequestError extends WebchuanError {
+  override name = 'InvalidRequestError';
   constructor(
     /** The parameter at fault, e.g. `temperature` or `logit_bias`. */
     readonly param: string,
@@ -132,6 +145,7 @@ export class InvalidRequestError extends WebchuanError {
 
 /** The tokenizer's wasm runtime failed on this request; it restarts by itself for the next one. */
 export class TokenizerError extends WebchuanError {
+  override name = 'TokenizerError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('tokenizer', message, options);
   }
@@ -139,6 +153,7 @@ export class TokenizerError extends WebchuanError {
 
 /** A checkpoint being converted is malformed, truncated or hostile (CLI). `file` names the file at fault. */
 export class BadCheckpointError extends WebchuanError {
+  override name = 'BadCheckpointError';
   constructor(
     readonly file: string,
     problem: string,
@@ -152,6 +167,7 @@ export class BadCheckpointError extends WebchuanError {
  * it is (or holds) the input. Nothing a user owns is ever replaced.
  */
 export class OutputPathError extends WebchuanError {
+  override name = 'OutputPathError';
   constructor(
     readonly path: string,
     problem: string,

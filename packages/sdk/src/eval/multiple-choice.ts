@@ -115,6 +115,11 @@ export interface EvalOptions {
   shots?: number;
   /** Longest prompt in tokens: shots are dropped from the front until the prompt fits. */
   maxPromptTokens: number;
+  /**
+   * Questions scored per subject: the first `limit` of each (all when unset). A quick look at a
+   * model, or one small enough for a software GPU; the same limit gives the same questions anywhere.
+   */
+  limit?: number;
   /** Called after each question with (questions done, questions in all, the subject). */
   onProgress?: (done: number, total: number, subject: string) => void;
   signal?: AbortSignal;
@@ -122,13 +127,15 @@ export interface EvalOptions {
 
 export async function evaluate(subjects: readonly Subject[], chooser: Chooser, letters: Record<Letter, number>, options: EvalOptions): Promise<EvalSummary> {
   const k = options.shots ?? 5;
-  const total = subjects.reduce((n, s) => n + s.questions.length, 0);
+  if (options.limit !== undefined && !(Number.isInteger(options.limit) && options.limit >= 0)) throw new Error(`limit must be a non-negative integer, got ${options.limit}`);
+  const scoredQuestions = (s: Subject) => (options.limit === undefined ? s.questions : s.questions.slice(0, options.limit));
+  const total = subjects.reduce((n, s) => n + scoredQuestions(s).length, 0);
   const t0 = performance.now();
   let done = 0;
   const results: SubjectResult[] = [];
   for (const subject of subjects) {
     const questions: QuestionResult[] = [];
-    for (const [index, q] of subject.questions.entries()) {
+    for (const [index, q] of scoredQuestions(subject).entries()) {
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
       let shots = subject.dev.slice(0, k);
       let prompt = buildPrompt(options.protocol, subject, shots, q);
@@ -187,4 +194,43 @@ export function questionsFromRows(rows: readonly string[][], file = 'csv'): Ques
       answer: answer === '' ? undefined : (answer as Letter),
     };
   });
+}
+
+/**
+ * Splits CSV text (RFC 4180: quoted fields may hold commas, newlines and doubled quotes) into rows of
+ * fields, so a page reads the same files as the CLI (which uses papaparse) without a CSV dependency.
+ * Blank lines are skipped, as the CLI skips them.
+ */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0; // a byte-order mark is not part of the first field
+  const endRow = () => {
+    row.push(field);
+    if (row.length > 1 || row[0] !== '') rows.push(row);
+    row = [];
+    field = '';
+  };
+  for (; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c !== '"') field += c;
+      else if (text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      endRow();
+    } else field += c;
+  }
+  if (quoted) throw new Error('the CSV text ends inside a quoted field');
+  if (field !== '' || row.length > 0) endRow();
+  return rows;
 }

@@ -1,0 +1,116 @@
+// The catalog as the demo reads it, what each model is for (example text, chat template), and the
+// "Can this device run it?" cards: the engine's own verdict (deviceVerdict) for every catalog model,
+// computed before any of its weights are downloaded.
+import { BAICHUAN_7B, buildChatConfig, deviceVerdict, formatBytes, type ChatConfigJson, type ChatTemplate, type DeviceFacts, type DeviceVerdict } from 'webchuan';
+import catalog from '../../../models/catalog.json';
+
+export interface CatalogModel {
+  id: string;
+  name: string;
+  url: string;
+  source: string;
+  quantization: 'q4f16_1' | 'q4f32_1';
+  sizeBytes: number;
+  gpuMemoryBytes: number;
+  contextWindow: number;
+  license: string;
+  default?: boolean;
+  artifact?: string;
+  /** `baichuan-7b`: the SDK's BAICHUAN_7B; absent: the artifact's own mlc-chat-config.json at `url`. */
+  shape?: string;
+}
+
+export const MODELS = catalog.models as CatalogModel[];
+export const DEFAULT_MODEL = MODELS.find((m) => m.default) ?? MODELS[0]!;
+
+/** What the page shows and asks of a model: its example text and how a chat becomes a prompt. */
+export interface Profile {
+  example: string;
+  chatNote: string;
+  placeholder: string;
+  template?: ChatTemplate;
+}
+
+/** Baichuan-7B's README seed prompt: its own few-shot `标题->作者` form. */
+const SEED = '登鹳雀楼->王之涣\n夜雨寄北->';
+
+/**
+ * The poetry model was trained on documents `标题->作者\n第一句，第二句。\n…`, each one poem, ended by
+ * </s>: a title followed by `->` is exactly how its poems begin, so that is the whole prompt. Earlier
+ * turns are left out (each title stands alone, and the context window is 512 tokens). It stops at
+ * </s>, or where it starts another poem's `标题->` line or leaves a blank line.
+ */
+export const poetryTemplate: ChatTemplate = (messages) => {
+  const title = [...messages].reverse().find((m) => m.role === 'user')?.content.trim().replace(/^《|》$/g, '') ?? '';
+  return { prompt: `${title}->`, stop: ['->', '\n\n'] };
+};
+
+export function profileFor(model: CatalogModel | undefined): Profile {
+  if (model?.id.startsWith('poetry-')) {
+    return {
+      example: SEED,
+      chatNote: 'Type the title of a poem from 唐诗三百首, such as 静夜思 or 春晓: the model answers with its author and recites it.',
+      placeholder: '一首唐诗的标题，如：静夜思',
+      template: poetryTemplate,
+    };
+  }
+  return { example: SEED, chatNote: 'A base model continues a plain User: / Assistant: transcript.', placeholder: 'Message' };
+}
+
+/** The model's mlc-chat-config.json: built from the SDK's shape, or read from the hosted artifact (a few KB). */
+const chatConfigs = new Map<string, Promise<ChatConfigJson>>();
+export function chatConfigFor(model: CatalogModel): Promise<ChatConfigJson> {
+  let config = chatConfigs.get(model.id);
+  if (!config) chatConfigs.set(model.id, (config = fetchChatConfig(model)));
+  return config;
+}
+
+async function fetchChatConfig(model: CatalogModel): Promise<ChatConfigJson> {
+  if (model.shape === 'baichuan-7b') return buildChatConfig(BAICHUAN_7B, model.quantization, { tokenizerFiles: ['tokenizer.model'] });
+  const response = await fetch(new URL('mlc-chat-config.json', new URL(model.url, location.href)));
+  if (!response.ok) throw new Error(`no mlc-chat-config.json at ${model.url} (HTTP ${response.status})`);
+  return (await response.json()) as ChatConfigJson;
+}
+
+export interface Card {
+  model: CatalogModel;
+  current: boolean;
+  verdict?: DeviceVerdict;
+  problem?: string;
+  cachedBytes: number;
+}
+
+export async function verdictFor(model: CatalogModel, device: DeviceFacts, cachedBytes: number): Promise<DeviceVerdict> {
+  const chatConfig = await chatConfigFor(model);
+  return deviceVerdict({ chatConfig, downloadBytes: model.sizeBytes, cachedBytes, contextWindow: model.contextWindow }, device);
+}
+
+const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]) => {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+};
+
+export function renderCards(list: HTMLElement, cards: Card[], onLoad: (model: CatalogModel) => void): void {
+  list.replaceChildren(
+    ...cards.map(({ model, current, verdict, problem, cachedBytes }) => {
+      const titleId = `card-${model.id}`;
+      const facts = el('dl', { className: 'facts' });
+      const add = (term: string, value: string) => facts.append(el('dt', { textContent: term }), el('dd', { textContent: value }));
+      add('Download', cachedBytes >= model.sizeBytes ? `${formatBytes(model.sizeBytes)} (stored in this browser)` : formatBytes(model.sizeBytes));
+      add('GPU memory', formatBytes(verdict?.gpuBytes ?? model.gpuMemoryBytes));
+      add('Context', `${model.contextWindow.toLocaleString('en')} tokens`);
+      add('License', model.license);
+      const verdictText = verdict ? verdict.summary : problem ? `Could not check: ${problem}` : 'Checking this device…';
+      const status = el('p', { className: 'verdict', textContent: verdictText });
+      status.dataset.kind = verdict?.kind ?? (problem ? 'unknown' : 'checking');
+      const button = el('button', { type: 'button', textContent: current ? 'Loaded' : `Load ${model.name.split(' (')[0]}`, disabled: current });
+      if (current) button.setAttribute('aria-current', 'true');
+      button.addEventListener('click', () => onLoad(model));
+      const card = el('li', { className: `card${current ? ' current' : ''}` }, el('h3', { id: titleId, textContent: model.name }), el('p', { className: 'note', textContent: model.source }), facts, status, button);
+      card.dataset.model = model.id;
+      card.setAttribute('aria-labelledby', titleId);
+      return card;
+    }),
+  );
+}
