@@ -3,18 +3,19 @@
  * `error.name === 'AbortError'`, and a minifier renames classes (so `new.target.name` alone would say
  * something like `Ue` in a production bundle — a stopped chat reply then showed as a failure).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { transformSync } from 'esbuild';
+import { rolldown } from 'rolldown';
 import { describe, expect, it } from 'vitest';
 import * as errors from '../src/errors.js';
 import { REPO_ROOT } from './helpers.js';
 
 describe('error classes, minified', () => {
   it('keep their names', async () => {
-    const source = readFileSync(join(REPO_ROOT, 'packages/sdk/src/errors.ts'), 'utf8');
-    // Minified as a production bundle is: identifiers renamed, class names not kept.
-    const { code } = transformSync(source, { loader: 'ts', format: 'esm', minify: true, keepNames: false, target: 'es2022' });
+    // Minified as dist/ is (rolldown, the package's own bundler): identifiers renamed, class names not kept.
+    const bundle = await rolldown({ input: join(REPO_ROOT, 'packages/sdk/src/errors.ts'), platform: 'browser' });
+    const { output } = await bundle.generate({ format: 'es', minify: true });
+    await bundle.close();
+    const code = output[0].code;
     const minified = (await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)) as typeof errors;
     const abort = new minified.AbortError();
     expect(abort.name).toBe('AbortError');
