@@ -49,8 +49,8 @@ export function profileFor(model: CatalogModel | undefined): Profile {
   if (model?.id.startsWith('poetry-')) {
     return {
       example: SEED,
-      chatNote: 'Type the title of a poem from 唐诗三百首, such as 静夜思 or 春晓: the model answers with its author and recites it.',
-      placeholder: '一首唐诗的标题，如：静夜思',
+      chatNote: 'Type the title of a poem from 唐诗三百首, such as 春晓 or 枫桥夜泊: the model answers with its author and recites it.',
+      placeholder: '一首唐诗的标题，如：春晓',
       template: poetryTemplate,
     };
   }
