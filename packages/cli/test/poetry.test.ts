@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateGreedy } from '../../sdk/src/engine/generate.js';
 import type { Quantization } from '../../sdk/src/model/quant.js';
 import { argmax } from '../../sdk/src/reference/kernels.js';
-import { REPO_ROOT, tempDir } from '../../sdk/test/helpers.js';
+import { maxAbsDiff, REPO_ROOT, tempDir } from '../../sdk/test/helpers.js';
 import { convertHf } from '../src/convert.js';
 import {
   everyNth, LineDecoder, loadPoems, poetryPaths, quizAgreement, recitation, SEED_PROMPT, singleAuthorTitles, titleAuthor,
@@ -67,7 +67,10 @@ describe('the poetry model at q0f32 (converted now from checkpoint/) against PyT
         expect(c.ids.map((_, t) => argmax(all.subarray(t * V, (t + 1) * V))), c.prompt).toEqual(c.argmax_per_position);
         const last = all.subarray((c.ids.length - 1) * V);
         for (const [id, logit] of c.last_position_top20) maxDelta = Math.max(maxDelta, Math.abs(last[id]! - logit));
-        // The all-logits pass left the prompt in the KV cache: decoding goes on from there.
+        // The last-token head that generation uses after a prompt gives the same whole logit vector
+        // (it once wrote a batch's rows into one row, leaving garbage in the vocabulary's last logit).
+        expect(maxAbsDiff(await model.forward.run(c.ids, 0, 'logits'), last), c.prompt).toBeLessThan(1e-4);
+        // Both passes left the prompt in the KV cache: decoding goes on from there.
         const result = await generateGreedy(model.forward, c.ids, { maxTokens: c.greedy_continuation_ids.length, cachedTokens: c.ids.length });
         expect(result.ids, c.prompt).toEqual(c.greedy_continuation_ids);
       }
