@@ -90,6 +90,18 @@ interface Compiled {
   dispatches: Dispatch[];
 }
 
+/**
+ * The shape the last-token head (final norm into one row, classifier) is dispatched with: one token,
+ * whatever the chunk's length. Dispatched with the chunk's n tokens, the classifier picked the batch
+ * kernel and wrote n rows of logits into the one-row buffer; robust buffer access clamps those writes
+ * onto its last element, so logits[vocab - 1] after every multi-token prompt was garbage (found on the
+ * poetry model: `梦李白·其一->杜甫\n` greedy-continued with id 4999). The norm still reads the chunk's
+ * last row from the step uniform.
+ */
+function lastToken(shape: StepShape): StepShape {
+  return { tokens: 1, startPos: shape.startPos + shape.tokens - 1 };
+}
+
 export class ForwardPass {
   readonly contextWindow: number;
   readonly kvDtype: KvDtype;
@@ -207,8 +219,11 @@ export class ForwardPass {
   /** Compiles now every pipeline a step of `tokens` tokens uses (they compile on first use otherwise). */
   prepare(tokens: number): void {
     const shape = { tokens, startPos: 0 };
-    for (const { dispatches } of [...this.body, ...this.lastTokenHead]) {
+    for (const { dispatches } of this.body) {
       for (const d of dispatches) if (!d.when || d.when(shape)) d.prepare();
+    }
+    for (const { dispatches } of this.lastTokenHead) {
+      for (const d of dispatches) if (!d.when || d.when(lastToken(shape))) d.prepare();
     }
     this.argmax.prepare();
   }
@@ -273,7 +288,7 @@ export class ForwardPass {
       this.device.queue.submit([encoder.finish()]);
       return 0;
     }
-    this.record(pass, this.lastTokenHead, shape);
+    this.record(pass, this.lastTokenHead, lastToken(shape));
     if (adjust && adjust.list.length > 0) this.encodeAdjustments(pass, adjust);
     if (output === 'argmax') this.argmax.encode(pass, shape);
     pass.end();
@@ -298,9 +313,12 @@ export class ForwardPass {
   async profile(tokens: number[], startPos: number): Promise<KernelTiming[]> {
     if (!this.device.features.has('timestamp-query')) throw new Error('forward: profiling needs the timestamp-query feature');
     const shape = this.begin(tokens, startPos);
-    const runs: { step: string; kernel: string; dispatch: Dispatch }[] = [];
-    for (const { op, dispatches } of [...this.body, ...this.lastTokenHead]) {
+    const runs: { step: string; kernel: string; dispatch: Dispatch; shape?: StepShape }[] = [];
+    for (const { op, dispatches } of this.body) {
       for (const d of dispatches) if (!d.when || d.when(shape)) runs.push({ step: op.name, kernel: d.kernel, dispatch: d });
+    }
+    for (const { op, dispatches } of this.lastTokenHead) {
+      for (const d of dispatches) if (!d.when || d.when(lastToken(shape))) runs.push({ step: op.name, kernel: d.kernel, dispatch: d, shape: lastToken(shape) });
     }
     runs.push({ step: 'argmax', kernel: 'argmax', dispatch: this.argmax });
     const count = runs.length * 2;
@@ -308,9 +326,9 @@ export class ForwardPass {
     const resolved = this.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     const read = readbackBuffer(this.device, count * 8, 'timestamps');
     const encoder = this.device.createCommandEncoder({ label: 'profile' });
-    runs.forEach(({ dispatch }, i) => {
+    runs.forEach(({ dispatch, shape: own }, i) => {
       const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-      dispatch.encode(pass, shape);
+      dispatch.encode(pass, own ?? shape);
       pass.end();
     });
     encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
