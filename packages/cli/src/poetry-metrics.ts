@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateGreedy } from '../../sdk/src/engine/generate.js';
+import { logSoftmaxAt } from '../../sdk/src/model/arrays.js';
 import type { EvalSummary } from '../../sdk/src/eval/multiple-choice.js';
 import { evaluateNode, loadDataset } from './eval.js';
 import type { NodeModel } from './runtime.js';
@@ -150,14 +151,6 @@ export async function heldoutPerplexity(model: NodeModel, poems: readonly Poem[]
   }
   const figure = ({ nll, tokens }: { nll: number; tokens: number }): Perplexity => ({ perplexity: Math.exp(nll / tokens), mean_nll: nll / tokens, tokens });
   return { with_header: figure(totals.with_header), body_only: figure(totals.body_only) };
-}
-
-function logSoftmaxAt(logits: Float32Array, id: number): number {
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of logits) sum += Math.exp(v - max);
-  return logits[id]! - max - Math.log(sum);
 }
 
 /** One question of reference/quiz-pytorch.json. */

@@ -3,7 +3,7 @@
  * cache), then one command submission per token. Greedy decoding applies penalties and biases and
  * takes the argmax on the GPU, reading back 4 bytes; sampling reads the adjusted logits back.
  */
-import { argmax } from '../model/arrays.js';
+import { argmax, logSoftmaxAt } from '../model/arrays.js';
 import type { ForwardPass } from './forward.js';
 import { adjustments, Sampler, samplingDistribution, type SamplingParams } from './sampler.js';
 
@@ -99,14 +99,6 @@ export async function generate(forward: ForwardPass, prompt: readonly number[], 
     kvTokens,
     tokenLogprobs: tokenLogprobs?.slice(0, ids.length),
   };
-}
-
-function logSoftmaxAt(logits: Float32Array, id: number): number {
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of logits) sum += Math.exp(v - max);
-  return logits[id]! - max - Math.log(sum);
 }
 
 export type GreedyOptions = Omit<GenerateOptions, keyof SamplingParams>;

@@ -19,3 +19,12 @@ export function argmax(values: ArrayLike<number>): number {
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
   return best;
 }
+
+/** log softmax(logits)[id], computed stably (the largest logit subtracted first). */
+export function logSoftmaxAt(logits: Float32Array, id: number): number {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  return logits[id]! - max - Math.log(sum);
+}
