@@ -16,16 +16,9 @@ import { argmax } from '../../sdk/src/reference/kernels.js';
 import { ReferenceModel } from '../../sdk/src/reference/model.js';
 import { collectReferenceWeights } from '../../sdk/src/reference/weights.js';
 import { sharedFile, tempDir } from '../../sdk/test/helpers.js';
+import type { PytorchReferenceCase as Case } from '../../sdk/test/helpers.js';
 
 const tiny = sharedFile('reference/baichuan-tiny');
-
-interface Case {
-  prompt: string;
-  ids: number[];
-  greedy_continuation_ids: number[];
-  last_position_top20: [number, number][];
-  argmax_per_position: number[];
-}
 
 const dir = tempDir();
 afterAll(() => dir.remove());

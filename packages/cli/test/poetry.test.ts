@@ -13,6 +13,7 @@ import { generateGreedy } from '../../sdk/src/engine/generate.js';
 import type { Quantization } from '../../sdk/src/model/quant.js';
 import { argmax } from '../../sdk/src/reference/kernels.js';
 import { maxAbsDiff, REPO_ROOT, tempDir } from '../../sdk/test/helpers.js';
+import type { PytorchReferenceCase as Case } from '../../sdk/test/helpers.js';
 import { convertHf } from '../src/convert.js';
 import {
   everyNth, LineDecoder, loadPoems, poetryPaths, quizAgreement, recitation, SEED_PROMPT, singleAuthorTitles, titleAuthor,
@@ -25,14 +26,6 @@ const paths = poetryPaths(REPO_ROOT);
 const SLOW = 600_000;
 const dir = tempDir('webchuan-poetry-');
 afterAll(() => dir.remove());
-
-interface Case {
-  prompt: string;
-  ids: number[];
-  greedy_continuation_ids: number[];
-  last_position_top20: [number, number][];
-  argmax_per_position: number[];
-}
 
 const q0f32 = join(dir.path, 'q0f32');
 let model: NodeModel;

@@ -43,3 +43,12 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
   return max;
 }
+
+/** One prompt of a PyTorch reference.json (shared/reference/baichuan-tiny, models/poetry/reference/pytorch.json). */
+export interface PytorchReferenceCase {
+  prompt: string;
+  ids: number[];
+  greedy_continuation_ids: number[];
+  last_position_top20: [number, number][];
+  argmax_per_position: number[];
+}
