@@ -64,9 +64,8 @@ async function renderModelCards(cached: CachedModelSummary[]): Promise<void> {
   list.dataset.ready = 'true';
 }
 
-async function renderCache(): Promise<void> {
+function renderCache(rows: CachedModelSummary[]): void {
   const list = document.querySelector('#cache')!;
-  const rows = await listCachedModels();
   list.replaceChildren(
     ...rows.map((m) => {
       const li = Object.assign(document.createElement('li'), { className: 'card' });
@@ -80,7 +79,7 @@ async function renderCache(): Promise<void> {
       button.setAttribute('aria-label', `Delete ${name ?? m.id} from this browser`);
       button.addEventListener('click', async () => {
         await deleteModel(m.id);
-        await renderCache();
+        renderCache(await listCachedModels());
       });
       li.append(button);
       return li;
@@ -110,7 +109,8 @@ async function renderDevice(): Promise<void> {
 
 async function refresh(): Promise<void> {
   const cached = await listCachedModels();
-  await Promise.all([renderCache(), renderModelCards(cached)]);
+  renderCache(cached);
+  await renderModelCards(cached);
 }
 
 // The cache changes when a download progresses or finishes, and after a reply (nothing else writes it).
