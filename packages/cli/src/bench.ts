@@ -10,26 +10,48 @@
  * one decode step and one prefill. Either an artifact (`--model`) or a model of a known shape with
  * random weights generated straight into GPU memory (`--shape baichuan-7b`: all of Baichuan-7B's
  * real shapes, 3.9 GB of q4f16_1 weights, no file); `--kernels both` measures the portable
- * (baseline) and the fast kernels one after the other in one run, on the same weights.
+ * (baseline) and the fast kernels one after the other in one run, on the same weights; `--kernels all`
+ * every candidate set (each combination of the options of each step kind) and the set the engine's
+ * own measurement (`auto`) picks, with auto's tokens/s against the fastest set's in each phase.
  */
 import { BAICHUAN_7B, type ModelConfig } from '../../sdk/src/model/config.js';
 import { EMBED_NAME } from '../../sdk/src/model/params.js';
 import { defaultKvDtype, type Quantization } from '../../sdk/src/model/quant.js';
-import { openArtifact } from '../../sdk/src/model/artifact.js';
+import { openArtifact, readTensors } from '../../sdk/src/model/artifact.js';
 import { readBuffer, storageBuffer, uniformBuffer } from '../../sdk/src/gpu/buffers.js';
 import { requestModelDevice } from '../../sdk/src/gpu/device.js';
 import { KernelCache } from '../../sdk/src/gpu/kernel.js';
 import { fillArgs, fillRandom, streamRead, streamThreads } from '../../sdk/src/gpu/kernels/bench.js';
 import { modelGpuRequirements } from '../../sdk/src/gpu/limits.js';
-import type { KernelChoice, KernelPreference } from '../../sdk/src/gpu/variants.js';
+import { candidateSelections, choiceOf, chooseKernels, selectionName, selectionOf, type KernelChoice, type KernelSelection } from '../../sdk/src/gpu/variants.js';
 import { GpuWeights } from '../../sdk/src/gpu/weights.js';
-import { ForwardPass, type KernelTiming } from '../../sdk/src/engine/forward.js';
-import { loadModel } from '../../sdk/src/engine/model.js';
+import { ForwardPass, type ForwardOptions, type KernelTiming } from '../../sdk/src/engine/forward.js';
+import { KernelPreparation } from '../../sdk/src/engine/kernel-preparation.js';
+import type { KernelEstimates } from '../../sdk/src/engine/kernel-tuning.js';
 import { directorySource } from './fs-source.js';
 import { nodeAdapter } from './gpu.js';
 
+/** TinyLlama-1.1B's shapes (LLaMA, 2048 wide, grouped-query attention): a second, smaller real shape. */
+const TINYLLAMA_1_1B: ModelConfig = {
+  modelType: 'llama',
+  hiddenSize: 2048,
+  intermediateSize: 5632,
+  numLayers: 22,
+  numHeads: 32,
+  numKvHeads: 4,
+  headDim: 64,
+  vocabSize: 32000,
+  contextWindow: 2048,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  tieWordEmbeddings: false,
+  bosTokenId: 1,
+  promptPrefixTokenIds: [1],
+  stopTokenIds: [2],
+};
+
 /** Model shapes the benchmark can generate. */
-export const SHAPES: Record<string, ModelConfig> = { 'baichuan-7b': BAICHUAN_7B };
+export const SHAPES: Record<string, ModelConfig> = { 'baichuan-7b': BAICHUAN_7B, 'tinyllama-1.1b': TINYLLAMA_1_1B };
 
 export interface BenchOptions {
   /** An artifact directory, or… */
@@ -45,7 +67,14 @@ export interface BenchOptions {
   decodeTokens: number;
   /** Position of the first timed decode step (default: right after the prompt). */
   decodeAt?: number;
-  kernels: KernelPreference | 'both';
+  /**
+   * `baseline`, `fast`; `both`: the two; `auto`: what the engine's measurement picks on this adapter
+   * (measured afresh, not stored); `all`: every candidate set (each combination of the options of
+   * each step kind) and `auto`.
+   */
+  kernels: 'baseline' | 'fast' | 'both' | 'auto' | 'all';
+  /** Timed runs of each phase, interleaving the sets; each keeps its best (default 1). */
+  rounds?: number;
   /** Bytes the bandwidth probe reads (default 256 MiB, or the largest buffer allowed). */
   probeBytes?: number;
   log?: (line: string) => void;
@@ -68,10 +97,14 @@ export interface Breakdown {
 }
 
 export interface KernelSetResult {
-  kernels: KernelPreference;
+  /** `baseline`, `fast`, `auto`, or (with `all`) the set's selection. */
+  kernels: string;
+  /** The option of each step kind: decode matvec / decode attention / prefill. */
+  selection: string;
   choice: KernelChoice;
   prefill_tokens_per_s: number;
   decode_tokens_per_s: number;
+  /** The median decode step (all rounds), so a burst of load elsewhere does not move it much. */
   decode_ms_per_token: number;
   /** Decode time per decoder layer: (ms per token − the embedding, head and readback) ÷ layers, from timestamps. */
   decode_ms_per_layer?: number;
@@ -98,6 +131,21 @@ export interface BenchResult {
   measured_bandwidth_gb_s: number;
   bandwidth_probe_bytes: number;
   results: KernelSetResult[];
+  /** With `auto` and `all`: what the engine's measurement chose, and how it fares against the other sets. */
+  auto?: AutoChoice;
+}
+
+export interface AutoChoice {
+  selection: KernelSelection;
+  set: string;
+  /** The measurement's estimate of each option's milliseconds per step of the whole model. */
+  estimates_ms: KernelEstimates;
+  clock: 'gpu-timestamps' | 'wall-clock';
+  /** How long the measurement took, compiling the candidates included. */
+  measure_ms: number;
+  /** With `all`: auto's tokens/s ÷ the fastest candidate set's, per phase. */
+  prefill_vs_fastest?: number;
+  decode_vs_fastest?: number;
 }
 
 /** Per-kernel totals of one profiled step. */
@@ -170,13 +218,93 @@ export async function measureBandwidth(device: GPUDevice, bytes: number): Promis
   return (words * 16) / best / 1e9;
 }
 
-async function timeRun(forward: ForwardPass, prompt: number[], decodeAt: number, decodeTokens: number): Promise<{ prefillMs: number; decodeMs: number }> {
-  const t0 = performance.now();
-  let next = await forward.run(prompt, 0, 'argmax');
-  const prefillMs = performance.now() - t0;
-  const t1 = performance.now();
-  for (let i = 0; i < decodeTokens; i++) next = await forward.run([next], decodeAt + i, 'argmax');
-  return { prefillMs, decodeMs: performance.now() - t1 };
+/** Prefill and decode milliseconds of each kernel set, by name. */
+interface PhaseTimes {
+  prefillMs: number;
+  decodeMs: number;
+}
+
+/** A round repeats a prefill until this long has passed (at least once). */
+const PHASE_MS = 1000;
+
+/**
+ * Times the prefill of `prompt` and `decodeTokens` decode steps for every set. Sets that dispatch the
+ * same pipelines in a phase (the prefill does not use the decode attention; decode does not use the
+ * GEMM) share one measurement of it: the same GPU work. Each distinct phase is compiled and warmed
+ * first, then timed in every round, the rounds interleaving the sets. A prefill's time is its fastest
+ * run (a round repeats a quick one for PHASE_MS); decode's is `decodeTokens` × the median step, so a
+ * burst of load elsewhere on the machine moves neither much.
+ */
+async function measurePhases(
+  device: GPUDevice,
+  config: ModelConfig,
+  weights: GpuWeights,
+  options: Omit<ForwardOptions, 'kernels'>,
+  sets: readonly { name: string; choice: KernelChoice }[],
+  prompt: number[],
+  decodeAt: number,
+  o: BenchOptions,
+  log: (line: string) => void,
+): Promise<Map<string, PhaseTimes>> {
+  const pass = (choice: KernelChoice) => new ForwardPass(device, config, weights, { ...options, kernels: choice });
+  const prefills = new Map<string, KernelChoice>();
+  const decodes = new Map<string, KernelChoice>();
+  const keys = new Map<string, { prefill: string; decode: string }>();
+  for (const { name, choice } of sets) {
+    const forward = pass(choice);
+    const key = { prefill: forward.pipelineKeys(prompt.length).join('\n'), decode: forward.pipelineKeys(1).join('\n') };
+    forward.destroy();
+    keys.set(name, key);
+    if (!prefills.has(key.prefill)) prefills.set(key.prefill, choice);
+    if (!decodes.has(key.decode)) decodes.set(key.decode, choice);
+  }
+  log(`${sets.length} kernel set(s): ${prefills.size} distinct prefill(s), ${decodes.size} distinct decode(s), ${o.rounds ?? 1} round(s)`);
+  // Compile and run once every pipeline outside the timings (lavapipe compiles at the first dispatch).
+  for (const choice of new Set([...prefills.values(), ...decodes.values()])) {
+    const forward = pass(choice);
+    await forward.warm([prompt.length, 1]);
+    forward.destroy();
+  }
+  const runs = new Map<string, number[]>();
+  const keep = (key: string, ms: number) => runs.set(key, [...(runs.get(key) ?? []), ms]);
+  for (let round = 0; round < (o.rounds ?? 1); round++) {
+    for (const [key, choice] of prefills) {
+      const forward = pass(choice);
+      try {
+        // Repeated within the round while quick (a small model's prefill lasts milliseconds; noise does not).
+        const started = performance.now();
+        do {
+          const t0 = performance.now();
+          await forward.run(prompt, 0, 'argmax');
+          keep(`prefill ${key}`, performance.now() - t0);
+        } while (performance.now() - started < PHASE_MS);
+      } finally {
+        forward.destroy();
+      }
+    }
+    for (const [key, choice] of decodes) {
+      const forward = pass(choice);
+      try {
+        let next = await forward.run([prompt[0]!], decodeAt, 'argmax'); // settles first-dispatch costs
+        for (let i = 0; i < o.decodeTokens; i++) {
+          const t0 = performance.now();
+          next = await forward.run([next], decodeAt + i, 'argmax');
+          keep(`decode ${key}`, performance.now() - t0);
+        }
+      } finally {
+        forward.destroy();
+      }
+    }
+  }
+  const fastest = (key: string) => Math.min(...runs.get(key)!);
+  const median = (key: string) => {
+    const sorted = [...runs.get(key)!].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)]!;
+  };
+  return new Map(sets.map(({ name }) => {
+    const key = keys.get(name)!;
+    return [name, { prefillMs: fastest(`prefill ${key.prefill}`), decodeMs: o.decodeTokens ? median(`decode ${key.decode}`) * o.decodeTokens : 0 }];
+  }));
 }
 
 export async function benchmark(o: BenchOptions): Promise<BenchResult> {
@@ -217,49 +345,71 @@ export async function benchmark(o: BenchOptions): Promise<BenchResult> {
     if (o.shape) {
       weights = await GpuWeights.random(device, config, quantization, 1);
     } else {
-      const model = await loadModel(device, directorySource(o.model!), { contextWindow, maxBatchTokens });
-      model.forward.destroy(); // each kernel set below builds its own
-      weights = model.weights;
+      const source = directorySource(o.model!);
+      const { cache } = await openArtifact(source);
+      weights = await GpuWeights.upload(device, config, readTensors(source, cache));
     }
     log(`weights: ${(weights.bytes / 1e9).toFixed(2)} GB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const bytesPerToken = weights.bytesPerToken(EMBED_NAME, config.vocabSize, config.tieWordEmbeddings);
-    const sets: KernelPreference[] = o.kernels === 'both' ? ['baseline', 'fast'] : [o.kernels];
+    const preparation = new KernelPreparation(device, { config, quantization, kvDtype, contextWindow, maxBatchTokens, kernels: 'auto' });
+    const options = preparation.kernelOptions;
+    let auto: AutoChoice | undefined;
+    const sets: { name: string; choice: KernelChoice }[] = [];
+    const fixed = (preference: 'baseline' | 'fast') => ({ name: preference, choice: chooseKernels(device.features, preference) });
+    if (o.kernels === 'baseline' || o.kernels === 'fast') sets.push(fixed(o.kernels));
+    if (o.kernels === 'both') sets.push(fixed('baseline'), fixed('fast'));
+    if (o.kernels === 'all') for (const selection of candidateSelections(options)) sets.push({ name: selectionName(selection), choice: choiceOf(selection, options, 'fast') });
+    if (o.kernels === 'auto' || o.kernels === 'all') {
+      const measured = await preparation.measure();
+      const record = measured.record!;
+      auto = { selection: record.selection, set: selectionName(record.selection), estimates_ms: record.estimates, clock: record.clock, measure_ms: record.measureMs };
+      log(`auto: chose ${auto.set} in ${(record.measureMs / 1000).toFixed(1)} s (${record.clock}); estimated ms per step: ${JSON.stringify(record.estimates)}`);
+      sets.push({ name: 'auto', choice: measured.choice });
+    }
     const results: KernelSetResult[] = [];
     try {
-      for (const kernels of sets) {
-        const forward = new ForwardPass(device, config, weights, { contextWindow, maxBatchTokens, kvDtype, kernels });
-        try {
-          log(`${kernels}: ${JSON.stringify(forward.choice)}`);
-          // Compile the pipelines of both paths outside the timings; one decode step settles
-          // first-dispatch costs (a warm-up prefill would cost as much as the timed one on SwiftShader).
-          forward.prepare(prompt.length);
-          forward.prepare(1);
-          await forward.run([prompt[0]!], decodeAt, 'argmax');
-          const { prefillMs, decodeMs } = await timeRun(forward, prompt, decodeAt, o.decodeTokens);
-          const decodeRate = o.decodeTokens ? (o.decodeTokens / decodeMs) * 1000 : 0;
-          const result: KernelSetResult = {
-            kernels,
-            choice: forward.choice,
-            prefill_tokens_per_s: Number(((prompt.length / prefillMs) * 1000).toFixed(4)),
-            decode_tokens_per_s: Number(decodeRate.toFixed(4)),
-            decode_ms_per_token: Number((decodeMs / Math.max(1, o.decodeTokens)).toFixed(2)),
-            bandwidth_fraction: Number(((bytesPerToken * decodeRate) / (bandwidth * 1e9)).toFixed(4)),
-            roofline_tokens_per_s: Number(((bandwidth * 1e9) / bytesPerToken).toFixed(3)),
-          };
-          log(`${kernels}: prefill ${result.prefill_tokens_per_s} tok/s, decode ${result.decode_tokens_per_s} tok/s (${result.decode_ms_per_token} ms/token), ${(result.bandwidth_fraction * 100).toFixed(1)}% of the measured bandwidth`);
-          if (device.features.has('timestamp-query')) {
+      const measured = await measurePhases(device, config, weights, { contextWindow, maxBatchTokens, kvDtype, kernelCache: preparation.cache }, sets, prompt, decodeAt, o, log);
+      for (const { name, choice } of sets) {
+        const { prefillMs, decodeMs } = measured.get(name)!;
+        const decodeRate = o.decodeTokens ? (o.decodeTokens / decodeMs) * 1000 : 0;
+        const result: KernelSetResult = {
+          kernels: name,
+          selection: selectionName(selectionOf(choice)),
+          choice,
+          prefill_tokens_per_s: Number(((prompt.length / prefillMs) * 1000).toFixed(4)),
+          decode_tokens_per_s: Number(decodeRate.toFixed(4)),
+          decode_ms_per_token: Number((decodeMs / Math.max(1, o.decodeTokens)).toFixed(2)),
+          bandwidth_fraction: Number(((bytesPerToken * decodeRate) / (bandwidth * 1e9)).toFixed(4)),
+          roofline_tokens_per_s: Number(((bandwidth * 1e9) / bytesPerToken).toFixed(3)),
+        };
+        log(`${name} (${result.selection}): prefill ${result.prefill_tokens_per_s} tok/s, decode ${result.decode_tokens_per_s} tok/s (${result.decode_ms_per_token} ms/token), ${(result.bandwidth_fraction * 100).toFixed(1)}% of the measured bandwidth`);
+        // Per-kernel GPU times: for every set, except in `all` (there, for auto's set only).
+        if (device.features.has('timestamp-query') && (o.kernels !== 'all' || name === 'auto')) {
+          const forward = new ForwardPass(device, config, weights, { contextWindow, maxBatchTokens, kvDtype, kernels: choice, kernelCache: preparation.cache });
+          try {
             result.decode_breakdown = breakdown(await forward.profile([prompt[0]!], decodeAt), 1, decodeAt, config.numLayers);
             result.prefill_breakdown = breakdown(await forward.profile(prompt, 0), prompt.length, 0, config.numLayers);
             result.decode_ms_per_layer = result.decode_breakdown.per_layer_ms;
-            log(`${kernels}: decode ${result.decode_breakdown.per_layer_ms} ms per layer (GPU); prefill ${result.prefill_breakdown.per_layer_ms} ms per layer`);
+            log(`${name}: decode ${result.decode_breakdown.per_layer_ms} ms per layer (GPU); prefill ${result.prefill_breakdown.per_layer_ms} ms per layer`);
+          } finally {
+            forward.destroy();
           }
-          results.push(result);
-        } finally {
-          forward.destroy();
         }
+        results.push(result);
       }
     } finally {
       weights.destroy();
+    }
+    if (auto) {
+      const mine = results.find((r) => r.kernels === 'auto')!;
+      const candidates = results.filter((r) => r.kernels !== 'auto');
+      if (candidates.length > 0) {
+        const fastestPrefill = Math.max(...candidates.map((r) => r.prefill_tokens_per_s));
+        const fastestDecode = Math.max(...candidates.map((r) => r.decode_tokens_per_s));
+        auto.prefill_vs_fastest = Number((mine.prefill_tokens_per_s / fastestPrefill).toFixed(3));
+        auto.decode_vs_fastest = Number((mine.decode_tokens_per_s / fastestDecode).toFixed(3));
+        log(`auto (${auto.set}): prefill ${(auto.prefill_vs_fastest * 100).toFixed(0)}% and decode ${(auto.decode_vs_fastest * 100).toFixed(0)}% of the fastest candidate set's tokens/s`);
+      }
     }
     return {
       device: `${device.adapterInfo.vendor} ${device.adapterInfo.description || device.adapterInfo.architecture}`.trim(),
@@ -275,6 +425,7 @@ export async function benchmark(o: BenchOptions): Promise<BenchResult> {
       measured_bandwidth_gb_s: Number(bandwidth.toFixed(3)),
       bandwidth_probe_bytes: probeBytes,
       results,
+      ...(auto ? { auto } : {}),
     };
   } finally {
     device.destroy();

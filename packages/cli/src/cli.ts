@@ -9,6 +9,7 @@ import { isQuantization, QUANTIZATIONS, type Quantization } from '../../sdk/src/
 import { generate } from '../../sdk/src/engine/generate.js';
 import { checkSamplingParams } from '../../sdk/src/engine/sampler.js';
 import { StreamingDetokenizer } from '../../sdk/src/tokenizer/tokenizer.js';
+import { KERNEL_PREFERENCES, type KernelPreference } from '../../sdk/src/gpu/variants.js';
 import { describeModelLibMismatch, modelLibDifferences, readArtifactIndex, readModelLibMetadata } from '../../sdk/src/model/model-lib.js';
 import { convertHf } from './convert.js';
 import { directorySource } from './fs-source.js';
@@ -35,18 +36,23 @@ const USAGE = `webchuan <command> [options]
       tokenizer.json; --vocab where the library leaves the vocabulary size open; --bf16 stores
       float32 weights as bfloat16 (as mlc_llm does).
   generate --model <dir> --prompt "<text>" [--max-tokens N] [--temperature T] [--top-p P] [--top-k K]
-           [--repetition-penalty R] [--seed S] [--json]
+           [--repetition-penalty R] [--seed S] [--json] [--kernels auto|fast|baseline]
       Print the continuation of the prompt (stdout; greedy unless --temperature > 0); figures go to stderr.
+      --kernels auto (default) measures the kernel options on this GPU once per model shape and keeps
+      the choice in $WEBCHUAN_CACHE_DIR (default ~/.cache/webchuan) for later runs.
   tokenize --tokenizer <tokenizer.model|model dir>
       Read one JSON string per line on stdin, print one JSON array of token ids per line.
   bench (--model <dir> | --shape baichuan-7b [--layers N] [--quant <q>]) [--context N] [--prompt-tokens P]
-        [--decode-tokens D] [--decode-at POS] [--kernels fast|baseline|both]
+        [--decode-tokens D] [--decode-at POS] [--kernels fast|baseline|both|auto|all] [--rounds N]
       Print one JSON line: prefill and decode tokens/s per kernel set, the adapter's measured
       streaming-read bandwidth, bandwidth_fraction (weight bytes per token × decode tokens/s ÷ that
       bandwidth) and per-kernel GPU time of a decode step and a prefill (timestamp-query). --shape
-      generates random weights of that model's real shapes in GPU memory (no file).
+      generates random weights of that model's real shapes in GPU memory (no file; shapes:
+      baichuan-7b, tinyllama-1.1b). --kernels all runs every candidate set (each combination of the
+      options of each step kind) and what auto measures and picks, with auto's tokens/s against the
+      fastest set's; --rounds N times each phase N times, interleaving the sets, and keeps the best.
   eval --model <dir> --data <dataset dir> [--protocol ceval|mmlu] [--split val|test] [--subjects a,b]
-       [--shots 5] [--limit N] [--out summary.json]
+       [--shots 5] [--limit N] [--out summary.json] [--kernels auto|fast|baseline]
       Multiple-choice accuracy as in Baichuan-7B's C-Eval/MMLU tables: k-shot prompts from dev/, the
       answer whose letter has the highest next-token logit; --limit scores only the first N questions of
       each subject (the demo's Evaluate panel takes the same limit). A table on stderr, the JSON summary on stdout
@@ -70,6 +76,16 @@ function int(value: string | undefined, name: string, fallback: number): number 
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer, got "${value}"`);
   return n;
+}
+
+const BENCH_KERNELS = ['baseline', 'fast', 'both', 'auto', 'all'] as const;
+type BenchKernels = (typeof BENCH_KERNELS)[number];
+
+/** `--kernels` of generate and eval: auto (default), fast or baseline. */
+function kernelPreference(value: string | undefined): KernelPreference {
+  const k = value ?? 'auto';
+  if (!(KERNEL_PREFERENCES as readonly string[]).includes(k)) throw new UsageError(`--kernels must be ${KERNEL_PREFERENCES.join(', ')}`);
+  return k as KernelPreference;
 }
 
 function required(value: string | undefined, name: string): string {
@@ -107,6 +123,7 @@ const OPTIONS = {
   shape: { type: 'string' },
   context: { type: 'string' },
   kernels: { type: 'string' },
+  rounds: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -158,7 +175,7 @@ export async function main(argv: string[]): Promise<number> {
         return await checkLib(required(positionals[0], '<model-lib.wasm>'), required(positionals[1], '<artifact dir>'));
       case 'bench': {
         const kernels = o.kernels ?? 'both';
-        if (kernels !== 'fast' && kernels !== 'baseline' && kernels !== 'both') throw new UsageError('--kernels must be fast, baseline or both');
+        if (!BENCH_KERNELS.includes(kernels as BenchKernels)) throw new UsageError(`--kernels must be ${BENCH_KERNELS.join(', ')}`);
         if (!o.model && !o.shape) throw new UsageError('bench needs --model <dir> or --shape <name>');
         const result = await benchmark({
           model: o.model,
@@ -169,7 +186,8 @@ export async function main(argv: string[]): Promise<number> {
           promptTokens: int(o['prompt-tokens'], '--prompt-tokens', 16),
           decodeTokens: int(o['decode-tokens'], '--decode-tokens', 8),
           decodeAt: o['decode-at'] === undefined ? undefined : int(o['decode-at'], '--decode-at', 0),
-          kernels,
+          kernels: kernels as BenchKernels,
+          rounds: int(o.rounds, '--rounds', 1),
           log: (line) => process.stderr.write(`${line}\n`),
         });
         process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -183,7 +201,7 @@ export async function main(argv: string[]): Promise<number> {
           split: o.split ?? (protocol === 'ceval' ? 'val' : 'test'),
           subjects: o.subjects?.split(',').map((s) => s.trim()).filter(Boolean),
         });
-        const model = await loadNodeModel(required(o.model, '--model'));
+        const model = await loadNodeModel(required(o.model, '--model'), { kernels: kernelPreference(o.kernels) });
         try {
           const summary = await evaluateNode(model, subjects, { protocol, shots: int(o.shots, '--shots', 5), limit: o.limit === undefined ? undefined : int(o.limit, '--limit', 0), onProgress: progressBar('evaluating', ' questions') });
           process.stderr.write(formatSummary(summary));
@@ -219,6 +237,7 @@ interface GenerateFlags {
   'repetition-penalty'?: string;
   seed?: string;
   json?: boolean;
+  kernels?: string;
 }
 
 function num(value: string | undefined, name: string): number | undefined {
@@ -237,7 +256,7 @@ async function runGenerate(o: GenerateFlags): Promise<number> {
     seed: num(o.seed, '--seed'),
   };
   const prompt = o.prompt ?? '';
-  const model = await loadNodeModel(required(o.model, '--model'));
+  const model = await loadNodeModel(required(o.model, '--model'), { kernels: kernelPreference(o.kernels) });
   try {
     const config = model.info.config;
     const context = [...config.promptPrefixTokenIds, ...model.tokenizer.encode(prompt)];

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { openArtifact } from '../../sdk/src/model/artifact.js';
 import { requestModelDevice, type DeviceOptions } from '../../sdk/src/gpu/device.js';
 import { modelGpuRequirements } from '../../sdk/src/gpu/limits.js';
-import { loadModel, type LoadedModel } from '../../sdk/src/engine/model.js';
-import type { ForwardOptions } from '../../sdk/src/engine/forward.js';
+import { loadModel, type LoadedModel, type LoadModelOptions } from '../../sdk/src/engine/model.js';
 import { TokenizerRuntime } from '../../sdk/src/tokenizer/runtime.js';
 import { TextTokenizer, tokenizerFormat } from '../../sdk/src/tokenizer/tokenizer.js';
 import { directorySource, shardRecords } from './fs-source.js';
+import { fileChoiceStore } from './kernel-choice-file.js';
 import { nodeAdapter } from './gpu.js';
 
 export interface NodeModel extends LoadedModel {
@@ -47,8 +47,10 @@ export async function loadNodeTokenizer(pathOrDir: string): Promise<TextTokenize
 /**
  * Loads an artifact on this machine's GPU, on a device with exactly the limits the model needs
  * (including the buffers for reading back every position's logits, which tests and scoring use).
+ * Kernels: `auto` unless said otherwise, its measurement kept in the CLI's cache folder
+ * (kernel-choice-file.ts) and reused by later runs on this GPU.
  */
-export async function loadNodeModel(dir: string, options: ForwardOptions & DeviceOptions = {}): Promise<NodeModel> {
+export async function loadNodeModel(dir: string, options: LoadModelOptions & DeviceOptions = {}): Promise<NodeModel> {
   const source = directorySource(dir);
   const { info } = await openArtifact(source);
   await shardRecords(dir); // an artifact that cannot be verified fails here, before a GPU is asked for
@@ -58,10 +60,10 @@ export async function loadNodeModel(dir: string, options: ForwardOptions & Devic
     kvDtype: options.kvDtype,
     allLogits: true,
   });
-  const device = await requestModelDevice(await nodeAdapter(), needs, options);
+  const device = await requestModelDevice(await nodeAdapter(), needs, { ...options, optionalFeatures: ['timestamp-query', ...(options.optionalFeatures ?? [])] });
   let model: LoadedModel;
   try {
-    model = await loadModel(device, source, options);
+    model = await loadModel(device, source, { kernelStore: fileChoiceStore(), ...options });
   } catch (error) {
     device.destroy();
     throw error;

@@ -15,7 +15,7 @@ import { loadNodeModel } from '../src/runtime.js';
 import { argmax } from '../../sdk/src/reference/kernels.js';
 import { ReferenceModel } from '../../sdk/src/reference/model.js';
 import { collectReferenceWeights } from '../../sdk/src/reference/weights.js';
-import { sharedFile, tempDir } from '../../sdk/test/helpers.js';
+import { LAZY_FAST, sharedFile, tempDir } from '../../sdk/test/helpers.js';
 import type { PytorchReferenceCase as Case } from '../../sdk/test/helpers.js';
 
 const tiny = sharedFile('reference/baichuan-tiny');
@@ -43,7 +43,7 @@ describe.skipIf(!tiny)('baichuan-tiny (PyTorch-made, Baichuan-7B layout) through
   it.each(variants)('from %s at q0f32: greedy tokens, per-position argmax and top logits equal PyTorch', async (name, weights) => {
     const artifact = join(dir.path, `${name}-q0f32`);
     await convertHf(hfDir(name, weights), 'q0f32', artifact);
-    const model = await loadNodeModel(artifact);
+    const model = await loadNodeModel(artifact, LAZY_FAST);
     try {
       expect(model.info.config.promptPrefixTokenIds).toEqual([]); // Baichuan-7B prepends no BOS
       for (const c of cases) {
@@ -68,7 +68,7 @@ describe.skipIf(!tiny)('baichuan-tiny (PyTorch-made, Baichuan-7B layout) through
     const source = directorySource(artifact);
     const { cache, info } = await openArtifact(source);
     const reference = new ReferenceModel(info.config, await collectReferenceWeights(info.config, readTensors(source, cache)), 64, defaultKvDtype(info.quantization));
-    const model = await loadNodeModel(artifact, { contextWindow: 64 });
+    const model = await loadNodeModel(artifact, { ...LAZY_FAST, contextWindow: 64 });
     try {
       const c = cases[0]!;
       const result = await generateGreedy(model.forward, c.ids, { maxTokens: 12 });

@@ -10,7 +10,7 @@ import { generateGreedy } from '../../sdk/src/engine/generate.js';
 import { importLlama2c } from '../src/import-llama2c.js';
 import { loadNodeModel, type NodeModel } from '../src/runtime.js';
 import { argmax } from '../../sdk/src/reference/kernels.js';
-import { maxAbsDiff, REPO_ROOT, sharedFile, tempDir } from '../../sdk/test/helpers.js';
+import { LAZY_FAST, maxAbsDiff, REPO_ROOT, sharedFile, tempDir } from '../../sdk/test/helpers.js';
 
 const checkpoint = sharedFile('data/tinyllamas/stories260K.bin');
 const tokenizerModel = sharedFile('data/tinyllamas/tok512.model');
@@ -32,7 +32,7 @@ describe.skipIf(!checkpoint || !tokenizerModel || !referenceDir)('stories260K at
 
   beforeAll(async () => {
     await importLlama2c(checkpoint!, tokenizerModel!, 'q0f32', artifact);
-    model = await loadNodeModel(artifact);
+    model = await loadNodeModel(artifact, LAZY_FAST);
   });
   afterAll(() => {
     model?.dispose();

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateGreedy } from '../../sdk/src/engine/generate.js';
 import type { Quantization } from '../../sdk/src/model/quant.js';
 import { argmax } from '../../sdk/src/reference/kernels.js';
-import { maxAbsDiff, REPO_ROOT, tempDir } from '../../sdk/test/helpers.js';
+import { LAZY_FAST, maxAbsDiff, REPO_ROOT, tempDir } from '../../sdk/test/helpers.js';
 import type { PytorchReferenceCase as Case } from '../../sdk/test/helpers.js';
 import { convertHf } from '../src/convert.js';
 import {
@@ -31,7 +31,7 @@ const q0f32 = join(dir.path, 'q0f32');
 let model: NodeModel;
 beforeAll(async () => {
   await convertHf(paths.checkpoint, 'q0f32', q0f32);
-  model = await loadNodeModel(q0f32);
+  model = await loadNodeModel(q0f32, LAZY_FAST);
 }, SLOW);
 afterAll(() => model?.dispose());
 
@@ -124,7 +124,7 @@ describe('accuracy floors on samples', () => {
   }, SLOW);
 
   it.each(['q4f32_1', 'q4f16_1'])('committed %s: the seed prompt answers 李商隐 and title→author is within 2 points of q0f32', async (quant) => {
-    const m = await loadNodeModel(join(paths.dir, quant));
+    const m = await loadNodeModel(join(paths.dir, quant), LAZY_FAST);
     try {
       expect(await new LineDecoder(m).line(SEED_PROMPT, 8)).toMatch(/^李商隐/);
       const correct = await titlesCorrect(m, quant);

@@ -14,7 +14,7 @@ import { directorySource } from '../src/fs-source.js';
 import { tinyBaichuanConfig, writeRandomModel } from '../src/random-model.js';
 import { ReferenceModel } from '../../sdk/src/reference/model.js';
 import { collectReferenceWeights } from '../../sdk/src/reference/weights.js';
-import { gpuDevice, maxAbsDiff, tempDir } from '../../sdk/test/helpers.js';
+import { gpuDevice, LAZY_FAST, maxAbsDiff, tempDir } from '../../sdk/test/helpers.js';
 
 const dir = tempDir();
 afterAll(() => dir.remove());
@@ -40,9 +40,9 @@ describe.each(cases)('random Baichuan-layout model, $quant, $kvHeads KV heads', 
     const { cache } = await openArtifact(source);
     const reference = new ReferenceModel(config, await collectReferenceWeights(config, readTensors(source, cache)), 64, defaultKvDtype(quant));
     const device = await gpuDevice();
-    const gpu = await loadModel(device, source, { contextWindow: 64, maxBatchTokens: 32 });
+    const gpu = await loadModel(device, source, { ...LAZY_FAST, contextWindow: 64, maxBatchTokens: 32 });
     // The stepwise model runs the portable kernels, the batched one the fast ones: each checks the other.
-    const stepwise = await loadModel(device, source, { contextWindow: 64, kernels: 'baseline' });
+    const stepwise = await loadModel(device, source, { contextWindow: 64, kernels: 'baseline', warm: false });
     try {
       const V = config.vocabSize;
       const next = mulberry32(kvHeads);

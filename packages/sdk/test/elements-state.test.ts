@@ -40,6 +40,16 @@ describe('engine state', () => {
     expect(phaseLabel(nextState(cached, { type: 'ready' }))).toBe('Ready (loaded from the cache)');
   });
 
+  it('after the upload, "preparing" while the kernels of the first reply are timed and compiled; still "from the cache" when ready', () => {
+    const kernels = (stage: 'measuring' | 'compiling' | 'warming', done: number, total: number) => ({ ...progress(100, 100, 100), kernels: { stage, done, total } });
+    const measuring = run({ type: 'progress', progress: progress(100, 100, 100) }, { type: 'progress', progress: kernels('measuring', 0, 1) });
+    expect(measuring.phase).toBe('preparing');
+    expect(phaseLabel(measuring)).toMatch(/timing the GPU kernels/);
+    const compiling = nextState(measuring, { type: 'progress', progress: kernels('compiling', 3, 27) });
+    expect(phaseLabel(compiling)).toMatch(/compiling GPU kernels \(3 of 27\)/);
+    expect(phaseLabel(nextState(compiling, { type: 'ready' }))).toBe('Ready (loaded from the cache)');
+  });
+
   it('a progress report that arrives after the engine resolved does not take "ready" back', () => {
     const ready = run({ type: 'progress', progress: progress(100, 100, 100) }, { type: 'ready' }, { type: 'progress', progress: progress(100, 100, 100) });
     expect(ready.phase).toBe('ready');

@@ -23,6 +23,13 @@ export function sharedFile(relative: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Load options for tests about something else than kernel choice or readiness: the fast kernels,
+ * each pipeline compiled at its first dispatch (as before `auto` and compile-before-ready), so a test
+ * compiles only what it runs. kernel-choice.test.ts covers `auto` and the warmed load.
+ */
+export const LAZY_FAST = { kernels: 'fast', warm: false } as const;
+
 let device: Promise<GPUDevice> | undefined;
 
 /** One GPU device per test file. */

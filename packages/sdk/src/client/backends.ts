@@ -4,6 +4,7 @@
  * WebLLM or its worker and an app without `@mlc-ai/web-llm` builds and loads nothing of it.
  */
 import { InvalidRequestError } from '../errors.js';
+import { KERNEL_PREFERENCES } from '../gpu/variants.js';
 import type { BackendName, LoadOptions } from './protocol.js';
 import { engineWorkerScript, startWorker, type WorkerConnection } from './worker-start.js';
 
@@ -20,6 +21,9 @@ const webchuan: Backend = {
   start: (shared) => startWorker(shared, engineWorkerScript),
   checkOptions: (options) => {
     if (options.modelLib !== undefined) throw new InvalidRequestError('modelLib', "modelLib: only the 'webllm' backend runs model libraries; webchuan's engine needs none.");
+    if (options.kernels !== undefined && !(KERNEL_PREFERENCES as readonly unknown[]).includes(options.kernels)) {
+      throw new InvalidRequestError('kernels', `kernels: must be ${KERNEL_PREFERENCES.map((k) => `'${k}'`).join(', ')}; got ${JSON.stringify(options.kernels)}.`);
+    }
   },
 };
 

@@ -28,7 +28,10 @@ import type { WorkerConnection } from './worker-start.js';
 export interface CreateEngineOptions extends LoadOptions {
   /** URL of the model artifact directory (MLC layout), absolute or relative to the page. */
   model: string;
-  /** Download progress, in bytes. */
+  /**
+   * Load progress: bytes downloaded, then (`kernels`) the GPU kernels being measured, compiled and run
+   * once, so that the first request after the engine resolves starts at once.
+   */
   onProgress?: (progress: DownloadProgress) => void;
   /**
    * Share one engine between all tabs of this origin through a SharedWorker (default: true where
@@ -115,7 +118,7 @@ export class Engine {
     const onProgress = options.onProgress ? proxy(options.onProgress) : undefined;
     // Relative URLs are the page's: the worker lives elsewhere, so it gets them absolute.
     const modelLib = options.modelLib === undefined ? undefined : new URL(options.modelLib, pageUrl()).href;
-    this.model = await this.service.load(id, { contextWindow: options.contextWindow, modelLib }, onProgress);
+    this.model = await this.service.load(id, { contextWindow: options.contextWindow, modelLib, kernels: options.kernels }, onProgress);
     if (previous && previous !== id) await this.service.unload(previous);
     return this.model;
   }

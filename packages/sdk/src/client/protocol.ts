@@ -3,6 +3,8 @@
  * (as WebLLM's do); the page and the worker both speak them.
  */
 import type { SamplingParams } from '../engine/sampler.js';
+import type { KernelEstimates } from '../engine/kernel-tuning.js';
+import type { KernelPreference, KernelSelection } from '../gpu/variants.js';
 import type { ChatTemplate } from './chat-template.js';
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -119,6 +121,26 @@ export interface LoadOptions {
   contextWindow?: number;
   /** WebLLM only: URL of the model library (`.wasm`) MLC compiled for this model. */
   modelLib?: string;
+  /**
+   * webchuan only: which GPU kernels run the model. `'auto'` (default): the engine times each kernel
+   * option of each step kind on this GPU with this model's shapes, once, and keeps the choice in
+   * IndexedDB for later loads (measured again for another GPU, model shape or engine version);
+   * `'fast'`: the kernels shaped for real GPUs wherever the device supports them; `'baseline'`: the
+   * portable kernels.
+   */
+  kernels?: KernelPreference;
+}
+
+/** webchuan only: the kernel set a model runs, and where the choice came from. */
+export interface ModelKernels {
+  preference: KernelPreference;
+  /** The option of each step kind: decodeMatvec, decodeAttention, prefill. */
+  selection: KernelSelection;
+  /** `measured` during this load, `stored` (measured on an earlier visit), or `fixed` (`fast`, `baseline`). */
+  source: 'measured' | 'stored' | 'fixed';
+  /** With `auto`: how long the measurement took (ms), and its estimate of each option in ms per step. */
+  measureMs?: number;
+  estimatesMs?: KernelEstimates;
 }
 
 /** A loaded model, as the page sees it. */
@@ -137,4 +159,6 @@ export interface ModelInfo {
   vocabSize: number;
   gpuBytes: number;
   adapter: { vendor: string; architecture: string; description: string; features: string[] };
+  /** webchuan only: the kernel set the model runs. */
+  kernels?: ModelKernels;
 }

@@ -4,13 +4,14 @@
  *
  * Phases: 'downloading' while bytes are still arriving; once every byte is in the cache the weights
  * go onto the GPU, which takes a while too: 'cached' when the files all came from the cache, and
- * 'loading' when they were just downloaded. 'ready' only when createEngine() has resolved, and a
- * progress report arriving late never takes it back.
+ * 'loading' when they were just downloaded; then 'preparing' while the GPU kernels the first reply
+ * needs are measured, compiled and run once (the report's `kernels`). 'ready' only when
+ * createEngine() has resolved, and a progress report arriving late never takes it back.
  */
 import { WebchuanError, type WebchuanErrorCode } from '../errors.js';
 import type { DownloadProgress } from '../store/progress.js';
 
-export type Phase = 'starting' | 'downloading' | 'cached' | 'loading' | 'ready' | 'error';
+export type Phase = 'starting' | 'downloading' | 'cached' | 'loading' | 'preparing' | 'ready' | 'error';
 
 export interface EngineState {
   phase: Phase;
@@ -42,6 +43,7 @@ export function errorState(error: unknown): EngineState {
 
 /** The phase while the engine is still starting, from its latest download progress. */
 function loadingPhase(p: DownloadProgress): Phase {
+  if (p.kernels) return 'preparing';
   if (p.loadedBytes < p.totalBytes) return 'downloading';
   return p.cachedBytes >= p.totalBytes ? 'cached' : 'loading';
 }
@@ -71,6 +73,12 @@ export function phaseLabel(state: EngineState): string {
       return 'Loading onto the GPU (from the cache)…';
     case 'loading':
       return 'Loading onto the GPU…';
+    case 'preparing': {
+      const k = p?.kernels;
+      if (k?.stage === 'measuring') return 'Preparing the first reply: timing the GPU kernels…';
+      if (k?.stage === 'compiling' && k.total > 0) return `Preparing the first reply: compiling GPU kernels (${k.done} of ${k.total})…`;
+      return 'Preparing the first reply…';
+    }
     case 'ready':
       return p && p.totalBytes > 0 && p.cachedBytes >= p.totalBytes ? 'Ready (loaded from the cache)' : 'Ready';
     case 'error':

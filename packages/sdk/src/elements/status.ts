@@ -59,6 +59,9 @@ export class BaichuanStatus extends LitElement {
           ? html`<progress part="bar" max=${p.totalBytes} value=${p.loadedBytes}></progress>
               <span part="bytes">${formatBytes(p.loadedBytes)} / ${formatBytes(p.totalBytes)}${p.bytesPerSecond > 0 ? html`, ${formatBytes(p.bytesPerSecond)}/s` : nothing}${p.etaSeconds !== undefined ? html`, ${Math.ceil(p.etaSeconds)} s left` : nothing}</span>`
           : nothing}
+        ${s.phase === 'preparing' && p?.kernels?.stage === 'compiling' && p.kernels.total > 0
+          ? html`<progress part="bar" max=${p.kernels.total} value=${p.kernels.done}></progress>`
+          : nothing}
       </div>
       ${s.error
         ? html`<p class="error" part="error" role="alert">${s.error.message}</p>

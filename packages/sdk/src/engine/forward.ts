@@ -24,8 +24,8 @@ import type { KvDtype } from '../gpu/kernels/formats.js';
 import { ADJUSTMENT_BYTES, LOGIT_PARAMS_BYTES, logitProcessor } from '../gpu/kernels/logit_processor.js';
 import { STEP_BYTES, stepData } from '../gpu/kernels/step.js';
 import { runStateSizes } from '../gpu/limits.js';
-import { chooseKernels, type KernelChoice, type KernelPreference } from '../gpu/variants.js';
-import type { GpuWeights } from '../gpu/weights.js';
+import { chooseKernels, type KernelChoice } from '../gpu/variants.js';
+import type { GpuMatrix, GpuWeights } from '../gpu/weights.js';
 import { compileOp, type Op, type OpContext } from './ops.js';
 import type { SamplingParams, TokenAdjustment } from './sampler.js';
 
@@ -38,8 +38,13 @@ export interface ForwardOptions {
   kvDtype?: KvDtype;
   /** Most prompt tokens run in one batch; longer prompts run in chunks (default 512). */
   maxBatchTokens?: number;
-  /** `fast` (default): the best kernels this device supports; `baseline`: the portable ones. */
-  kernels?: KernelPreference;
+  /**
+   * `fast` (default here): the real-GPU kernels this device supports; `baseline`: the portable ones;
+   * or a KernelChoice, e.g. what `auto` measured (loadModel measures; engine/kernel-tuning.ts).
+   */
+  kernels?: 'fast' | 'baseline' | KernelChoice;
+  /** Pipelines to reuse: those a load compiled ahead, while the weights were still on their way. */
+  kernelCache?: KernelCache;
 }
 
 /** What a step reads back: the greedy next token, the last position's logits, or every position's. */
@@ -60,10 +65,9 @@ export interface KernelTiming {
   ms: number;
 }
 
-/** llama2.c's RunState: the activations one forward step flows through, [tokens, width] each. */
-interface RunState {
+/** The buffers the steps flow through: llama2.c's RunState, [tokens, width] each. */
+export interface StepBuffers {
   tokenIds: GPUBuffer;
-  step: GPUBuffer;
   /** The residual stream. */
   x: GPUBuffer;
   /** x normalized: the input of the q|k|v and gate|up projections. */
@@ -76,12 +80,79 @@ interface RunState {
   gateUp: GPUBuffer;
   /** silu(gate) · up: the input of down_proj. */
   act: GPUBuffer;
+  /** One per layer of the step list. */
   kCache: GPUBuffer[];
   vCache: GPUBuffer[];
   /** The last token's x normalized, and the logits it gives. */
   xbLast: GPUBuffer;
   logits: GPUBuffer;
+}
+
+/** llama2.c's RunState: the step buffers, the step uniform and the argmax result. */
+interface RunState extends StepBuffers {
+  step: GPUBuffer;
   argmax: GPUBuffer;
+}
+
+/** Where the steps find the model's parameters: the uploaded weights, or a sample's scratch matrices (engine/model-sample.ts). */
+export interface ParamSource {
+  matrix(name: string): GpuMatrix;
+  vector(name: string): GPUBuffer;
+}
+
+/**
+ * The forward pass, in order: the body (embedding, then `layers` decoder layers) that runs for every
+ * token, and the head (final norm and classifier) that runs on the last token only.
+ */
+export function forwardSteps(c: ModelConfig, s: StepBuffers, w: ParamSource, layers = c.numLayers): { body: Op[]; head: Op[] } {
+  const body: Op[] = [{ name: 'embed', op: 'embed', ids: s.tokenIds, table: w.matrix(EMBED_NAME), out: s.x }];
+  for (let l = 0; l < layers; l++) {
+    const p = layerParamNames(c, l);
+    const at = (what: string) => `layer ${l} ${what}`;
+    const kCache = s.kCache[l]!;
+    const vCache = s.vCache[l]!;
+    body.push(
+      { name: at('attention norm'), op: 'rmsnorm', x: s.x, weight: w.vector(p.inputNorm), out: s.xb },
+      { name: at('qkv'), op: 'matmul', x: s.xb, w: w.matrix(p.qkv), out: s.qkv },
+      { name: at('rope'), op: 'rope', qkv: s.qkv, q: s.q, kCache, vCache },
+      { name: at('attention'), op: 'attention', q: s.q, kCache, vCache, out: s.att },
+      { name: at('o_proj'), op: 'matmul', x: s.att, w: w.matrix(p.o), out: s.x, residual: true }, // x += o_proj·att
+      { name: at('ffn norm'), op: 'rmsnorm', x: s.x, weight: w.vector(p.postNorm), out: s.xb },
+      { name: at('gate_up'), op: 'matmul', x: s.xb, w: w.matrix(p.gateUp), out: s.gateUp },
+      { name: at('swiglu'), op: 'swiglu', gateUp: s.gateUp, out: s.act },
+      { name: at('down'), op: 'matmul', x: s.act, w: w.matrix(p.down), out: s.x, residual: true }, // x += down·act
+    );
+  }
+  const head: Op[] = [
+    { name: 'final norm', op: 'rmsnorm', x: s.x, weight: w.vector(FINAL_NORM_NAME), out: s.xbLast, lastRow: true },
+    { name: 'classifier', op: 'matmul', x: s.xbLast, w: w.matrix(classifierName(c)), out: s.logits },
+  ];
+  return { body, head };
+}
+
+/**
+ * The token counts, up to `maxBatchTokens`, of the steps that run a distinct set of `steps`'s
+ * dispatches: the smallest count of each set (1: decode; 2: the batched matvec; 9 and 17: the GEMM's
+ * 16- and 32-token tiles). Running these sizes once runs every pipeline a request can use.
+ */
+export function distinctStepSizes(steps: readonly { dispatches: Dispatch[] }[], maxBatchTokens: number): number[] {
+  const all = steps.flatMap(({ dispatches }) => dispatches);
+  const sizes: number[] = [];
+  const seen = new Set<string>();
+  for (let tokens = 1; tokens <= maxBatchTokens; tokens++) {
+    const shape = { tokens, startPos: 0 };
+    const signature = all.map((d) => (!d.when || d.when(shape) ? '1' : '0')).join('');
+    if (!seen.has(signature)) {
+      seen.add(signature);
+      sizes.push(tokens);
+    }
+  }
+  return sizes;
+}
+
+/** The dispatches of `steps` that a step of `shape` runs. */
+export function activeDispatches(steps: readonly { dispatches: Dispatch[] }[], shape: StepShape): Dispatch[] {
+  return steps.flatMap(({ dispatches }) => dispatches.filter((d) => !d.when || d.when(shape)));
 }
 
 /** A step of the list with its compiled dispatches. */
@@ -98,7 +169,7 @@ interface Compiled {
  * poetry model: `梦李白·其一->杜甫\n` greedy-continued with id 4999). The norm still reads the chunk's
  * last row from the step uniform.
  */
-function lastToken(shape: StepShape): StepShape {
+export function lastToken(shape: StepShape): StepShape {
   return { tokens: 1, startPos: shape.startPos + shape.tokens - 1 };
 }
 
@@ -133,8 +204,9 @@ export class ForwardPass {
     this.kvDtype = options.kvDtype ?? 'f32';
     this.contextWindow = Math.min(options.contextWindow ?? c.contextWindow, c.contextWindow);
     this.maxBatchTokens = Math.max(1, Math.min(options.maxBatchTokens ?? 512, this.contextWindow));
-    this.choice = chooseKernels(device.features, options.kernels);
-    this.kernels = new KernelCache(device);
+    const kernels = options.kernels ?? 'fast';
+    this.choice = typeof kernels === 'string' ? chooseKernels(device.features, kernels) : kernels;
+    this.kernels = options.kernelCache ?? new KernelCache(device);
 
     // The run state, sized by the same function that tells a page whether the model fits (gpu/limits.ts).
     const size = runStateSizes(c, this.contextWindow, this.maxBatchTokens, this.kvDtype, DEFAULT_CHUNK);
@@ -171,31 +243,8 @@ export class ForwardPass {
       attentionPartials: buf(size.attentionPartials, 'attention partials'),
     };
 
-    // The forward pass, in order.
-    const w = weights;
-    const steps: Op[] = [{ name: 'embed', op: 'embed', ids: s.tokenIds, table: w.matrix(EMBED_NAME), out: s.x }];
-    for (let l = 0; l < c.numLayers; l++) {
-      const p = layerParamNames(c, l);
-      const at = (what: string) => `layer ${l} ${what}`;
-      const kCache = s.kCache[l]!;
-      const vCache = s.vCache[l]!;
-      steps.push(
-        { name: at('attention norm'), op: 'rmsnorm', x: s.x, weight: w.vector(p.inputNorm), out: s.xb },
-        { name: at('qkv'), op: 'matmul', x: s.xb, w: w.matrix(p.qkv), out: s.qkv },
-        { name: at('rope'), op: 'rope', qkv: s.qkv, q: s.q, kCache, vCache },
-        { name: at('attention'), op: 'attention', q: s.q, kCache, vCache, out: s.att },
-        { name: at('o_proj'), op: 'matmul', x: s.att, w: w.matrix(p.o), out: s.x, residual: true }, // x += o_proj·att
-        { name: at('ffn norm'), op: 'rmsnorm', x: s.x, weight: w.vector(p.postNorm), out: s.xb },
-        { name: at('gate_up'), op: 'matmul', x: s.xb, w: w.matrix(p.gateUp), out: s.gateUp },
-        { name: at('swiglu'), op: 'swiglu', gateUp: s.gateUp, out: s.act },
-        { name: at('down'), op: 'matmul', x: s.act, w: w.matrix(p.down), out: s.x, residual: true }, // x += down·act
-      );
-    }
-    const head: Op[] = [
-      { name: 'final norm', op: 'rmsnorm', x: s.x, weight: w.vector(FINAL_NORM_NAME), out: s.xbLast, lastRow: true },
-      { name: 'classifier', op: 'matmul', x: s.xbLast, w: w.matrix(classifierName(c)), out: s.logits },
-    ];
-    this.body = steps.map((op) => this.compile(op));
+    const { body, head } = forwardSteps(c, s, weights);
+    this.body = body.map((op) => this.compile(op));
     this.lastTokenHead = head.map((op) => this.compile(op));
     this.argmax = this.kernels.compile(argmax, { vocab: c.vocabSize }).bind({ logits: s.logits, result: s.argmax }, 'argmax');
   }
@@ -211,21 +260,77 @@ export class ForwardPass {
 
   /** Records `steps` for one chunk of tokens: one loop over the list. */
   private record(pass: GPUComputePassEncoder, steps: readonly Compiled[], shape: StepShape): void {
-    for (const { dispatches } of steps) {
-      for (const d of dispatches) if (!d.when || d.when(shape)) d.encode(pass, shape);
-    }
+    for (const d of activeDispatches(steps, shape)) d.encode(pass, shape);
   }
 
-  /** Compiles now every pipeline a step of `tokens` tokens uses (they compile on first use otherwise). */
-  prepare(tokens: number): void {
+  /**
+   * Token counts that exercise every pipeline a request can use, one per distinct set of dispatches
+   * (1: decode; a few tokens: the batched matvec; more: the prefill GEMM's tile sizes), up to maxBatchTokens.
+   */
+  stepSizes(): number[] {
+    return distinctStepSizes(this.body, this.maxBatchTokens);
+  }
+
+  /** What a step of `tokens` tokens dispatches (body, last-token head, argmax), with the shape each runs at. */
+  private dispatchesOf(tokens: number): { dispatch: Dispatch; shape: StepShape }[] {
     const shape = { tokens, startPos: 0 };
-    for (const { dispatches } of this.body) {
-      for (const d of dispatches) if (!d.when || d.when(shape)) d.prepare();
+    return [
+      ...activeDispatches(this.body, shape).map((dispatch) => ({ dispatch, shape })),
+      ...activeDispatches(this.lastTokenHead, lastToken(shape)).map((dispatch) => ({ dispatch, shape: lastToken(shape) })),
+      { dispatch: this.argmax, shape },
+    ];
+  }
+
+  /**
+   * Compiles ahead (createComputePipelineAsync) every pipeline steps of these sizes use (default:
+   * stepSizes(), all of them), and the logit processor's; they compile at first use otherwise,
+   * blocking the request that needs them.
+   */
+  async prepare(sizes: readonly number[] = this.stepSizes(), onProgress?: (p: { stage: 'compiling'; done: number; total: number }) => void): Promise<void> {
+    const dispatches = new Map<string, Dispatch>();
+    for (const tokens of sizes) for (const { dispatch } of this.dispatchesOf(tokens)) dispatches.set(dispatch.pipelineKey, dispatch);
+    const processor = this.processorFor(1).dispatch;
+    dispatches.set(processor.pipelineKey, processor);
+    const total = dispatches.size;
+    let done = 0;
+    onProgress?.({ stage: 'compiling', done, total });
+    await Promise.all([...dispatches.values()].map((d) => d.prepare().then(() => onProgress?.({ stage: 'compiling', done: ++done, total }))));
+  }
+
+  /**
+   * Runs one workgroup of every pipeline steps of these sizes use (default: all), once each, and
+   * waits for the GPU. Some drivers compile a pipeline only at its first dispatch (Mesa's lavapipe
+   * JIT-compiles there, seconds per kernel), and buffers are zeroed on their first use: both happen
+   * here instead of in the first request. The cache positions it writes hold nothing a request reads.
+   */
+  async warm(sizes: readonly number[] = this.stepSizes()): Promise<void> {
+    await this.prepare(sizes);
+    const warmed = new Set<string>();
+    for (const tokens of sizes) {
+      const fresh = this.dispatchesOf(tokens).filter(({ dispatch }) => !warmed.has(dispatch.pipelineKey));
+      if (fresh.length === 0) continue;
+      this.device.queue.writeBuffer(this.s.step, 0, stepData({ tokens, startPos: 0 }));
+      const encoder = this.device.createCommandEncoder({ label: `warm ${tokens}` });
+      const pass = encoder.beginComputePass();
+      for (const { dispatch, shape } of fresh) {
+        warmed.add(dispatch.pipelineKey);
+        dispatch.encode(pass, shape, 1);
+      }
+      pass.end();
+      this.device.queue.submit([encoder.finish()]);
     }
-    for (const { dispatches } of this.lastTokenHead) {
-      for (const d of dispatches) if (!d.when || d.when(lastToken(shape))) d.prepare();
-    }
-    this.argmax.prepare();
+    const processor = this.processorFor(1).dispatch;
+    const encoder = this.device.createCommandEncoder({ label: 'warm logit processor' });
+    const pass = encoder.beginComputePass();
+    processor.encode(pass, { tokens: 1, startPos: 0 }, 1);
+    pass.end();
+    this.device.queue.submit([encoder.finish()]);
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  /** Every pipeline a step list of these sizes uses, by key: what `bench --kernels all` compares phases by. */
+  pipelineKeys(tokens: number): string[] {
+    return this.dispatchesOf(tokens).map(({ dispatch }) => dispatch.pipelineKey);
   }
 
   /** Runs the model over `tokens` placed at positions startPos…, reading back the next token id. */
@@ -350,9 +455,8 @@ export class ForwardPass {
     return values;
   }
 
-  /** Writes the adjustment list (growing its buffer when needed) and records the logit processor. */
-  private encodeAdjustments(pass: GPUComputePassEncoder, adjust: LogitAdjustments): void {
-    const count = adjust.list.length;
+  /** The logit processor with room for `count` adjustments (its list buffer grows in powers of two, from 256). */
+  private processorFor(count: number): { params: GPUBuffer; list: GPUBuffer; capacity: number; dispatch: Dispatch } {
     if (!this.processor || count > this.processor.capacity) {
       this.processor?.list.destroy();
       const capacity = Math.max(256, 2 ** Math.ceil(Math.log2(count)));
@@ -361,7 +465,13 @@ export class ForwardPass {
       const dispatch = this.kernels.compile(logitProcessor, { capacity }).bind({ list, logits: this.s.logits, params }, 'logit processor');
       this.processor = { params, list, capacity, dispatch };
     }
-    const p = this.processor;
+    return this.processor;
+  }
+
+  /** Writes the adjustment list and records the logit processor. */
+  private encodeAdjustments(pass: GPUComputePassEncoder, adjust: LogitAdjustments): void {
+    const count = adjust.list.length;
+    const p = this.processorFor(count);
     const data = new ArrayBuffer(count * ADJUSTMENT_BYTES);
     const u32 = new Uint32Array(data);
     const f32 = new Float32Array(data);

@@ -1,35 +1,113 @@
 /** A model ready to run: its artifact's metadata, its weights on the GPU and a forward pass. */
 import { openArtifact, readTensors, type ArtifactInfo, type ArtifactSource, type NamedTensor } from '../model/artifact.js';
 import { GpuWeights } from '../gpu/weights.js';
+import type { KernelPreference } from '../gpu/variants.js';
 import { defaultKvDtype } from '../model/quant.js';
 import { ForwardPass, type ForwardOptions } from './forward.js';
+import type { KernelChoiceStore } from './kernel-tuning.js';
+import { KernelPreparation, type KernelProgress, type PreparedKernels } from './kernel-preparation.js';
 
 export interface LoadedModel {
   info: ArtifactInfo;
   weights: GpuWeights;
   forward: ForwardPass;
+  /** The kernel set the forward pass runs, and whether it was measured, stored or fixed. */
+  kernels: PreparedKernels;
   dispose(): void;
 }
 
-/** Uploads an artifact's weights to `device` and prepares the forward pass. */
-export async function loadModel(
-  device: GPUDevice,
-  source: ArtifactSource,
-  options: ForwardOptions & { tensors?: AsyncIterable<NamedTensor> } = {},
-): Promise<LoadedModel> {
-  const { info, cache } = await openArtifact(source);
-  const weights = await GpuWeights.upload(device, info.config, options.tensors ?? readTensors(source, cache));
-  const forward = new ForwardPass(device, info.config, weights, {
-    maxBatchTokens: Math.min(options.maxBatchTokens ?? 512, info.prefillChunkSize),
-    kvDtype: defaultKvDtype(info.quantization),
-    ...options,
+export interface LoadModelOptions extends Omit<ForwardOptions, 'kernels' | 'kernelCache'> {
+  tensors?: AsyncIterable<NamedTensor>;
+  /** `auto` (default): measured on this device for this model; `fast` or `baseline`: fixed sets. */
+  kernels?: KernelPreference;
+  /** Where `auto` keeps its measurement between loads (IndexedDB in a tab, a file for the CLI). */
+  kernelStore?: KernelChoiceStore;
+  /** Kernel work already under way for this load (started while the model was downloading). */
+  preparation?: KernelPreparation;
+  /** Progress of the kernel work the load still waits for once the weights are on the GPU. */
+  onKernels?: (p: KernelProgress) => void;
+  /**
+   * Compile ahead and run once every pipeline a request can use before returning (default true): the
+   * first request then compiles nothing. False compiles each pipeline at its first dispatch instead
+   * (tests that run a few step sizes, benchmarks that build their own passes).
+   */
+  warm?: boolean;
+}
+
+/** The sizes and precision a load of `info` runs with (loadModel's, and a preparation's started before it). */
+export function loadSizes(info: ArtifactInfo, options: Pick<ForwardOptions, 'contextWindow' | 'maxBatchTokens' | 'kvDtype'> = {}) {
+  const c = info.config;
+  const contextWindow = Math.min(options.contextWindow ?? c.contextWindow, c.contextWindow);
+  return {
+    contextWindow,
+    maxBatchTokens: Math.max(1, Math.min(options.maxBatchTokens ?? 512, info.prefillChunkSize, contextWindow)),
+    kvDtype: options.kvDtype ?? defaultKvDtype(info.quantization),
+  };
+}
+
+function kernelPreparation(device: GPUDevice, info: ArtifactInfo, options: LoadModelOptions): KernelPreparation {
+  return new KernelPreparation(device, {
+    config: info.config,
+    quantization: info.quantization,
+    ...loadSizes(info, options),
+    kernels: options.kernels,
+    store: options.kernelStore,
   });
+}
+
+/**
+ * Starts the kernel work of a load of `info` before its weights arrive (a page starts it when the
+ * download begins): the choice (`auto` measures, on scratch buffers of the model's shapes) and then
+ * the compilation of every pipeline it needs. Give it to loadModel as `preparation`.
+ */
+export function prepareKernels(device: GPUDevice, info: ArtifactInfo, options: LoadModelOptions = {}): KernelPreparation {
+  const preparation = kernelPreparation(device, info, options);
+  void preparation
+    .choose()
+    .then((chosen) => preparation.compile(chosen.choice))
+    .catch(() => undefined); // loadModel awaits the same promises and reports their errors
+  return preparation;
+}
+
+/**
+ * Uploads an artifact's weights to `device` and prepares the forward pass. The kernel choice is made
+ * before the upload (measuring, for `auto`, while the GPU has nothing else to do), the pipelines
+ * compile during it, and every pipeline has run once before this resolves.
+ */
+export async function loadModel(device: GPUDevice, source: ArtifactSource, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const { info, cache } = await openArtifact(source);
+  const sizes = loadSizes(info, options);
+  const warm = options.warm !== false;
+  const preparation = options.preparation ?? kernelPreparation(device, info, options);
+  if (!preparation.chosenYet) options.onKernels?.({ stage: 'measuring', done: 0, total: 1 });
+  const kernels = await preparation.choose();
+  // The pipelines compile while the weights upload (or already did, during the download).
+  const compiling = warm ? preparation.compile(kernels.choice) : Promise.resolve();
+  compiling.catch(() => undefined); // awaited below, after the upload
+  const weights = await GpuWeights.upload(device, info.config, options.tensors ?? readTensors(source, cache));
+  let forward: ForwardPass | undefined;
+  try {
+    await compiling;
+    forward = new ForwardPass(device, info.config, weights, { ...options, ...sizes, kernels: kernels.choice, kernelCache: preparation.cache });
+    if (warm) {
+      await forward.prepare(undefined, options.onKernels);
+      options.onKernels?.({ stage: 'warming', done: 0, total: 1 });
+      await forward.warm();
+      options.onKernels?.({ stage: 'warming', done: 1, total: 1 });
+    }
+  } catch (error) {
+    forward?.destroy();
+    weights.destroy();
+    throw error;
+  }
+  const pass = forward;
   return {
     info,
     weights,
-    forward,
+    forward: pass,
+    kernels,
     dispose() {
-      forward.destroy();
+      pass.destroy();
       weights.destroy();
     },
   };

@@ -5,9 +5,11 @@
  * step dispatches. The forward pass and the tests both go through the descriptor, so nothing about a
  * kernel (ROWS, TILE, binding numbers) is restated anywhere else.
  *
- * The cache compiles each (descriptor, parameters) pair once, on first dispatch, with explicit bind group layouts so
+ * The cache compiles each (descriptor, parameters) pair once, with explicit bind group layouts so
  * one bind group serves every pipeline that shares a binding shape (the decode matvec and the
- * prefill GEMM read the same weights through the same bind group).
+ * prefill GEMM read the same weights through the same bind group). A load compiles ahead, with
+ * createComputePipelineAsync (`prepare()`), every pipeline the first request will use; a pipeline
+ * nobody prepared compiles on its first dispatch, blocking, and is counted in `compiles.late`.
  */
 
 /** How a kernel sees a binding: read-only storage, read-write storage, or a uniform block. */
@@ -63,18 +65,34 @@ export function grid1D(workgroups: number): [number, number] {
 export interface Dispatch {
   /** The descriptor's name, for per-kernel timings. */
   readonly kernel: string;
+  /** Identifies the pipeline (its code, constants and bindings): equal keys, one compiled pipeline. */
+  readonly pipelineKey: string;
   /** Steps this dispatch runs for (all when absent): e.g. the decode matvec only for one token. */
   readonly when?: (step: StepShape) => boolean;
-  encode(pass: GPUComputePassEncoder, step: StepShape): void;
-  /** Compiles the pipeline now rather than at the first dispatch. */
-  prepare(): void;
+  /**
+   * Records the dispatch. `firstWorkgroups` runs only the first n workgroups along x (at least one):
+   * a sample of the rows for timing, or one workgroup to warm a pipeline up.
+   */
+  encode(pass: GPUComputePassEncoder, step: StepShape, firstWorkgroups?: number): void;
+  /** The grid a step dispatches. */
+  workgroups(step: StepShape): Grid;
+  /** Compiles the pipeline ahead of its first dispatch (createComputePipelineAsync). */
+  prepare(): Promise<void>;
 }
 
-/** A pipeline compiled when first dispatched: a forward pass binds kernels for every batch size, most steps use few. */
+/** A pipeline compiled ahead by prepare(), or when first dispatched if nobody prepared it. */
 interface LazyPipeline {
   readonly layout: GPUBindGroupLayout;
   readonly layoutKey: string;
+  readonly key: string;
   get(): GPUComputePipeline;
+  prepare(): Promise<void>;
+}
+
+/** How many pipelines were compiled ahead (prepare) and how many only at their first dispatch. */
+export interface CompileCounts {
+  ahead: number;
+  late: number;
 }
 
 /** A descriptor specialised for one set of parameters. */
@@ -99,6 +117,16 @@ export class Kernel<P, B extends string> {
     return this.compiled.layoutKey;
   }
 
+  /** Identifies the pipeline: code, constants and bindings. */
+  get pipelineKey(): string {
+    return this.compiled.key;
+  }
+
+  /** Compiles the pipeline ahead of its first dispatch. */
+  prepare(): Promise<void> {
+    return this.compiled.prepare();
+  }
+
   /** A bind group over `buffers`, named as the descriptor names them. */
   bindGroup(buffers: Partial<Record<B, GPUBuffer>>, label?: string): GPUBindGroup {
     const slots = this.descriptor.bindings(this.params) as Partial<Record<string, Binding>>;
@@ -113,12 +141,15 @@ export class Kernel<P, B extends string> {
     return this.device.createBindGroup({ label: label ?? this.descriptor.name, layout: this.layout, entries });
   }
 
-  /** Records this kernel with `bindGroup` (one made by this kernel or one sharing its layout). */
-  encodeWith(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, step: StepShape): void {
+  /**
+   * Records this kernel with `bindGroup` (one made by this kernel or one sharing its layout);
+   * `firstWorkgroups` limits the grid's x to its first n workgroups (see Dispatch.encode).
+   */
+  encodeWith(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, step: StepShape, firstWorkgroups?: number): void {
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, bindGroup);
     const [x, y, z] = this.descriptor.workgroups(this.params, step);
-    pass.dispatchWorkgroups(x, y, z ?? 1);
+    pass.dispatchWorkgroups(firstWorkgroups === undefined ? x : Math.max(1, Math.min(x, firstWorkgroups)), y, z ?? 1);
   }
 
   /** This kernel bound to `buffers` once, dispatched every step (or those `when` accepts). */
@@ -128,7 +159,14 @@ export class Kernel<P, B extends string> {
 
   /** This kernel with a bind group made elsewhere (by a kernel of the same layout). */
   with(group: GPUBindGroup, when?: (step: StepShape) => boolean): Dispatch {
-    return { kernel: this.descriptor.name, when, encode: (pass, step) => this.encodeWith(pass, group, step), prepare: () => void this.pipeline };
+    return {
+      kernel: this.descriptor.name,
+      pipelineKey: this.pipelineKey,
+      when,
+      encode: (pass, step, firstWorkgroups) => this.encodeWith(pass, group, step, firstWorkgroups),
+      workgroups: (step) => this.descriptor.workgroups(this.params, step),
+      prepare: () => this.prepare(),
+    };
   }
 }
 
@@ -136,6 +174,8 @@ export class KernelCache {
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
   private readonly pipelines = new Map<string, LazyPipeline>();
   private readonly kernels = new Map<string, Kernel<unknown, string>>();
+  /** Pipelines compiled so far, ahead of use or at their first dispatch (the wait a request should never see). */
+  readonly compiles: CompileCounts = { ahead: 0, late: 0 };
 
   constructor(readonly device: GPUDevice) {}
 
@@ -172,17 +212,35 @@ export class KernelCache {
       }
       const { layout, key: layoutKey } = this.layoutFor(bindings);
       const device = this.device;
+      const counts = this.compiles;
+      const describe = (): GPUComputePipelineDescriptor => ({
+        label: descriptor.name,
+        layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module: device.createShaderModule({ label: descriptor.name, code }), entryPoint: 'main', constants },
+      });
       let pipeline: GPUComputePipeline | undefined;
+      let pending: Promise<void> | undefined;
       compiled = {
         layout,
         layoutKey,
+        key: pipelineKey,
         get() {
-          pipeline ??= device.createComputePipeline({
-            label: descriptor.name,
-            layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-            compute: { module: device.createShaderModule({ label: descriptor.name, code }), entryPoint: 'main', constants },
-          });
+          if (!pipeline) {
+            // Nobody prepared it, or its asynchronous compile is still running: compile it now, blocking.
+            pipeline = device.createComputePipeline(describe());
+            counts.late++;
+          }
           return pipeline;
+        },
+        prepare() {
+          if (pipeline) return Promise.resolve();
+          pending ??= device.createComputePipelineAsync(describe()).then((p) => {
+            if (!pipeline) {
+              pipeline = p;
+              counts.ahead++;
+            }
+          });
+          return pending;
         },
       };
       this.pipelines.set(pipelineKey, compiled);

@@ -1,4 +1,5 @@
 /** Byte-accurate download progress with a smoothed rate and an ETA. */
+import type { KernelProgress } from '../engine/kernel-preparation.js';
 
 export interface DownloadProgress {
   /** Bytes of shards received and kept so far (never decreases). */
@@ -13,6 +14,13 @@ export interface DownloadProgress {
   file: string | undefined;
   /** Bytes that were already in the cache when this download began. */
   cachedBytes: number;
+  /**
+   * Set once the weights are on the GPU while the load still prepares its kernels (a model load only,
+   * not `cache.prefetch`): `stage` 'measuring' (the first load of this model on this GPU times the
+   * kernel options), 'compiling' (`done` of `total` pipelines compiled), 'warming' (each run once).
+   * The engine resolves when they are done, and the first request then compiles nothing.
+   */
+  kernels?: KernelProgress;
 }
 
 export type ProgressCallback = (progress: DownloadProgress) => void;

@@ -30,6 +30,7 @@ registerBackend({
     if (typeof options.modelLib !== 'string' || options.modelLib === '') {
       throw new InvalidRequestError('modelLib', "modelLib: the 'webllm' backend needs the URL of the model library (.wasm) MLC compiled for this model.");
     }
+    if (options.kernels !== undefined) throw new InvalidRequestError('kernels', "kernels: WebLLM runs the kernels compiled into its model library; only webchuan's engine chooses kernels.");
   },
 });
 

@@ -4,16 +4,18 @@
  * interleave inside one KV cache. Each model has its own engine: a request names its model, and a
  * failure to load one model leaves every other model's callers untouched.
  */
-import type { Completion, FinishReason, LoadOptions, ModelInfo, Usage, WorkerCompletionRequest } from '../client/protocol.js';
+import type { Completion, FinishReason, LoadOptions, ModelInfo, ModelKernels, Usage, WorkerCompletionRequest } from '../client/protocol.js';
 import { generate } from '../engine/generate.js';
-import { loadModel, type LoadedModel } from '../engine/model.js';
+import type { KernelPreparation, PreparedKernels } from '../engine/kernel-preparation.js';
+import { loadModel, prepareKernels, type LoadedModel } from '../engine/model.js';
 import { BadArtifactError, ContextOverflowError, DeviceLostError, InvalidRequestError, TokenizerError, WebchuanError, WebGPUUnavailableError } from '../errors.js';
 import { GpuLimitsError, requestModelDevice } from '../gpu/device.js';
-import type { ModelGpuRequirements } from '../gpu/limits.js';
+import { selectionOf } from '../gpu/variants.js';
 import { GpuUploadError } from '../gpu/weights.js';
 import { engineFit, MAX_BATCH_TOKENS } from '../engine/requirements.js';
-import { CHAT_CONFIG_FILE } from '../model/artifact.js';
+import { CHAT_CONFIG_FILE, parseChatConfig } from '../model/artifact.js';
 import { cachedArtifactSource, downloadModel } from '../store/cache.js';
+import { indexedDbChoiceStore } from '../store/kernel-choices.js';
 import type { DownloadProgress } from '../store/progress.js';
 import type { TokenizerRuntime } from '../tokenizer/runtime.js';
 import { StreamingDetokenizer, TextTokenizer, TokenizerCrashError, tokenizerFormat } from '../tokenizer/tokenizer.js';
@@ -60,10 +62,10 @@ export class ModelEngine implements WorkerEngine {
 
   /** Downloads (or finds in the cache) and loads the model; joins a load already under way. */
   load(options: LoadOptions = {}, onProgress?: (p: DownloadProgress) => void): Promise<ModelInfo> {
-    const same = (o: LoadOptions) => o.contextWindow === options.contextWindow;
-    return this.loads.run(String(options.contextWindow ?? ''), onProgress, (report) =>
+    const key = (o: LoadOptions) => `${o.contextWindow ?? ''}|${o.kernels ?? 'auto'}`;
+    return this.loads.run(key(options), onProgress, (report) =>
       this.exclusive(async () => {
-        if (this.loaded && same(this.loaded.options)) return this.info();
+        if (this.loaded && key(this.loaded.options) === key(options)) return this.info();
         return this.loadNow(options, report);
       }),
     );
@@ -75,24 +77,37 @@ export class ModelEngine implements WorkerEngine {
     if (!gpu) throw new WebGPUUnavailableError('This browser has no WebGPU (navigator.gpu is missing). Use a recent Chrome, Edge or Safari, or enable WebGPU.');
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new WebGPUUnavailableError('WebGPU is present but no GPU adapter is available (blocklisted GPU or drivers).');
+    const loadOptions = { contextWindow: options.contextWindow, maxBatchTokens: MAX_BATCH_TOKENS, kernels: options.kernels, kernelStore: indexedDbChoiceStore() };
     // Before any shard is fetched: the model must fit this GPU's limits, with numbers if it does not.
-    let needs: ModelGpuRequirements | undefined;
-    await downloadModel(this.id, {
-      onProgress,
-      beforeShards: (chatConfig) => {
-        let checked: ReturnType<typeof engineFit>;
-        try {
-          checked = engineFit(chatConfig, adapter, options.contextWindow);
-        } catch (error) {
-          throw new BadArtifactError(`${this.id}${CHAT_CONFIG_FILE}: ${(error as Error).message}`, { cause: error });
-        }
-        needs = checked.needs;
-        if (!checked.fit.ok) throw new WebGPUUnavailableError(`This GPU cannot hold ${this.id}: ${checked.fit.problems.map((p) => p.message).join('; ')}.`);
-      },
-    });
-    let device: GPUDevice;
+    // Then the device and the kernels start at once: `auto` measures and the pipelines compile while
+    // the shards download, so that once the weights are on the GPU the model is ready to answer.
+    let early: Promise<{ device: GPUDevice; preparation: KernelPreparation }> | undefined;
+    let last: DownloadProgress = { loadedBytes: 0, totalBytes: 0, bytesPerSecond: 0, etaSeconds: undefined, file: undefined, cachedBytes: 0 };
     try {
-      device = await requestModelDevice(adapter, needs);
+      await downloadModel(this.id, {
+        onProgress: (p) => onProgress((last = p)),
+        beforeShards: (chatConfig) => {
+          let checked: ReturnType<typeof engineFit>;
+          try {
+            checked = engineFit(chatConfig, adapter, options.contextWindow);
+          } catch (error) {
+            throw new BadArtifactError(`${this.id}${CHAT_CONFIG_FILE}: ${(error as Error).message}`, { cause: error });
+          }
+          if (!checked.fit.ok) throw new WebGPUUnavailableError(`This GPU cannot hold ${this.id}: ${checked.fit.problems.map((p) => p.message).join('; ')}.`);
+          const info = parseChatConfig(chatConfig);
+          early = requestModelDevice(adapter, checked.needs, { optionalFeatures: ['timestamp-query'] }).then((device) => ({ device, preparation: prepareKernels(device, info, loadOptions) }));
+          early.catch(() => undefined); // awaited after the download
+        },
+      });
+    } catch (error) {
+      void early?.then(({ device }) => device.destroy(), () => undefined);
+      throw error;
+    }
+    if (!early) throw new BadArtifactError(`${this.id}: the download did not read the model's ${CHAT_CONFIG_FILE}`);
+    let device: GPUDevice;
+    let preparation: KernelPreparation;
+    try {
+      ({ device, preparation } = await early);
     } catch (error) {
       if (error instanceof GpuLimitsError) throw new WebGPUUnavailableError(error.message);
       throw error;
@@ -100,7 +115,7 @@ export class ModelEngine implements WorkerEngine {
     const source = cachedArtifactSource(this.id);
     let model: LoadedModel;
     try {
-      model = await loadModel(device, source, { contextWindow: options.contextWindow, maxBatchTokens: MAX_BATCH_TOKENS });
+      model = await loadModel(device, source, { ...loadOptions, preparation, onKernels: (kernels) => onProgress({ ...last, kernels }) });
     } catch (error) {
       device.destroy();
       if (error instanceof GpuUploadError && error.kind === 'out-of-memory') {
@@ -140,6 +155,7 @@ export class ModelEngine implements WorkerEngine {
       vocabSize: l.model.info.config.vocabSize,
       gpuBytes: l.model.weights.bytes,
       adapter: { vendor: a.vendor ?? '', architecture: a.architecture ?? '', description: a.description ?? '', features: [...l.adapter.features] },
+      kernels: modelKernels(l.model.kernels),
     };
   }
 
@@ -285,6 +301,15 @@ export class ModelEngine implements WorkerEngine {
   loseDevice(): void {
     this.loaded?.device.destroy();
   }
+}
+
+function modelKernels(k: PreparedKernels): ModelKernels {
+  return {
+    preference: k.choice.preference,
+    selection: selectionOf(k.choice),
+    source: k.source,
+    ...(k.record ? { measureMs: k.record.measureMs, estimatesMs: k.record.estimates } : {}),
+  };
 }
 
 function usageOf(prompt: number, completion: number, cached: number, prefillMs: number, decodeMs: number): Usage {

@@ -103,7 +103,7 @@ const harness = {
     try {
       if (!navigator.gpu) throw new Error('no navigator.gpu');
       device ??= await requestModelDevice((await navigator.gpu.requestAdapter())!);
-      const model = await loadCachedModel(device, url);
+      const model = await loadCachedModel(device, url, { kernels: 'fast', warm: false });
       const tokenizer = await TextTokenizer.load(await loadTokenizerRuntime(), { format: 'sentencepiece', bytes: await cachedArtifactSource(url).bytes('tokenizer.model') });
       const ids = [...model.info.config.promptPrefixTokenIds, ...tokenizer.encode(prompt)];
       const result = await generateGreedy(model.forward, ids, { maxTokens });

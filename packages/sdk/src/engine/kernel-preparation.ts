@@ -1,0 +1,187 @@
+/**
+ * The kernels of one load, prepared while the weights are still on their way: which kernel set to
+ * run (`auto` measures it once per adapter, model shape and engine, then reuses the stored record)
+ * and its pipelines compiled ahead into the KernelCache the forward pass will use, so that the first
+ * request after "ready" compiles nothing.
+ *
+ *   const prep = new KernelPreparation(device, { config, quantization, kvDtype, contextWindow, maxBatchTokens, store });
+ *   const { choice } = await prep.choose();   // measures, or reads the record (during the download)
+ *   await prep.compile(choice);                // createComputePipelineAsync for every step size
+ *   new ForwardPass(device, config, weights, { kernels: choice, kernelCache: prep.cache, ... })
+ */
+import { KernelCache, type StepShape } from '../gpu/kernel.js';
+import { candidateSelections, choiceOf, chooseKernels, kernelOptions, selectionName, STEP_KINDS, type KernelChoice, type KernelOption, type KernelPreference, type StepKind } from '../gpu/variants.js';
+import { distinctStepSizes } from './forward.js';
+import { timeKernelOptions, timestampClock, wallClock, type TimingProgress } from './kernel-timing.js';
+import { adapterIdentity, pickKernels, tuningKey, usableRecord, type KernelChoiceStore, type KernelTuningRecord } from './kernel-tuning.js';
+import { ModelSample, type SampledModel } from './model-sample.js';
+
+/** What the kernel work of a load is doing, for progress reports. */
+export interface KernelProgress {
+  /**
+   * `measuring`: timing the candidate kernels (`auto`, first load of this model on this GPU);
+   * `compiling`: compiling the pipelines the first request needs; `warming`: running each once.
+   */
+  stage: 'measuring' | 'compiling' | 'warming';
+  done: number;
+  total: number;
+}
+
+/** The kernel set a load runs, and where the decision came from. */
+export interface PreparedKernels {
+  choice: KernelChoice;
+  /**
+   * `measured`: timed during this load; `stored`: a record measured earlier on this adapter for this
+   * model shape and engine; `fixed`: `fast` or `baseline` was asked for.
+   */
+  source: 'measured' | 'stored' | 'fixed';
+  record?: KernelTuningRecord;
+}
+
+export interface KernelPreparationOptions extends SampledModel {
+  /** Default `auto`. */
+  kernels?: KernelPreference;
+  /** Where `auto` finds and keeps its records; without one it measures at every load. */
+  store?: KernelChoiceStore;
+  /** Progress of the measurement (compiling the candidates, then the timed passes). */
+  onProgress?: (p: KernelProgress) => void;
+  /** Stop timing rounds after this long (default 20 s; the estimates keep the rounds done). */
+  timingBudgetMs?: number;
+}
+
+export class KernelPreparation {
+  /** The pipelines compiled for this load: give it to the ForwardPass (`kernelCache`). */
+  readonly cache: KernelCache;
+  private chosen?: Promise<PreparedKernels>;
+  private decided = false;
+  private readonly compiled = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly device: GPUDevice,
+    readonly options: KernelPreparationOptions,
+  ) {
+    this.cache = new KernelCache(device);
+  }
+
+  /** The options of each step kind on this device for this model. */
+  get kernelOptions(): Record<StepKind, KernelOption[]> {
+    return kernelOptions(this.device.features, this.options.quantization === 'q4f16_1');
+  }
+
+  /** The kernel set to run: fixed, stored, or measured now (once; later calls share the answer). */
+  choose(): Promise<PreparedKernels> {
+    this.chosen ??= this.chooseNow().finally(() => (this.decided = true));
+    return this.chosen;
+  }
+
+  /** True once choose() has its answer (a load that still waits for it reports 'measuring'). */
+  get chosenYet(): boolean {
+    return this.decided;
+  }
+
+  /** Measures afresh, ignoring and not writing the store (`bench --kernels all` reports what it finds). */
+  measure(): Promise<PreparedKernels> {
+    return this.measureWith(undefined);
+  }
+
+  private async chooseNow(): Promise<PreparedKernels> {
+    const preference = this.options.kernels ?? 'auto';
+    if (preference !== 'auto') return { choice: chooseKernels(this.device.features, preference), source: 'fixed' };
+    return this.measureWith(this.options.store);
+  }
+
+  private async measureWith(store: KernelChoiceStore | undefined): Promise<PreparedKernels> {
+    const started = performance.now();
+    const options = this.kernelOptions;
+    const sample = new ModelSample(this.device, this.cache, this.options, 'sample');
+    try {
+      const key = this.keyOf(sample, options);
+      const stored = store ? await store.get(key).catch(() => undefined) : undefined;
+      if (usableRecord(stored, key, options)) return { choice: choiceOf(stored.selection, options), source: 'stored', record: stored };
+      const writeStep = (shape: StepShape) => sample.writeStep(shape);
+      const clock = this.device.features.has('timestamp-query') ? timestampClock(this.device, writeStep) : wallClock(this.device, writeStep);
+      const onProgress = this.options.onProgress;
+      const estimates = await timeKernelOptions(sample, options, clock, {
+        budgetMs: this.options.timingBudgetMs ?? 20_000,
+        onProgress: onProgress && ((p: TimingProgress) => onProgress({ stage: 'measuring', ...p })),
+      });
+      const selection = pickKernels(estimates, options);
+      const round = (ms: number) => Number(ms.toPrecision(4));
+      const c = this.options.config;
+      const record: KernelTuningRecord = {
+        key,
+        selection,
+        estimates: Object.fromEntries(STEP_KINDS.map((k) => [k, Object.fromEntries(Object.entries(estimates[k]).map(([o, ms]) => [o, round(ms)]))])) as KernelTuningRecord['estimates'],
+        clock: clock.kind,
+        measureMs: Math.round(performance.now() - started),
+        measuredAt: new Date().toISOString(),
+        adapter: describeAdapter(this.device),
+        model: `${c.modelType} ${c.numLayers}×${c.hiddenSize} (${c.intermediateSize} ffn, ${c.vocabSize} vocab) ${this.options.quantization}, context ${this.options.contextWindow}, batch ${this.options.maxBatchTokens}: chose ${selectionName(selection)}`,
+      };
+      await store?.put(record).catch((error: unknown) => console.warn(`webchuan: could not keep the kernel choice: ${(error as Error).message}`));
+      return { choice: choiceOf(selection, options), source: 'measured', record };
+    } finally {
+      sample.destroy();
+    }
+  }
+
+  /** The record key: adapter, model and run-time sizes, and every candidate pipeline of every step size. */
+  private keyOf(sample: ModelSample, options: Record<StepKind, KernelOption[]>): string {
+    const o = this.options;
+    const c = o.config;
+    const pipelines: string[] = [];
+    for (const selection of candidateSelections(options)) {
+      const choice = choiceOf(selection, options);
+      const sizes = distinctStepSizes(sample.steps(choice).body, o.maxBatchTokens);
+      pipelines.push(...sample.pipelines(choice, sizes).map((d) => d.pipelineKey));
+    }
+    const model = {
+      modelType: c.modelType,
+      hiddenSize: c.hiddenSize,
+      intermediateSize: c.intermediateSize,
+      numLayers: c.numLayers,
+      numHeads: c.numHeads,
+      numKvHeads: c.numKvHeads,
+      headDim: c.headDim,
+      vocabSize: c.vocabSize,
+      tieWordEmbeddings: c.tieWordEmbeddings,
+      quantization: o.quantization,
+      kvDtype: o.kvDtype,
+      contextWindow: o.contextWindow,
+      maxBatchTokens: o.maxBatchTokens,
+    };
+    return tuningKey(adapterIdentity(this.device), model, pipelines);
+  }
+
+  /**
+   * Compiles ahead (createComputePipelineAsync) every pipeline `choice` uses for every step size of
+   * this load; once per choice, later calls share the work.
+   */
+  compile(choice: KernelChoice, onProgress?: (p: KernelProgress) => void): Promise<void> {
+    const key = JSON.stringify(choice);
+    let compiling = this.compiled.get(key);
+    if (!compiling) {
+      compiling = this.compileNow(choice, onProgress);
+      this.compiled.set(key, compiling);
+    }
+    return compiling;
+  }
+
+  private async compileNow(choice: KernelChoice, onProgress?: (p: KernelProgress) => void): Promise<void> {
+    const plan = new ModelSample(this.device, this.cache, this.options, 'none');
+    try {
+      const sizes = distinctStepSizes(plan.steps(choice).body, this.options.maxBatchTokens);
+      const pipelines = plan.pipelines(choice, sizes);
+      let done = 0;
+      await Promise.all(pipelines.map((d) => d.prepare().then(() => onProgress?.({ stage: 'compiling', done: ++done, total: pipelines.length }))));
+    } finally {
+      plan.destroy();
+    }
+  }
+}
+
+/** The adapter in words: vendor, architecture, device, description. */
+export function describeAdapter(device: GPUDevice): string {
+  const a = device.adapterInfo;
+  return [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' · ');
+}
