@@ -48,7 +48,8 @@ export async function loadNodeTokenizer(pathOrDir: string): Promise<TextTokenize
  * Loads an artifact on this machine's GPU, on a device with exactly the limits the model needs
  * (including the buffers for reading back every position's logits, which tests and scoring use).
  * Kernels: `auto` unless said otherwise, its measurement kept in the CLI's cache folder
- * (kernel-choice-file.ts) and reused by later runs on this GPU.
+ * (kernel-choice-file.ts) and reused by later runs on this GPU. Pipelines compile at their first
+ * dispatch (`warm: false`) unless asked: a one-shot command compiles only what it runs.
  */
 export async function loadNodeModel(dir: string, options: LoadModelOptions & DeviceOptions = {}): Promise<NodeModel> {
   const source = directorySource(dir);
@@ -63,7 +64,7 @@ export async function loadNodeModel(dir: string, options: LoadModelOptions & Dev
   const device = await requestModelDevice(await nodeAdapter(), needs, { ...options, optionalFeatures: ['timestamp-query', ...(options.optionalFeatures ?? [])] });
   let model: LoadedModel;
   try {
-    model = await loadModel(device, source, { kernelStore: fileChoiceStore(), ...options });
+    model = await loadModel(device, source, { kernelStore: fileChoiceStore(), warm: false, ...options });
   } catch (error) {
     device.destroy();
     throw error;

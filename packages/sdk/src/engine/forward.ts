@@ -17,7 +17,7 @@ import type { ModelConfig } from '../model/config.js';
 import { classifierName, EMBED_NAME, FINAL_NORM_NAME, layerParamNames } from '../model/params.js';
 import { ropeTables } from '../model/rope.js';
 import { readbackBuffer, storageBuffer, storageBufferWith, uniformBuffer } from '../gpu/buffers.js';
-import { KernelCache, type Dispatch, type StepShape } from '../gpu/kernel.js';
+import { KernelCache, type CompileCounts, type Dispatch, type StepShape } from '../gpu/kernel.js';
 import { argmax } from '../gpu/kernels/argmax.js';
 import { DEFAULT_CHUNK } from '../gpu/kernels/attention_split.js';
 import type { KvDtype } from '../gpu/kernels/formats.js';
@@ -326,6 +326,11 @@ export class ForwardPass {
     pass.end();
     this.device.queue.submit([encoder.finish()]);
     await this.device.queue.onSubmittedWorkDone();
+  }
+
+  /** Pipelines compiled ahead and at their first dispatch: after warm(), requests add no late ones. */
+  get compiles(): CompileCounts {
+    return this.kernels.compiles;
   }
 
   /** Every pipeline a step list of these sizes uses, by key: what `bench --kernels all` compares phases by. */
