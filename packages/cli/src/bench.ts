@@ -351,7 +351,7 @@ export async function benchmark(o: BenchOptions): Promise<BenchResult> {
     }
     log(`weights: ${(weights.bytes / 1e9).toFixed(2)} GB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const bytesPerToken = weights.bytesPerToken(EMBED_NAME, config.vocabSize, config.tieWordEmbeddings);
-    const preparation = new KernelPreparation(device, { config, quantization, kvDtype, contextWindow, maxBatchTokens, kernels: 'auto' });
+    const preparation = new KernelPreparation(device, { config, quantization, kvDtype, contextWindow, maxBatchTokens, kernels: 'auto', compileAhead: 'blocking' });
     const options = preparation.kernelOptions;
     let auto: AutoChoice | undefined;
     const sets: { name: string; choice: KernelChoice }[] = [];

@@ -49,7 +49,8 @@ export async function loadNodeTokenizer(pathOrDir: string): Promise<TextTokenize
  * (including the buffers for reading back every position's logits, which tests and scoring use).
  * Kernels: `auto` unless said otherwise, its measurement kept in the CLI's cache folder
  * (kernel-choice-file.ts) and reused by later runs on this GPU. Pipelines compile at their first
- * dispatch (`warm: false`) unless asked: a one-shot command compiles only what it runs.
+ * dispatch (`warm: false`) unless asked: a one-shot command compiles only what it runs; asked, they
+ * compile blocking (Dawn's asynchronous pipeline creation is slower in Node, see KernelCache).
  */
 export async function loadNodeModel(dir: string, options: LoadModelOptions & DeviceOptions = {}): Promise<NodeModel> {
   const source = directorySource(dir);
@@ -64,7 +65,7 @@ export async function loadNodeModel(dir: string, options: LoadModelOptions & Dev
   const device = await requestModelDevice(await nodeAdapter(), needs, { ...options, optionalFeatures: ['timestamp-query', ...(options.optionalFeatures ?? [])] });
   let model: LoadedModel;
   try {
-    model = await loadModel(device, source, { kernelStore: fileChoiceStore(), warm: false, ...options });
+    model = await loadModel(device, source, { kernelStore: fileChoiceStore(), warm: false, compileAhead: 'blocking', ...options });
   } catch (error) {
     device.destroy();
     throw error;

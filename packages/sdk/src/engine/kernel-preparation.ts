@@ -47,6 +47,8 @@ export interface KernelPreparationOptions extends SampledModel {
   onProgress?: (p: KernelProgress) => void;
   /** Stop timing rounds after this long (default 20 s; the estimates keep the rounds done). */
   timingBudgetMs?: number;
+  /** How pipelines compile ahead (gpu/kernel.ts's KernelCache): `async` (default) or `blocking` (Node). */
+  compileAhead?: 'async' | 'blocking';
 }
 
 export class KernelPreparation {
@@ -60,7 +62,7 @@ export class KernelPreparation {
     private readonly device: GPUDevice,
     readonly options: KernelPreparationOptions,
   ) {
-    this.cache = new KernelCache(device);
+    this.cache = new KernelCache(device, options.compileAhead);
   }
 
   /** The options of each step kind on this device for this model. */

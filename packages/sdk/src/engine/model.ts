@@ -26,6 +26,8 @@ export interface LoadModelOptions extends Omit<ForwardOptions, 'kernels' | 'kern
   preparation?: KernelPreparation;
   /** Progress of the kernel work the load still waits for once the weights are on the GPU. */
   onKernels?: (p: KernelProgress) => void;
+  /** How pipelines compile ahead: `async` (default, createComputePipelineAsync) or `blocking` (Node; see KernelCache). */
+  compileAhead?: 'async' | 'blocking';
   /**
    * Compile ahead and run once every pipeline a request can use before returning (default true): the
    * first request then compiles nothing. False compiles each pipeline at its first dispatch instead
@@ -52,6 +54,7 @@ function kernelPreparation(device: GPUDevice, info: ArtifactInfo, options: LoadM
     ...loadSizes(info, options),
     kernels: options.kernels,
     store: options.kernelStore,
+    compileAhead: options.compileAhead,
   });
 }
 
