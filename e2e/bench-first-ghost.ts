@@ -7,7 +7,8 @@
  *
  * The clock starts before navigation; a script types into the field as soon as the page has loaded
  * (one keystroke and its undo, so the prompt is the seed prompt), and the element's own pause
- * (`delay`, 400 ms) is part of the figure, as it is for a person.
+ * (`delay`, 400 ms) is part of the figure, as it is for a person. `phases_ms` says when the status
+ * element entered each phase (downloading, loading, preparing: measuring / compiling / warming, ready).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -23,6 +24,23 @@ if (!process.argv.includes('--no-build')) {
 }
 const server = await serveStatic({ '/': join(ROOT, 'packages/demo/dist') });
 const browser = await launchChromium();
+
+/**
+ * Records, in the page, when <baichuan-status> enters each phase (and each kernel stage while
+ * 'preparing'), in ms since navigation started: where the wait before "Ready" goes.
+ */
+const WATCH_PHASES = `(() => {
+  const seen = (window.__phases = {});
+  const tick = () => {
+    const s = document.querySelector('baichuan-status')?.state;
+    if (s) {
+      const name = s.phase === 'preparing' && s.progress?.kernels ? 'preparing: ' + s.progress.kernels.stage : s.phase;
+      if (!(name in seen)) seen[name] = Math.round(performance.now());
+    }
+    if (s?.phase !== 'ready' && s?.phase !== 'error') setTimeout(tick, 20);
+  };
+  tick();
+})()`;
 
 async function firstGhost(page: Page, open: () => Promise<unknown>) {
   server.log.length = 0;
@@ -42,10 +60,14 @@ async function firstGhost(page: Page, open: () => Promise<unknown>) {
   const status = await page.evaluate(() => (document.querySelector('baichuan-status')!.shadowRoot! as unknown as HTMLElement).textContent!.replace(/\s+/g, ' ').trim());
   await page.waitForFunction(() => !(document.querySelector('baichuan-completion#inline') as unknown as { running: boolean }).running, null, { timeout: 600_000 });
   const ghost = await page.evaluate(() => (document.querySelector('baichuan-completion#inline') as unknown as { ghost: string }).ghost);
+  const phases = await page.evaluate(() => (window as unknown as { __phases: Record<string, number> }).__phases);
   return {
     page_load_ms: Math.round(loaded),
     model_ready_ms: Math.round(await readyAt),
     first_ghost_ms: Math.round(ghostMs),
+    ready_to_first_ghost_ms: Math.round(ghostMs - (await readyAt)),
+    /** When each phase began, in ms since the navigation started (the page's clock). */
+    phases_ms: phases,
     status,
     ghost,
     shard_requests: server.log.filter((p) => p.endsWith('.bin')).length,
@@ -54,6 +76,7 @@ async function firstGhost(page: Page, open: () => Promise<unknown>) {
 
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } }); // empty profile
+  await context.addInitScript(WATCH_PHASES);
   const page = await context.newPage();
   const cold = await firstGhost(page, () => page.goto(`${server.origin}/`, { waitUntil: 'load' }));
   const reload = await firstGhost(page, () => page.reload({ waitUntil: 'load' }));

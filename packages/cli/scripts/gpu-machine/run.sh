@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs the Baichuan-7B-shaped benchmark on a GPU machine with nothing installed (x86-64 Linux with
 # an NVIDIA driver): unpacks payload/ (see prepare.sh), finds the NVIDIA Vulkan ICD, runs
-# `webchuan bench --shape baichuan-7b` with the baseline and the fast kernels, and writes one JSON
-# file per run plus the log into $OUT (default: ./results).
+# `webchuan bench --shape baichuan-7b --kernels all` (every candidate kernel set and the engine's own
+# measured choice, `auto`), prints what auto chose against the fastest set, and writes the JSON
+# (bench-all.json) and the log into $OUT (default: ./results).
 #
 #   sh packages/cli/scripts/gpu-machine/run.sh [extra bench options, e.g. --context 4096 --decode-at 4000]
 #
@@ -46,9 +47,15 @@ export VK_ICD_FILENAMES="$icd"
 echo "node $("$work/node" --version), ICD $icd, commit $(cat "$payload/commit.txt" 2>/dev/null || echo '?')" | tee "$out/run.log"
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$out/run.log" || true
 
-for kernels in baseline fast; do
-  "$work/node" "$work/app/webchuan.mjs" bench --shape baichuan-7b --layers "$layers" --kernels "$kernels" \
-    --prompt-tokens "${BENCH_PROMPT:-128}" --decode-tokens "${BENCH_DECODE:-32}" "$@" \
-    > "$out/bench-$kernels.json" 2>> "$out/run.log"
-  echo "$kernels: $(cat "$out/bench-$kernels.json")" | cut -c1-400
-done
+# Every candidate kernel set (each combination of the options of each step kind) and `auto`, the
+# engine's own measurement, in one run on the same weights; then what auto chose, against the fastest.
+"$work/node" "$work/app/webchuan.mjs" bench --shape "${BENCH_SHAPE:-baichuan-7b}" --layers "$layers" --kernels all --rounds "${BENCH_ROUNDS:-2}" \
+  --prompt-tokens "${BENCH_PROMPT:-128}" --decode-tokens "${BENCH_DECODE:-32}" "$@" \
+  > "$out/bench-all.json" 2>> "$out/run.log"
+"$work/node" -e '
+const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+for (const s of r.results) console.log(`${s.kernels.padEnd(30)} prefill ${String(s.prefill_tokens_per_s).padStart(10)} tok/s   decode ${String(s.decode_tokens_per_s).padStart(9)} tok/s   bandwidth ${(100 * s.bandwidth_fraction).toFixed(1)}%`);
+const a = r.auto;
+console.log(`auto chose ${a.set} (decode matvec / decode attention / prefill) in ${(a.measure_ms / 1000).toFixed(1)} s (${a.clock}); prefill ${(100 * a.prefill_vs_fastest).toFixed(0)}%, decode ${(100 * a.decode_vs_fastest).toFixed(0)}% of the fastest set`);
+console.log(`auto estimates (ms per step, whole model): ${JSON.stringify(a.estimates_ms)}`);
+' "$out/bench-all.json" | tee -a "$out/run.log"

@@ -56,7 +56,7 @@ export class KernelPreparation {
   readonly cache: KernelCache;
   private chosen?: Promise<PreparedKernels>;
   private decided = false;
-  private readonly compiled = new Map<string, Promise<void>>();
+  private readonly compiled = new Map<string, Compiling>();
 
   constructor(
     private readonly device: GPUDevice,
@@ -157,29 +157,47 @@ export class KernelPreparation {
 
   /**
    * Compiles ahead (createComputePipelineAsync) every pipeline `choice` uses for every step size of
-   * this load; once per choice, later calls share the work.
+   * this load; once per choice, later calls share the work. `onProgress` hears how far it is, from
+   * now on (a load that started compiling during the download listens in once the weights are up).
    */
   compile(choice: KernelChoice, onProgress?: (p: KernelProgress) => void): Promise<void> {
     const key = JSON.stringify(choice);
     let compiling = this.compiled.get(key);
     if (!compiling) {
-      compiling = this.compileNow(choice, onProgress);
+      compiling = { progress: { stage: 'compiling', done: 0, total: 0 }, listeners: new Set(), done: Promise.resolve() };
+      compiling.done = this.compileNow(choice, compiling);
       this.compiled.set(key, compiling);
     }
-    return compiling;
+    if (onProgress) {
+      compiling.listeners.add(onProgress);
+      onProgress({ ...compiling.progress });
+    }
+    return compiling.done;
   }
 
-  private async compileNow(choice: KernelChoice, onProgress?: (p: KernelProgress) => void): Promise<void> {
+  private async compileNow(choice: KernelChoice, compiling: Compiling): Promise<void> {
     const plan = new ModelSample(this.device, this.cache, this.options, 'none');
     try {
       const sizes = distinctStepSizes(plan.steps(choice).body, this.options.maxBatchTokens);
       const pipelines = plan.pipelines(choice, sizes);
+      const report = (done: number) => {
+        compiling.progress = { stage: 'compiling', done, total: pipelines.length };
+        for (const listener of compiling.listeners) listener({ ...compiling.progress });
+      };
+      report(0);
       let done = 0;
-      await Promise.all(pipelines.map((d) => d.prepare().then(() => onProgress?.({ stage: 'compiling', done: ++done, total: pipelines.length }))));
+      await Promise.all(pipelines.map((d) => d.prepare().then(() => report(++done))));
     } finally {
       plan.destroy();
     }
   }
+}
+
+/** A compilation under way: how far it is and who listens. */
+interface Compiling {
+  progress: KernelProgress;
+  listeners: Set<(p: KernelProgress) => void>;
+  done: Promise<void>;
 }
 
 /** The adapter in words: vendor, architecture, device, description. */

@@ -90,7 +90,8 @@ export async function loadModel(device: GPUDevice, source: ArtifactSource, optio
   const weights = await GpuWeights.upload(device, info.config, options.tensors ?? readTensors(source, cache));
   let forward: ForwardPass | undefined;
   try {
-    await compiling;
+    // Whatever is still compiling now is what the page waits for: report it.
+    if (warm) await preparation.compile(kernels.choice, options.onKernels);
     forward = new ForwardPass(device, info.config, weights, { ...options, ...sizes, kernels: kernels.choice, kernelCache: preparation.cache });
     if (warm) {
       await forward.prepare(undefined, options.onKernels);
