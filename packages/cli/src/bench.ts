@@ -224,16 +224,14 @@ interface PhaseTimes {
   decodeMs: number;
 }
 
-/** A round repeats a prefill until this long has passed (at least once). */
-const PHASE_MS = 1000;
-
 /**
  * Times the prefill of `prompt` and `decodeTokens` decode steps for every set. Sets that dispatch the
  * same pipelines in a phase (the prefill does not use the decode attention; decode does not use the
- * GEMM) share one measurement of it: the same GPU work. Each distinct phase is compiled and warmed
- * first, then timed in every round, the rounds interleaving the sets. A prefill's time is its fastest
- * run (a round repeats a quick one for PHASE_MS); decode's is `decodeTokens` × the median step, so a
- * burst of load elsewhere on the machine moves neither much.
+ * GEMM) share one measurement of it: the same GPU work. Each round runs every distinct phase once, one
+ * after the other, on a pass whose pipelines and buffers were all used once first (compiled, and on
+ * lavapipe JIT-compiled; buffers zeroed); so a burst of load elsewhere on the machine falls on a round
+ * of all of them, not on one set. A prefill's time is its fastest round; decode's is `decodeTokens` ×
+ * the median step of all rounds.
  */
 async function measurePhases(
   device: GPUDevice,
@@ -258,32 +256,28 @@ async function measurePhases(
     if (!prefills.has(key.prefill)) prefills.set(key.prefill, choice);
     if (!decodes.has(key.decode)) decodes.set(key.decode, choice);
   }
-  log(`${sets.length} kernel set(s): ${prefills.size} distinct prefill(s), ${decodes.size} distinct decode(s), ${o.rounds ?? 1} round(s)`);
-  // Compile and run once every pipeline outside the timings (lavapipe compiles at the first dispatch).
-  for (const choice of new Set([...prefills.values(), ...decodes.values()])) {
-    const forward = pass(choice);
-    await forward.warm([prompt.length, 1]);
-    forward.destroy();
-  }
+  const rounds = o.rounds ?? 1;
+  log(`${sets.length} kernel set(s): ${prefills.size} distinct prefill(s), ${decodes.size} distinct decode(s), ${rounds} round(s)`);
   const runs = new Map<string, number[]>();
   const keep = (key: string, ms: number) => runs.set(key, [...(runs.get(key) ?? []), ms]);
-  for (let round = 0; round < (o.rounds ?? 1); round++) {
+  const warmed = async (choice: KernelChoice) => {
+    const forward = pass(choice);
+    await forward.warm([prompt.length, 1]);
+    return forward;
+  };
+  for (let round = 0; round < rounds; round++) {
     for (const [key, choice] of prefills) {
-      const forward = pass(choice);
+      const forward = await warmed(choice);
       try {
-        // Repeated within the round while quick (a small model's prefill lasts milliseconds; noise does not).
-        const started = performance.now();
-        do {
-          const t0 = performance.now();
-          await forward.run(prompt, 0, 'argmax');
-          keep(`prefill ${key}`, performance.now() - t0);
-        } while (performance.now() - started < PHASE_MS);
+        const t0 = performance.now();
+        await forward.run(prompt, 0, 'argmax');
+        keep(`prefill ${key}`, performance.now() - t0);
       } finally {
         forward.destroy();
       }
     }
     for (const [key, choice] of decodes) {
-      const forward = pass(choice);
+      const forward = await warmed(choice);
       try {
         let next = await forward.run([prompt[0]!], decodeAt, 'argmax'); // settles first-dispatch costs
         for (let i = 0; i < o.decodeTokens; i++) {

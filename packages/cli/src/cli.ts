@@ -50,7 +50,8 @@ const USAGE = `webchuan <command> [options]
       generates random weights of that model's real shapes in GPU memory (no file; shapes:
       baichuan-7b, tinyllama-1.1b). --kernels all runs every candidate set (each combination of the
       options of each step kind) and what auto measures and picks, with auto's tokens/s against the
-      fastest set's; --rounds N times each phase N times, interleaving the sets, and keeps the best.
+      fastest set's; --rounds N (default 3 with all, else 1) times each phase N times, interleaving
+      the sets (prefill: the fastest round; decode: the median step).
   eval --model <dir> --data <dataset dir> [--protocol ceval|mmlu] [--split val|test] [--subjects a,b]
        [--shots 5] [--limit N] [--out summary.json] [--kernels auto|fast|baseline]
       Multiple-choice accuracy as in Baichuan-7B's C-Eval/MMLU tables: k-shot prompts from dev/, the
@@ -187,7 +188,7 @@ export async function main(argv: string[]): Promise<number> {
           decodeTokens: int(o['decode-tokens'], '--decode-tokens', 8),
           decodeAt: o['decode-at'] === undefined ? undefined : int(o['decode-at'], '--decode-at', 0),
           kernels: kernels as BenchKernels,
-          rounds: int(o.rounds, '--rounds', 1),
+          rounds: int(o.rounds, '--rounds', kernels === 'all' ? 3 : 1),
           log: (line) => process.stderr.write(`${line}\n`),
         });
         process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -201,7 +201,7 @@ interface Compiling {
 }
 
 /** The adapter in words: vendor, architecture, device, description. */
-export function describeAdapter(device: GPUDevice): string {
+function describeAdapter(device: GPUDevice): string {
   const a = device.adapterInfo;
   return [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' · ');
 }

@@ -100,7 +100,7 @@ function sameShape(a: StepShape, b: StepShape): boolean {
 }
 
 /** How long one timed pass should last: well above timer resolution (Chrome rounds timestamps to 0.1 ms). */
-export const TARGET_MS = 8;
+const TARGET_MS = 8;
 /** Timestamps come rounded (Dawn: to 65.5 µs; Chrome: to 100 µs): shorter readings say little. */
 const TIMER_RESOLUTION_MS = 0.1;
 /** Most a sample grows from one calibration pass to the next (readings are noisy; overshooting costs time). */
@@ -145,7 +145,8 @@ export interface TimingOptions {
 
 /**
  * Estimates, per step kind, each option's time over the whole model. Kinds with one option are not
- * timed. `base` fills the other kinds of each option's KernelChoice (they do not change what is timed).
+ * timed; the other kinds of each timed KernelChoice take their first option (they do not change
+ * what is timed).
  */
 export async function timeKernelOptions(
   sample: ModelSample,

@@ -61,15 +61,6 @@ export interface KernelChoiceStore {
   put(record: KernelTuningRecord): Promise<void>;
 }
 
-/** Keeps records for this process only (tests, benchmarks that must measure afresh). */
-export function memoryChoiceStore(): KernelChoiceStore {
-  const records = new Map<string, KernelTuningRecord>();
-  return {
-    get: async (key) => records.get(key),
-    put: async (record) => void records.set(record.key, record),
-  };
-}
-
 /** The parts of an adapter's description a choice depends on. */
 export interface AdapterIdentity {
   vendor: string;

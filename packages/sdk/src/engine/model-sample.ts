@@ -10,7 +10,7 @@
  *   ahead into the load's KernelCache with the very parameters the real forward pass will ask for.
  */
 import type { ModelConfig } from '../model/config.js';
-import { paramSpecs } from '../model/params.js';
+import { classifierName, layerParamNames, paramSpecs } from '../model/params.js';
 import { groupsPerRow, isQuantized, wordsPerRow, type Quantization } from '../model/quant.js';
 import { ropeTables } from '../model/rope.js';
 import { storageBuffer, storageBufferWith, uniformBuffer } from '../gpu/buffers.js';
@@ -85,6 +85,9 @@ export class ModelSample {
     this.prefillTokens = Math.min(32, model.maxBatchTokens);
     this.longestPosition = Math.min(model.contextWindow - 1, 2047);
     const buf = (bytes: number, label: string) => this.own(storageBuffer(device, sampled ? bytes : 256, `sample ${label}`));
+    // Rows are held for the matrices that get timed: a layer's and the classifier (not an untied embedding).
+    const layer = layerParamNames(c, 0);
+    const timed = new Set([layer.qkv, layer.o, layer.gateUp, layer.down, classifierName(c)]);
     for (const spec of paramSpecs(c)) {
       if (spec.shape.length === 1) {
         this.vectors.set(spec.name, buf(spec.shape[0]! * 4, spec.name));
@@ -92,7 +95,7 @@ export class ModelSample {
       }
       const [rows, cols] = spec.shape as [number, number];
       const format = matrixFormat(model.quantization, spec.quantizable);
-      const heldRows = sampled ? Math.min(rows, Math.max(256, Math.floor(SAMPLE_BYTES / rowBytes(format, cols))) + TILE_SLACK_ROWS) : 0;
+      const heldRows = sampled && timed.has(spec.name) ? Math.min(rows, Math.max(256, Math.floor(SAMPLE_BYTES / rowBytes(format, cols))) + TILE_SLACK_ROWS) : 0;
       const weights = format === 'f32' ? heldRows * cols * 4 : heldRows * wordsPerRow(cols) * 4;
       const scales = format === 'f32' ? undefined : buf(heldRows * groupsPerRow(cols) * (format === 'q4f16' ? 2 : 4), `${spec.name} scales`);
       this.matrices.set(spec.name, { name: spec.name, format, rows, cols, heldRows, weights: buf(weights, spec.name), scales });

@@ -4,7 +4,7 @@
  * per adapter, model shape and engine (engine/kernel-tuning.ts's key); records are small (well under
  * a kilobyte) and deleting them only means measuring again on the next load.
  */
-import { clear, createStore, get, set, type UseStore } from 'idb-keyval';
+import { createStore, get, set, type UseStore } from 'idb-keyval';
 import type { KernelChoiceStore, KernelTuningRecord } from '../engine/kernel-tuning.js';
 
 let choices: UseStore | undefined;
@@ -21,7 +21,3 @@ export function indexedDbChoiceStore(): KernelChoiceStore {
   };
 }
 
-/** Forgets every kernel choice of this origin (the next load of each model measures again). */
-export function clearKernelChoices(): Promise<void> {
-  return clear(choiceDb());
-}
