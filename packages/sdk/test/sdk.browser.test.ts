@@ -49,7 +49,7 @@ describe.skipIf(!haveChromium())('SDK in Chromium', () => {
     expect(a.error).toBeUndefined();
     expect(a.result!.choices[0]!.text).toBe(b.result!.choices[0]!.text);
     const greedy = await page.evaluate(() => window.sdk.complete({ prompt: 'Once upon', max_tokens: 12, temperature: 0 }));
-    const cli = JSON.parse(execFileSync(join(REPO_ROOT, 'node_modules/.bin/webchuan'), ['generate', '--model', join(dir.path, 'tiny'), '--prompt', 'Once upon', '--max-tokens', '12', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { text: string };
+    const cli = JSON.parse(execFileSync(join(REPO_ROOT, 'node_modules/.bin/webchuan'), ['generate', '--model', join(dir.path, 'tiny'), '--prompt', 'Once upon', '--max-tokens', '12', '--kernels', 'fast', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { text: string };
     expect(greedy.result!.choices[0]!.text).toBe(cli.text);
     expect(greedy.result!.usage.completion_tokens).toBe(12);
   });
@@ -123,6 +123,27 @@ describe.skipIf(!haveChromium())('SDK in Chromium', () => {
     const after = await page.evaluate(() => window.sdk.complete({ prompt: 'Device', max_tokens: 5, temperature: 0 }));
     expect(after.error).toBeUndefined();
     expect(after.result!.choices[0]!.text).toBe(before.result!.choices[0]!.text);
+  });
+
+  it("kernels: 'auto' measures on a profile's first load, keeps the choice in IndexedDB, and the next load (a new worker) reads it", async () => {
+    const context = await browser.newContext();
+    const open = async () => {
+      const p = await context.newPage();
+      await p.goto(`${harness.origin}/sdk.html`);
+      await p.waitForFunction(() => document.querySelector('#state')?.textContent === 'ready');
+      return p;
+    };
+    const auto = { kernels: 'auto', warm: false } as const;
+    const first = await (await open()).evaluate(([u, o]) => window.sdk.start(u, false, undefined, 'default', o), [modelUrl, auto] as const);
+    expect(first.error).toBeUndefined();
+    expect(first.kernels).toMatchObject({ preference: 'auto', source: 'measured' });
+    expect(['portable', 'subgroup', 'subgroup-f16']).toContain(first.kernels!.selection.decodeMatvec);
+    expect(['per-head', 'split']).toContain(first.kernels!.selection.decodeAttention);
+    expect(['matmul', 'gemm']).toContain(first.kernels!.selection.prefill);
+    expect(first.kernels!.measureMs).toBeGreaterThan(0);
+    const second = await (await open()).evaluate(([u, o]) => window.sdk.start(u, false, undefined, 'default', o), [modelUrl, auto] as const);
+    expect(second.kernels).toMatchObject({ source: 'stored', selection: first.kernels!.selection });
+    await context.close();
   });
 
   it('refuses a model whose buffers exceed the GPU\'s limits before fetching any shard, with the numbers and what to try', async () => {

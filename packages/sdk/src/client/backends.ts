@@ -24,6 +24,7 @@ const webchuan: Backend = {
     if (options.kernels !== undefined && !(KERNEL_PREFERENCES as readonly unknown[]).includes(options.kernels)) {
       throw new InvalidRequestError('kernels', `kernels: must be ${KERNEL_PREFERENCES.map((k) => `'${k}'`).join(', ')}; got ${JSON.stringify(options.kernels)}.`);
     }
+    if (options.warm !== undefined && typeof options.warm !== 'boolean') throw new InvalidRequestError('warm', `warm: must be true or false; got ${JSON.stringify(options.warm)}.`);
   },
 };
 

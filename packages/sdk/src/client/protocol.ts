@@ -129,6 +129,12 @@ export interface LoadOptions {
    * portable kernels.
    */
   kernels?: KernelPreference;
+  /**
+   * webchuan only. `true` (default): the load resolves once every GPU pipeline a request can use has
+   * been compiled and run once, so the first request starts at once; `false`: each pipeline compiles
+   * when a request first needs it (the load resolves sooner; the first requests wait for their compiles).
+   */
+  warm?: boolean;
 }
 
 /** webchuan only: the kernel set a model runs, and where the choice came from. */

@@ -31,6 +31,7 @@ registerBackend({
       throw new InvalidRequestError('modelLib', "modelLib: the 'webllm' backend needs the URL of the model library (.wasm) MLC compiled for this model.");
     }
     if (options.kernels !== undefined) throw new InvalidRequestError('kernels', "kernels: WebLLM runs the kernels compiled into its model library; only webchuan's engine chooses kernels.");
+    if (options.warm !== undefined) throw new InvalidRequestError('warm', "warm: WebLLM prepares its model library's pipelines itself; only webchuan's engine takes this option.");
   },
 });
 

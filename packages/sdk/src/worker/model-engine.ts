@@ -63,9 +63,13 @@ export class ModelEngine implements WorkerEngine {
   /** Downloads (or finds in the cache) and loads the model; joins a load already under way. */
   load(options: LoadOptions = {}, onProgress?: (p: DownloadProgress) => void): Promise<ModelInfo> {
     const key = (o: LoadOptions) => `${o.contextWindow ?? ''}|${o.kernels ?? 'auto'}`;
-    return this.loads.run(key(options), onProgress, (report) =>
+    return this.loads.run(`${key(options)}|${options.warm !== false}`, onProgress, (report) =>
       this.exclusive(async () => {
-        if (this.loaded && key(this.loaded.options) === key(options)) return this.info();
+        if (this.loaded && key(this.loaded.options) === key(options)) {
+          // Loaded lazily before, now asked ready: compile and run what is missing (nothing, if it was warmed).
+          if (options.warm !== false) await this.loaded.model.forward.warm();
+          return this.info();
+        }
         return this.loadNow(options, report);
       }),
     );
@@ -77,7 +81,7 @@ export class ModelEngine implements WorkerEngine {
     if (!gpu) throw new WebGPUUnavailableError('This browser has no WebGPU (navigator.gpu is missing). Use a recent Chrome, Edge or Safari, or enable WebGPU.');
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new WebGPUUnavailableError('WebGPU is present but no GPU adapter is available (blocklisted GPU or drivers).');
-    const loadOptions = { contextWindow: options.contextWindow, maxBatchTokens: MAX_BATCH_TOKENS, kernels: options.kernels, kernelStore: indexedDbChoiceStore() };
+    const loadOptions = { contextWindow: options.contextWindow, maxBatchTokens: MAX_BATCH_TOKENS, kernels: options.kernels, warm: options.warm, kernelStore: indexedDbChoiceStore() };
     // Before any shard is fetched: the model must fit this GPU's limits, with numbers if it does not.
     // Then the device and the kernels start at once: `auto` measures and the pipelines compile while
     // the shards download, so that once the weights are on the GPU the model is ready to answer.

@@ -1,8 +1,12 @@
 /**
  * The page side of the SDK tests: the public API only (`createEngine` and what it returns), from the
- * built package as an app gets it (`webchuan` resolves to packages/sdk/dist).
+ * built package as an app gets it (`webchuan` resolves to packages/sdk/dist). Engines start with the
+ * `fast` kernels, each pipeline compiled when first used, unless a test asks otherwise: these tests
+ * are about the API, and compiling every pipeline ahead would only make each load slower here.
  */
-import { createEngine, WebchuanError, type CompletionCreateParams, type Engine } from 'webchuan';
+import { createEngine, WebchuanError, type CompletionCreateParams, type CreateEngineOptions, type Engine } from 'webchuan';
+
+const LAZY_FAST: Pick<CreateEngineOptions, 'kernels' | 'warm'> = { kernels: 'fast', warm: false };
 
 interface ErrorInfo {
   name: string;
@@ -23,13 +27,19 @@ const engines = new Map<string, Engine>();
 let engine: Engine | undefined;
 
 const sdk = {
-  async start(model: string, shared: boolean, contextWindow?: number, name = 'default'): Promise<{ error?: ErrorInfo; progressEvents: number; url?: string }> {
+  async start(
+    model: string,
+    shared: boolean,
+    contextWindow?: number,
+    name = 'default',
+    load: Pick<CreateEngineOptions, 'kernels' | 'warm'> = LAZY_FAST,
+  ): Promise<{ error?: ErrorInfo; progressEvents: number; url?: string; kernels?: Engine['model']['kernels'] }> {
     let progressEvents = 0;
     try {
-      const started = await createEngine({ model, shared, contextWindow, onProgress: () => progressEvents++ });
+      const started = await createEngine({ model, shared, contextWindow, ...load, onProgress: () => progressEvents++ });
       engines.set(name, started);
       if (name === 'default') engine = started;
-      return { progressEvents, url: started.model.url };
+      return { progressEvents, url: started.model.url, kernels: started.model.kernels };
     } catch (e) {
       return { error: describe(e), progressEvents };
     }
