@@ -106,6 +106,9 @@ export interface KernelSetResult {
   decode_tokens_per_s: number;
   /** The median decode step (all rounds), so a burst of load elsewhere does not move it much. */
   decode_ms_per_token: number;
+  /** Each round's prefill (the figure above is the fastest), and the decode steps' quartiles: the noise. */
+  prefill_runs_ms: number[];
+  decode_step_quartiles_ms: [number, number, number];
   /** Decode time per decoder layer: (ms per token − the embedding, head and readback) ÷ layers, from timestamps. */
   decode_ms_per_layer?: number;
   bandwidth_fraction: number;
@@ -222,6 +225,9 @@ export async function measureBandwidth(device: GPUDevice, bytes: number): Promis
 interface PhaseTimes {
   prefillMs: number;
   decodeMs: number;
+  /** Every timed prefill (one per round) and the quartiles of the decode steps: how noisy the figures are. */
+  prefillRunsMs: number[];
+  decodeStepQuartilesMs: [number, number, number];
 }
 
 /**
@@ -290,14 +296,21 @@ async function measurePhases(
       }
     }
   }
-  const fastest = (key: string) => Math.min(...runs.get(key)!);
-  const median = (key: string) => {
-    const sorted = [...runs.get(key)!].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)]!;
+  const quantile = (key: string, q: number) => {
+    const sorted = [...(runs.get(key) ?? [0])].sort((a, b) => a - b);
+    return sorted[Math.floor(q * (sorted.length - 1) + 0.5)]!;
   };
+  const round = (ms: number) => Number(ms.toFixed(1));
   return new Map(sets.map(({ name }) => {
     const key = keys.get(name)!;
-    return [name, { prefillMs: fastest(`prefill ${key.prefill}`), decodeMs: o.decodeTokens ? median(`decode ${key.decode}`) * o.decodeTokens : 0 }];
+    const prefill = `prefill ${key.prefill}`;
+    const decode = `decode ${key.decode}`;
+    return [name, {
+      prefillMs: Math.min(...runs.get(prefill)!),
+      decodeMs: quantile(decode, 0.5) * o.decodeTokens,
+      prefillRunsMs: runs.get(prefill)!.map(round),
+      decodeStepQuartilesMs: [round(quantile(decode, 0.25)), round(quantile(decode, 0.5)), round(quantile(decode, 0.75))],
+    }];
   }));
 }
 
@@ -364,7 +377,7 @@ export async function benchmark(o: BenchOptions): Promise<BenchResult> {
     try {
       const measured = await measurePhases(device, config, weights, { contextWindow, maxBatchTokens, kvDtype, kernelCache: preparation.cache }, sets, prompt, decodeAt, o, log);
       for (const { name, choice } of sets) {
-        const { prefillMs, decodeMs } = measured.get(name)!;
+        const { prefillMs, decodeMs, prefillRunsMs, decodeStepQuartilesMs } = measured.get(name)!;
         const decodeRate = o.decodeTokens ? (o.decodeTokens / decodeMs) * 1000 : 0;
         const result: KernelSetResult = {
           kernels: name,
@@ -373,6 +386,8 @@ export async function benchmark(o: BenchOptions): Promise<BenchResult> {
           prefill_tokens_per_s: Number(((prompt.length / prefillMs) * 1000).toFixed(4)),
           decode_tokens_per_s: Number(decodeRate.toFixed(4)),
           decode_ms_per_token: Number((decodeMs / Math.max(1, o.decodeTokens)).toFixed(2)),
+          prefill_runs_ms: prefillRunsMs,
+          decode_step_quartiles_ms: decodeStepQuartilesMs,
           bandwidth_fraction: Number(((bytesPerToken * decodeRate) / (bandwidth * 1e9)).toFixed(4)),
           roofline_tokens_per_s: Number(((bandwidth * 1e9) / bytesPerToken).toFixed(3)),
         };
