@@ -99,8 +99,17 @@ function sameShape(a: StepShape, b: StepShape): boolean {
   return a.tokens === b.tokens && a.startPos === b.startPos;
 }
 
-/** How long one timed pass should last: well above timer resolution (Chrome rounds timestamps to 0.1 ms). */
-const TARGET_MS = 8;
+/**
+ * How long one timed pass should last: far above timer resolution (Chrome rounds timestamps to
+ * 0.1 ms), and long enough that on a CPU emulator a pass spans many scheduler time slices.
+ */
+const TARGET_MS = 25;
+/**
+ * Fewest workgroups a decode matvec sample runs. Smaller samples ran several times faster per
+ * workgroup than whole matrices on SwiftShader (TinyLlama's gate|up: 0.03 ms per workgroup for 8 of
+ * them, 0.4 ms from 128 on), which misjudged the options; 64 and more behave like the whole.
+ */
+const MIN_MATVEC_WORKGROUPS = 64;
 /** Timestamps come rounded (Dawn: to 65.5 µs; Chrome: to 100 µs): shorter readings say little. */
 const TIMER_RESOLUTION_MS = 0.1;
 /** Most a sample grows from one calibration pass to the next (readings are noisy; overshooting costs time). */
@@ -183,6 +192,7 @@ export async function timeKernelOptions(
   // Warm-up (lavapipe compiles at the first dispatch), then samples grown until a pass lasts TARGET_MS.
   for (const u of units) u.workgroups = 1;
   await run(units);
+  for (const u of units) u.workgroups = Math.min(u.maxWorkgroups, u.kind === 'decodeMatvec' ? MIN_MATVEC_WORKGROUPS : 1);
   let growing = units;
   while (growing.length > 0) {
     const times = await run(growing);
