@@ -2,7 +2,6 @@
  * The `webchuan` command line: import and generate models, run them on the GPU through Dawn,
  * tokenize, benchmark. Results go to stdout; figures and progress to stderr.
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { isQuantization, QUANTIZATIONS, type Quantization } from '../../sdk/src/model/quant.js';
@@ -12,6 +11,7 @@ import { StreamingDetokenizer } from '../../sdk/src/tokenizer/tokenizer.js';
 import { describeModelLibMismatch, modelLibDifferences, readArtifactIndex, readModelLibMetadata } from '../../sdk/src/model/model-lib.js';
 import { convertHf } from './convert.js';
 import { directorySource } from './fs-source.js';
+import { readRegularFile } from './input-file.js';
 import { importLlama2c } from './import-llama2c.js';
 import { tinyBaichuanConfig, writeRandomModel } from './random-model.js';
 import { writeRandomModelForLib } from './random-model-for-lib.js';
@@ -20,6 +20,10 @@ import { loadNodeModel, loadNodeTokenizer } from './runtime.js';
 import { benchmark } from './bench.js';
 import { evaluateNode, formatSummary, loadDataset } from './eval.js';
 import { progressBar } from './progress-bar.js';
+import { checkOutputFile, jsonObjectWith, writeOutputFile } from './output-file.js';
+
+/** An earlier `eval` summary (which `eval --out` may replace without --force). */
+const isEvalSummary = (text: string) => jsonObjectWith(text, ['protocol', 'shots', 'subjects', 'macroAccuracy', 'microAccuracy']);
 
 const USAGE = `webchuan <command> [options]
 
@@ -46,11 +50,12 @@ const USAGE = `webchuan <command> [options]
       bandwidth) and per-kernel GPU time of a decode step and a prefill (timestamp-query). --shape
       generates random weights of that model's real shapes in GPU memory (no file).
   eval --model <dir> --data <dataset dir> [--protocol ceval|mmlu] [--split val|test] [--subjects a,b]
-       [--shots 5] [--limit N] [--out summary.json]
+       [--shots 5] [--limit N] [--out summary.json [--force]]
       Multiple-choice accuracy as in Baichuan-7B's C-Eval/MMLU tables: k-shot prompts from dev/, the
       answer whose letter has the highest next-token logit; --limit scores only the first N questions of
       each subject (the demo's Evaluate panel takes the same limit). A table on stderr, the JSON summary on stdout
-      (or in --out).
+      (or in --out: never inside the model or the dataset; over an existing file only if it is an
+      earlier summary, or with --force).
   check-lib <model-lib.wasm> <artifact dir>
       Compare the parameters an MLC model library (WebLLM) was compiled for with an artifact's
       tensor-cache.json; exit 1 naming every difference, the first first.
@@ -107,6 +112,7 @@ const OPTIONS = {
   shape: { type: 'string' },
   context: { type: 'string' },
   kernels: { type: 'string' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -132,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'random-model': {
         if (o['for-lib']) {
-          const lib = readModelLibMetadata(new Uint8Array(await readFile(o['for-lib'])));
+          const lib = readModelLibMetadata(await readRegularFile(o['for-lib']), o['for-lib']);
           const vocab = o.vocab === undefined ? undefined : int(o.vocab, '--vocab', 0);
           await writeRandomModelForLib(required(o.out, '--out'), lib, { vocabSize: vocab, seed: int(o.seed, '--seed', 1), bf16: o.bf16 === true });
           process.stderr.write(`wrote a random ${lib.model_type} ${lib.quantization} model for ${o['for-lib']} to ${o.out}\n`);
@@ -178,6 +184,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'eval': {
         const protocol = o.protocol ?? 'ceval';
         if (protocol !== 'ceval' && protocol !== 'mmlu') throw new UsageError('--protocol must be ceval or mmlu');
+        const out = o.out;
+        const outOptions = { inputs: [required(o.model, '--model'), required(o.data, '--data')], isOurs: isEvalSummary, ours: 'a webchuan eval summary', force: o.force === true };
+        if (out) checkOutputFile(out, outOptions); // before the evaluation: a refused --out costs nothing
         const subjects = loadDataset(required(o.data, '--data'), {
           protocol,
           split: o.split ?? (protocol === 'ceval' ? 'val' : 'test'),
@@ -188,7 +197,7 @@ export async function main(argv: string[]): Promise<number> {
           const summary = await evaluateNode(model, subjects, { protocol, shots: int(o.shots, '--shots', 5), limit: o.limit === undefined ? undefined : int(o.limit, '--limit', 0), onProgress: progressBar('evaluating', ' questions') });
           process.stderr.write(formatSummary(summary));
           const json = `${JSON.stringify(summary, null, 1)}\n`;
-          if (o.out) await writeFile(o.out, json);
+          if (out) writeOutputFile(out, json, outOptions);
           else process.stdout.write(json);
         } finally {
           model.dispose();
@@ -271,7 +280,7 @@ async function runGenerate(o: GenerateFlags): Promise<number> {
 }
 
 async function checkLib(libPath: string, artifactDir: string): Promise<number> {
-  const lib = readModelLibMetadata(new Uint8Array(await readFile(libPath)));
+  const lib = readModelLibMetadata(await readRegularFile(libPath), libPath);
   const { chatConfig, cache, cacheFile } = await readArtifactIndex(directorySource(artifactDir));
   const differences = modelLibDifferences(lib, cache, chatConfig);
   if (differences.length === 0) {

@@ -2,8 +2,9 @@
  * WebGPU in Node through Dawn (the npm package `webgpu`). A real GPU's Vulkan driver is used when
  * there is one; otherwise we fall back to SwiftShader, the CPU Vulkan that ships with Chromium.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 
 const SWIFTSHADER_ICDS = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib/chromium-browser/vk_swiftshader_icd.json'];
@@ -47,6 +48,11 @@ export async function nodeAdapter(): Promise<GPUAdapter> {
 
 function useSwiftShader(icd: string): void {
   process.env['VK_ICD_FILENAMES'] = icd;
-  // SwiftShader's window-system probe complains without a runtime dir; compute needs none.
-  process.env['XDG_RUNTIME_DIR'] ??= tmpdir();
+  // SwiftShader's window-system probe complains without a runtime dir; compute needs none. A private
+  // empty one, not /tmp itself: the probe looks for display sockets there, which anyone can plant in /tmp.
+  if (process.env['XDG_RUNTIME_DIR'] === undefined) {
+    const runtimeDir = mkdtempSync(join(tmpdir(), 'webchuan-runtime-'));
+    process.env['XDG_RUNTIME_DIR'] = runtimeDir;
+    process.on('exit', () => rmSync(runtimeDir, { recursive: true, force: true }));
+  }
 }
