@@ -199,8 +199,13 @@ document.querySelector('button')?.addEventListener('click', async () => {
     writeFileSync(join(empty, 'package.json'), '{"name":"empty","private":true}');
     npm(empty, 'install', tarball);
     const installed = readdirSync(join(empty, 'node_modules')).flatMap((d) => (d.startsWith('@') ? readdirSync(join(empty, 'node_modules', d)).map((s) => `${d}/${s}`) : [d])).filter((d) => !d.startsWith('.'));
-    // Lit (and its own dependencies: reactive-element, lit-html, ssr-dom-shim, trusted-types' typings), Comlink, idb-keyval.
-    expect(installed.sort()).toEqual(['@lit-labs/ssr-dom-shim', '@lit/reactive-element', '@types/trusted-types', 'comlink', 'idb-keyval', 'lit', 'lit-element', 'lit-html', 'webchuan'].sort());
+    // Lit (and its own dependencies: reactive-element, lit-html, ssr-dom-shim, trusted-types' typings), Comlink, idb-keyval,
+    // papaparse (webchuan/eval's CSV parser, the CLI's too).
+    expect(installed.sort()).toEqual(['@lit-labs/ssr-dom-shim', '@lit/reactive-element', '@types/trusted-types', 'comlink', 'idb-keyval', 'lit', 'lit-element', 'lit-html', 'papaparse', 'webchuan'].sort());
+    // webchuan/eval imports papaparse from that dependency: a spreadsheet's `;` file parses as the CLI parses it.
+    const script = `const { parseCsv } = await import('webchuan/eval'); console.log(JSON.stringify(parseCsv(${JSON.stringify('a;b\n"1;""";2\n')})));`;
+    const rows = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: empty, encoding: 'utf8' });
+    expect(JSON.parse(rows)).toEqual([['a', 'b'], ['1;"', '2']]);
     const du = execFileSync('du', ['-sk', join(empty, 'node_modules')], { encoding: 'utf8' });
     console.log(`[sizes] npm install webchuan: node_modules ${Number(du.split('\t')[0]) / 1024} MiB, packages: ${installed.join(', ')}`);
   }, 300_000);

@@ -6,8 +6,8 @@
 //   dist/index.js            the SDK, self-contained: for pages without a build step (a CDN)
 //   dist/elements.js         the elements, self-contained and self-registering (a CDN's <script>)
 //   dist/eval.js             C-Eval/MMLU-style evaluation of a loaded model (webchuan/eval)
-//   dist/esm/*.js            the same entries for bundlers: lit, comlink and idb-keyval stay
-//                            imports, so an app that has them shares one copy
+//   dist/esm/*.js            the same entries for bundlers: lit, comlink, idb-keyval and papaparse
+//                            stay imports, so an app that has them shares one copy
 //   dist/types/              declarations (tsc), for both
 //
 // and the optional WebLLM backend, referenced by nothing above:
@@ -67,7 +67,7 @@ const entries = {
 };
 const webllmWorker = { 'webllm-worker': join(here, 'src/webllm/worker.ts') };
 const shared = { platform: 'browser', tsconfig: join(here, 'tsconfig.json'), plugins: [rawText] };
-const external = (id) => /^(lit|lit-html|lit-element|@lit\/[^/]+|@lit-labs\/[^/]+|comlink|idb-keyval)(\/|$)/.test(id);
+const external = (id) => /^(lit|lit-html|lit-element|@lit\/[^/]+|@lit-labs\/[^/]+|comlink|idb-keyval|papaparse)(\/|$)/.test(id);
 const webllm = (id) => /^@mlc-ai\/web-llm(\/|$)/.test(id);
 
 rmSync(dist, { recursive: true, force: true });
