@@ -3,9 +3,9 @@
  * model (engineFit, the check the worker applies before fetching a shard), against this adapter's
  * limits, whether the adapter is a software emulation, and the site's free storage.
  */
-import type { AdapterCapabilities } from '../gpu/limits.js';
+import { DEFAULT_LIMITS, type AdapterCapabilities, type LimitName } from '../gpu/limits.js';
 import type { ChatConfigJson } from '../model/artifact.js';
-import { formatBytes } from '../errors.js';
+import { formatBytes, InvalidRequestError } from '../errors.js';
 import { engineFit } from './requirements.js';
 
 /** An adapter as a page sees it: limits, features and what GPUAdapterInfo says. */
@@ -38,12 +38,18 @@ interface Figures {
   /** GPU memory the loaded model takes (weights, KV cache, activations). */
   gpuBytes: number;
   downloadBytes: number;
+  /**
+   * What could not be checked because the browser reported it as no number (a limit or the storage
+   * quota as NaN, say), each as a phrase; empty when everything was checked. The summary says so too.
+   */
+  unchecked: string[];
 }
 
 export type DeviceVerdict =
   | (Figures & { kind: 'runs'; summary: string })
   | (Figures & { kind: 'software'; summary: string; secondsPerToken: number })
   | (Figures & { kind: 'does-not-fit'; summary: string; reasons: string[] })
+  | (Figures & { kind: 'unknown'; summary: string })
   | (Figures & { kind: 'no-webgpu'; summary: string });
 
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|software|microsoft basic render|\bwarp\b/i;
@@ -68,32 +74,78 @@ export function softwareSecondsPerToken(weightBytes: number): number {
 
 const seconds = (s: number) => (s < 1 ? `${s.toFixed(1)} s` : s < 100 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`);
 
+const isSize = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const shown = (v: unknown) => (typeof v === 'number' ? String(v) : v === undefined ? 'missing' : (JSON.stringify(v) ?? String(v)));
+const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as LimitName[];
+
+/**
+ * The adapter's limits as the fit check may use them. A limit the browser does not report is WebGPU's
+ * default (every adapter has at least that); one it reports as something other than a size (NaN, a
+ * string, Infinity) is unknown: it takes part in no "does not fit" (Infinity here) and is named.
+ */
+function readableLimits(adapter: AdapterFacts): { capabilities: AdapterCapabilities; unknown: LimitName[] } {
+  const reported = (adapter.limits ?? {}) as Record<string, unknown>;
+  const limits: Partial<Record<LimitName, number>> = {};
+  const unknown: LimitName[] = [];
+  for (const name of LIMIT_NAMES) {
+    const v = reported[name];
+    if (v === undefined) continue;
+    if (isSize(v)) limits[name] = v;
+    else {
+      limits[name] = Infinity;
+      unknown.push(name);
+    }
+  }
+  const features = adapter.features;
+  const iterable = features != null && typeof (features as Iterable<string>)[Symbol.iterator] === 'function';
+  return { capabilities: { limits, features: iterable ? [...features].filter((f) => typeof f === 'string') : [] }, unknown };
+}
+
 export function deviceVerdict(model: ModelFacts, device: DeviceFacts): DeviceVerdict {
+  if (!isSize(model.downloadBytes)) throw new InvalidRequestError('downloadBytes', `downloadBytes: must be a number of bytes, got ${shown(model.downloadBytes)}`);
+  if (model.contextWindow !== undefined && !(Number.isInteger(model.contextWindow) && model.contextWindow > 0)) {
+    throw new InvalidRequestError('contextWindow', `contextWindow: must be a positive integer, got ${shown(model.contextWindow)}`);
+  }
   const adapter = device.adapter;
   // Limits that no adapter is below (WebGPU's defaults) stand in where there is none, for the figures.
-  const { needs, fit } = engineFit(model.chatConfig, adapter ?? { limits: {}, features: [] }, model.contextWindow);
-  const figures: Figures = { gpuBytes: needs.totalBytes, downloadBytes: model.downloadBytes };
+  const { capabilities, unknown } = adapter ? readableLimits(adapter) : { capabilities: { limits: {}, features: [] }, unknown: [] };
+  const { needs, fit } = engineFit(model.chatConfig, capabilities, model.contextWindow);
+  const unchecked = unknown.map((name) => {
+    const needed = needs.limits[name] ?? 0;
+    const what = name === 'maxStorageBufferBindingSize' || name === 'maxBufferSize' ? `a ${formatBytes(needed)} buffer` : `${needed}`;
+    return `${name} (this browser reports ${shown(adapter?.limits?.[name])}; the model needs ${what})`;
+  });
+  const figures: Figures = { gpuBytes: needs.totalBytes, downloadBytes: model.downloadBytes, unchecked };
   if (adapter === undefined) return { ...figures, kind: 'no-webgpu', summary: 'This browser has no WebGPU: use a recent Chrome, Edge or Safari with hardware acceleration on.' };
   if (adapter === null) return { ...figures, kind: 'no-webgpu', summary: 'WebGPU is here, but the browser offers no GPU adapter (a blocklisted GPU or driver).' };
   const reasons = fit.ok ? [] : fit.problems.map((p) => p.message);
-  const toStore = model.downloadBytes - (model.cachedBytes ?? 0);
-  if (device.storage && toStore > 0) {
-    const free = Math.max(0, device.storage.quota - device.storage.usage);
-    if (toStore > free) reasons.push(`needs ${formatBytes(toStore)} of storage, this site may use ${formatBytes(free)} more`);
+  const cached = isSize(model.cachedBytes) ? model.cachedBytes : 0; // unknown: as if nothing were stored
+  const toStore = Math.max(0, model.downloadBytes - cached);
+  const storage = device.storage;
+  if (storage && toStore > 0) {
+    if (isSize(storage.quota) && isSize(storage.usage)) {
+      const free = Math.max(0, storage.quota - storage.usage);
+      if (toStore > free) reasons.push(`needs ${formatBytes(toStore)} of storage, this site may use ${formatBytes(free)} more`);
+    } else {
+      unchecked.push(`storage (this browser reports its quota as ${shown(storage.quota)} and its usage as ${shown(storage.usage)}; the model needs ${formatBytes(toStore)})`);
+    }
   }
   if (reasons.length > 0) return { ...figures, kind: 'does-not-fit', summary: `Does not fit: ${reasons.join('; ')}.`, reasons };
+  const notChecked = unchecked.length ? ` Not checked: ${unchecked.join('; ')}.` : '';
+  if (unknown.length > 0) return { ...figures, kind: 'unknown', summary: `Cannot tell whether it runs here: the GPU's limits are not all numbers.${notChecked}` };
   if (isSoftwareAdapter(adapter)) {
     const weights = needs.buffers.filter((b) => b.scales === 'weights').reduce((n, b) => n + b.bytes * b.count, 0);
     const secondsPerToken = softwareSecondsPerToken(weights);
-    return { ...figures, kind: 'software', secondsPerToken, summary: `Runs, but on a software GPU (the CPU emulating one): expect about ${seconds(secondsPerToken)} per token.` };
+    return { ...figures, kind: 'software', secondsPerToken, summary: `Runs, but on a software GPU (the CPU emulating one): expect about ${seconds(secondsPerToken)} per token.${notChecked}` };
   }
-  return { ...figures, kind: 'runs', summary: 'Runs here.' };
+  return { ...figures, kind: 'runs', summary: unchecked.length ? `Runs on this GPU.${notChecked}` : 'Runs here.' };
 }
 
 /** This browser's adapter and storage, as deviceVerdict() reads them. */
 export async function describeDevice(): Promise<DeviceFacts> {
   const nav = globalThis.navigator as (Navigator & { gpu?: GPU }) | undefined;
-  const storage = await nav?.storage?.estimate?.().then((e) => ({ quota: e.quota ?? Infinity, usage: e.usage ?? 0 }), () => undefined);
+  // A browser that does not say its quota leaves storage unchecked (not "unlimited").
+  const storage = await nav?.storage?.estimate?.().then((e) => (e.quota === undefined ? undefined : { quota: e.quota, usage: e.usage ?? 0 }), () => undefined);
   if (!nav?.gpu) return { adapter: undefined, storage };
   const adapter = await nav.gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
   if (!adapter) return { adapter: null, storage };
