@@ -4,8 +4,8 @@
  * it?" cards, ghost text (李商隐 from the seed prompt) and Tab, a poem chat with per-reply figures and
  * Stop, the Evaluate panel against the CLI, phone/tablet/desktop layouts without horizontal scrolling,
  * keyboard focus, axe in light and dark, reload from the cache, deleting from the cache panel, a
- * browser without WebGPU, and model output that looks like HTML (on a tiny random model generated
- * here). Every console error or warning of the demo's pages fails the run. Screenshots go to e2e/output/.
+ * browser without WebGPU, model output that looks like HTML (on a tiny random model generated
+ * here), and a link naming another origin's model, which loads only once the visitor agrees. Every console error or warning of the demo's pages fails the run. Screenshots go to e2e/output/.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -461,6 +461,59 @@ describe.skipIf(!haveChromium())('the built demo under another base path', () =>
     } finally {
       await browser.close();
       await server.close();
+    }
+  });
+});
+
+describe.skipIf(!haveChromium())('a demo link naming another origin\'s model and library', () => {
+  it('fetches nothing from that origin until the visitor agrees on a notice naming it; the page\'s own ?model= loads as before', async () => {
+    // Origin B: a model (and, by name, a library) a crafted link points the demo at, served with CORS.
+    const other = await serveStatic({ '/tiny/': TINY }, { cors: true });
+    const server = await serveStatic({ '/': DEMO_DIST, '/own-tiny/': TINY });
+    const browser = await launchChromium();
+    try {
+      const p = await browser.newPage();
+      const pageProblems: string[] = [];
+      p.on('pageerror', (e) => pageProblems.push(e.message));
+      const origin = other.origin.replace('localhost', '127.0.0.1');
+      const model = `${origin}/tiny/`;
+      const lib = `${origin}/libs/tiny-webgpu.wasm`;
+      await p.goto(`${server.origin}/?model=${encodeURIComponent(model)}&lib=${encodeURIComponent(lib)}`);
+      const notice = p.locator('#consent');
+      await notice.waitFor({ state: 'visible' });
+      const text = (await notice.textContent())!.replace(/\s+/g, ' ');
+      expect(text).toContain(`load files from ${origin}`);
+      expect(text).toContain(`Model: ${model}`);
+      expect(text).toContain(lib);
+      expect(await p.locator('#consent-yes').textContent()).toBe(`Load from ${new URL(origin).host}`);
+      expect(new URL((await p.locator('#consent-no').getAttribute('href'))!).search).toBe('');
+      await p.waitForFunction(() => document.querySelector<HTMLElement>('#model-cards')?.dataset.ready === 'true'); // the page has settled
+      await p.waitForTimeout(1000);
+      expect(other.log).toEqual([]); // not one request: no config, no tokenizer, no shard
+      expect(await p.locator('#compare-lib').inputValue()).toBe('');
+      expect(await p.locator('#compare-form button[type="submit"]').isDisabled()).toBe(true);
+      expect(await p.locator('#status').isHidden()).toBe(true); // no "model URL is empty" while it waits
+      expect(await p.locator('#cache').textContent()).toContain('Nothing stored yet.');
+      await shot(p, '12-consent-other-origin');
+
+      await p.locator('#consent-yes').click();
+      await ready(p);
+      expect(await notice.isHidden()).toBe(true);
+      expect(other.log.some((path) => path.startsWith('/tiny/params_shard_'))).toBe(true);
+      expect(await p.locator('#compare-lib').inputValue()).toBe(lib);
+
+      // The page's own model by URL: no notice, loaded at once.
+      other.log.length = 0;
+      await p.goto(`${server.origin}/?model=${encodeURIComponent('/own-tiny/')}`);
+      await ready(p);
+      expect(await notice.isHidden()).toBe(true);
+      expect(server.log.some((path) => path.startsWith('/own-tiny/params_shard_'))).toBe(true);
+      expect(other.log).toEqual([]);
+      expect(pageProblems).toEqual([]);
+    } finally {
+      await browser.close();
+      await server.close();
+      await other.close();
     }
   });
 });

@@ -17,12 +17,15 @@ const ENGINES: { backend: BackendName; label: string }[] = [
 
 const HEADINGS = ['Engine', 'Prefill tok/s', 'Decode tok/s', 'First token', 'Text'];
 
+/** Fills in the library's URL (the link's ?lib=, once it may be used: main.ts asks first for another origin's). */
+export function setLibrary(url: string): void {
+  const lib = document.querySelector<HTMLInputElement>('#compare-lib');
+  if (lib) lib.value = url;
+}
+
 export function setupCompare(modelUrl: string): void {
   const form = document.querySelector<HTMLFormElement>('#compare-form');
   if (!form) return;
-  const lib = document.querySelector<HTMLInputElement>('#compare-lib')!;
-  const params = new URLSearchParams(location.search);
-  if (params.get('lib')) lib.value = params.get('lib')!;
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void run(modelUrl, form);

@@ -1,9 +1,11 @@
 // The demo: which model runs here (verdict cards), the three elements on one model (the catalog's
-// default, ?id=<catalog id> or ?model=<url>), an evaluation, an engine comparison, the cache and the
-// device. Everything model-related runs in the SDK's shared worker.
+// default, ?id=<catalog id> or ?model=<url>; one on another origin only once the visitor agrees), an
+// evaluation, an engine comparison, the cache and the device. Everything model-related runs in the
+// SDK's shared worker.
 import { deleteModel, describeDevice, formatBytes, listCachedModels, modelId, type CachedModelSummary, type DeviceFacts } from 'webchuan';
 import 'webchuan/elements';
-import { setupCompare } from './compare.js';
+import { setupCompare, setLibrary } from './compare.js';
+import { askConsent, otherOrigin } from './consent.js';
 import { setupEvaluate } from './evaluate.js';
 import { DEFAULT_MODEL, MODELS, profileFor, renderCards, verdictFor, type Card, type CatalogModel } from './models.js';
 
@@ -12,14 +14,42 @@ const chosen = params.get('model') ?? MODELS.find((m) => m.id === params.get('id
 const modelUrl = new URL(chosen, location.href).href;
 const current = MODELS.find((m) => new URL(m.url, location.href).href === modelUrl);
 const profile = profileFor(current);
+// A model or library on another origin, named by the link itself, waits for the visitor's consent.
+const libUrl = URL.canParse(params.get('lib') ?? '', location.href) && params.get('lib') ? new URL(params.get('lib')!, location.href).href : undefined;
+const foreignModel = params.get('model') && otherOrigin(modelUrl, location) ? modelUrl : undefined;
+const foreignLib = otherOrigin(libUrl, location) ? libUrl : undefined;
 
 document.querySelector('#model-intro')!.textContent = current?.id.startsWith('poetry-')
   ? 'The model loaded here is not Baichuan-7B. It is a tiny model (5.8 million parameters, a 3.6 MB download) with Baichuan-7B\'s exact architecture, trained in this repository on Tang poetry: it names the author of a 唐诗三百首 title and recites opening lines, and knows nothing else. Baichuan-7B itself is a 3.9 GB download; its card below says whether this device can run it.'
   : current
     ? `The model loaded here is ${current.name}.`
-    : `The model loaded here is the artifact at ${chosen}.`;
+    : foreignModel
+      ? `This link asks to load the artifact at ${modelUrl}, from another site: nothing is downloaded from there unless you agree below.`
+      : `The model loaded here is the artifact at ${chosen}.`;
 
-for (const el of document.querySelectorAll('baichuan-status, baichuan-completion, baichuan-chat')) el.setAttribute('model', modelUrl);
+/** Points the elements and the Evaluate and Compare panels at the model (its download starts here). */
+function startModel(): void {
+  for (const el of document.querySelectorAll('baichuan-status, baichuan-completion, baichuan-chat')) el.setAttribute('model', modelUrl);
+  void setupEvaluate(modelUrl);
+  setupCompare(modelUrl);
+}
+if (!foreignModel) startModel();
+if (libUrl && !foreignLib) setLibrary(libUrl);
+if (foreignModel || foreignLib) {
+  // Until then the status has no model to show, and the two panels that would load it cannot run.
+  const waiting = [document.querySelector<HTMLElement>('#status')!];
+  const runs = [...document.querySelectorAll<HTMLButtonElement>('#eval-form button[type="submit"], #compare-form button[type="submit"]')];
+  if (foreignModel) {
+    for (const el of waiting) el.hidden = true;
+    for (const button of runs) button.disabled = true;
+  }
+  askConsent({ model: foreignModel, lib: foreignLib }, () => {
+    for (const el of waiting) el.hidden = false;
+    for (const button of runs) button.disabled = false;
+    if (foreignModel) startModel();
+    if (foreignLib) setLibrary(foreignLib);
+  });
+}
 for (const id of ['#inline-field', '#button-field', '#compare-prompt']) document.querySelector<HTMLTextAreaElement>(id)!.value = profile.example;
 const chat = document.querySelector('baichuan-chat')!;
 chat.placeholder = profile.placeholder;
@@ -126,5 +156,3 @@ document.addEventListener('webchuan-done', refreshSoon);
 
 void refresh();
 void renderDevice();
-void setupEvaluate(modelUrl);
-setupCompare(modelUrl);
