@@ -146,9 +146,12 @@ export async function main(argv: string[]): Promise<number> {
         }
         // Without --tokenizer, a small generated SentencePiece model sets the vocabulary.
         const tokenizer = o.tokenizer ? await loadNodeTokenizer(o.tokenizer) : undefined;
+        const layers = int(o.layers, '--layers', 2);
+        // Tiny models for tests and the demo: a bound here keeps a typo from describing a model larger than memory.
+        if (layers > 1024) throw new UsageError(`--layers ${layers}: random models have at most 1024 layers`);
         const config = tinyBaichuanConfig({
           numKvHeads: int(o['kv-heads'], '--kv-heads', 4),
-          numLayers: int(o.layers, '--layers', 2),
+          numLayers: layers,
           vocabSize: tokenizer?.vocabSize ?? tinyTokenizerPieces().length,
         });
         tokenizer?.dispose();

@@ -9,14 +9,13 @@
  * uniform in ±0.02, so activations stay finite through the layers. Bytes are streamed from a few
  * pools of random values at random offsets, so a multi-gigabyte model is written in seconds.
  */
-import { statfs } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import { formatBytes } from '../../sdk/src/errors.js';
 import type { ChatConfigJson, ConvTemplateJson } from '../../sdk/src/model/artifact.js';
 import { f32ToBf16Bits, f32ToF16Bits } from '../../sdk/src/model/half.js';
 import type { ModelLibMetadata, ModelLibParam } from '../../sdk/src/model/model-lib.js';
 import { mulberry32 } from '../../sdk/src/model/random.js';
 import { ArtifactWriter, DEFAULT_SHARD_BYTES, type TensorMeta } from './artifact-writer.js';
+import { checkRoom, MAX_RANDOM_MODEL_BYTES } from './disk-space.js';
 
 export interface RandomForLibOptions {
   /** The vocabulary size, where the library leaves it symbolic (`"vocab_size"`); else read from it. */
@@ -144,8 +143,6 @@ function modelConfigOf(lib: ModelLibMetadata, vocabSize: number): Record<string,
   };
 }
 
-/** The most a generated model may take: more than any model a browser can run, far less than a disk. */
-export const MAX_RANDOM_MODEL_BYTES = 64 * 1024 ** 3;
 /** The largest vocabulary of the synthetic tokenizer (real ones reach 256k): its tokenizer.json is built in memory. */
 export const MAX_SYNTHETIC_VOCAB = 1_000_000;
 
@@ -186,21 +183,6 @@ function planTensors(lib: ModelLibMetadata, vocabSize: number, bf16: boolean): {
   return { tensors, totalBytes };
 }
 
-/** Free bytes on the disk that would hold `outDir` (its nearest existing folder's filesystem). */
-async function freeBytesFor(outDir: string): Promise<number> {
-  let at = resolve(outDir);
-  for (;;) {
-    try {
-      const fs = await statfs(at);
-      return Number(fs.bavail) * Number(fs.bsize);
-    } catch {
-      const parent = dirname(at);
-      if (parent === at) return Infinity;
-      at = parent;
-    }
-  }
-}
-
 export async function writeRandomModelForLib(outDir: string, lib: ModelLibMetadata, options: RandomForLibOptions = {}): Promise<ChatConfigJson> {
   const seed = options.seed ?? 1;
   const concrete = lib.params.find((p) => p.name.startsWith('model.embed_tokens.'))?.shape[0];
@@ -210,10 +192,7 @@ export async function writeRandomModelForLib(outDir: string, lib: ModelLibMetada
     throw new Error(`a vocabulary of ${vocabSize} tokens: the synthetic tokenizer needs between ${SPECIAL_TOKENS.length + 1} and ${MAX_SYNTHETIC_VOCAB}`);
   }
   const { tensors, totalBytes } = planTensors(lib, vocabSize, options.bf16 === true);
-  const free = await freeBytesFor(outDir);
-  // The tensors, plus room for the JSON files and the tokenizer (about 20 bytes a token).
-  const needed = totalBytes + 64 * 1024 * 1024 + vocabSize * 32;
-  if (needed > free) throw new Error(`the model needs ${formatBytes(needed)} on disk, and ${formatBytes(free)} is free where ${outDir} would be: nothing was written`);
+  await checkRoom(outDir, totalBytes + vocabSize * 32); // the tensors, and the tokenizer (about 20 bytes a token)
   const pool = pools(seed);
   const next = mulberry32(seed ^ 0x5eed);
   const writer = await ArtifactWriter.create(outDir, options.shardBytes ?? DEFAULT_SHARD_BYTES);

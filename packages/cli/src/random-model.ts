@@ -9,6 +9,7 @@ import { removeIfInterrupted } from './interrupt.js';
 import { tinyTokenizerModel } from './tiny-tokenizer.js';
 import { paramSpecs } from '../../sdk/src/model/params.js';
 import { memoryParam, writeArtifact } from './write-model.js';
+import { MAX_RANDOM_MODEL_BYTES } from './disk-space.js';
 
 /** A tiny model in Baichuan-7B's exact layout: fused W_pack, untied lm_head, its 64,000-token vocabulary. */
 export function tinyBaichuanConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {
@@ -49,7 +50,7 @@ export async function writeRandomModel(
     for (const p of randomParams(config, seed)) yield memoryParam(p.name, p.values, cols.get(p.name)!);
   })();
   try {
-    await writeArtifact(outDir, config, quantization, params, { tokenizerModel: tokenizerFile, shardBytes });
+    await writeArtifact(outDir, config, quantization, params, { tokenizerModel: tokenizerFile, shardBytes, maxBytes: MAX_RANDOM_MODEL_BYTES });
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true });
     untrack();

@@ -186,7 +186,7 @@ describe('library metadata of the wrong types: a typed error naming the field, n
   });
 });
 
-describe('`webchuan random-model --for-lib` sizes the model before it writes a byte', () => {
+describe('`webchuan random-model` (--for-lib or not) sizes the model before it writes a byte', () => {
   const dir = tempDir();
   afterAll(() => dir.remove());
   const libWith = (name: string, params: { name: string; shape: (number | string)[]; dtype: string }[]) => {
@@ -218,11 +218,19 @@ describe('`webchuan random-model --for-lib` sizes the model before it writes a b
     expect(existsSync(join(dir.path, 'vocab-out'))).toBe(false);
   });
 
+  it('random-model --layers 100000 (about 20 GB of a tiny shape): refused before anything is written', () => {
+    const out = join(dir.path, 'many-layers');
+    const run = webchuan('random-model', '--layers', '100000', '--out', out);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/--layers 100000: random models have at most 1024 layers/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it.skipIf(!existsSync('/dev/shm') || statfsSync('/dev/shm').bavail * statfsSync('/dev/shm').bsize > 60e9)('60 GB (under the bound) where /dev/shm has less free: refused for the free space', () => {
     const out = join('/dev/shm', `webchuan-test-${process.pid}`, 'model');
     mkdirSync(dirname(out));
     try {
-      expectRefused(libWith('sixty', [{ name: 'model.layers.0.mlp.down_proj.weight', shape: [15_000_000, 1000], dtype: 'float32' }]), out, /needs 60\.\d GB on disk, and .* is free where .* would be: nothing was written/);
+      expectRefused(libWith('sixty', [{ name: 'model.layers.0.mlp.down_proj.weight', shape: [15_000_000, 1000], dtype: 'float32' }]), out, /needs 60\.\d GB on disk, and .* is free there: nothing was written/);
     } finally {
       rmSync(dirname(out), { recursive: true, force: true });
     }

@@ -1,7 +1,7 @@
 // The catalog as the demo reads it, what each model is for (example text, chat template), and the
 // "Can this device run it?" cards: the engine's own verdict (deviceVerdict) for every catalog model,
 // computed before any of its weights are downloaded.
-import { BAICHUAN_7B, buildChatConfig, deviceVerdict, formatBytes, type ChatConfigJson, type ChatTemplate, type DeviceFacts, type DeviceVerdict } from 'webchuan';
+import { artifactFileUrl, BAICHUAN_7B, buildChatConfig, deviceVerdict, formatBytes, modelId, type ChatConfigJson, type ChatTemplate, type DeviceFacts, type DeviceVerdict } from 'webchuan';
 import catalog from '../../../models/catalog.json';
 
 export interface CatalogModel {
@@ -67,7 +67,7 @@ export function chatConfigFor(model: CatalogModel): Promise<ChatConfigJson> {
 
 async function fetchChatConfig(model: CatalogModel): Promise<ChatConfigJson> {
   if (model.shape === 'baichuan-7b') return buildChatConfig(BAICHUAN_7B, model.quantization, { tokenizerFiles: ['tokenizer.model'] });
-  const response = await fetch(new URL('mlc-chat-config.json', new URL(model.url, location.href)));
+  const response = await fetch(artifactFileUrl(modelId(model.url, location.href), 'mlc-chat-config.json')); // a query in the URL is kept
   if (!response.ok) throw new Error(`no mlc-chat-config.json at ${model.url} (HTTP ${response.status})`);
   return (await response.json()) as ChatConfigJson;
 }

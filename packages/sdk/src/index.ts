@@ -8,7 +8,7 @@ export { defaultChatTemplate, type ChatTemplate } from './client/chat-template.j
 export type * from './client/protocol.js';
 export type { SamplingParams } from './engine/sampler.js';
 export * from './errors.js';
-export { modelId } from './model/identity.js';
+export { artifactFileUrl, modelId } from './model/identity.js';
 export { deleteAllModels, deleteModel, isModelCached, listCachedModels, type CachedModelSummary } from './store/cache.js';
 export type { DownloadProgress } from './store/progress.js';
 export {
