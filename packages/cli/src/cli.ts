@@ -140,7 +140,7 @@ export async function main(argv: string[]): Promise<number> {
         if (o['for-lib']) {
           const lib = readModelLibMetadata(await readRegularFile(o['for-lib']), o['for-lib']);
           const vocab = o.vocab === undefined ? undefined : int(o.vocab, '--vocab', 0);
-          await writeRandomModelForLib(required(o.out, '--out'), lib, { vocabSize: vocab, seed: int(o.seed, '--seed', 1), bf16: o.bf16 === true });
+          await writeRandomModelForLib(required(o.out, '--out'), lib, { vocabSize: vocab, seed: int(o.seed, '--seed', 1), bf16: o.bf16 === true, inputs: [o['for-lib']] });
           process.stderr.write(`wrote a random ${lib.model_type} ${lib.quantization} model for ${o['for-lib']} to ${o.out}\n`);
           return 0;
         }

@@ -16,6 +16,7 @@ import type { ModelLibMetadata, ModelLibParam } from '../../sdk/src/model/model-
 import { mulberry32 } from '../../sdk/src/model/random.js';
 import { ArtifactWriter, DEFAULT_SHARD_BYTES, type TensorMeta } from './artifact-writer.js';
 import { checkRoom, MAX_RANDOM_MODEL_BYTES } from './disk-space.js';
+import { checkOutput } from './output-dir.js';
 
 export interface RandomForLibOptions {
   /** The vocabulary size, where the library leaves it symbolic (`"vocab_size"`); else read from it. */
@@ -24,6 +25,8 @@ export interface RandomForLibOptions {
   /** Store float32 tensors as bfloat16 (MLC's 'f32-to-bf16', as `mlc_llm convert_weight` does): half the bytes. */
   bf16?: boolean;
   shardBytes?: number;
+  /** Files the output may never be or hold (the library itself). */
+  inputs?: string[];
 }
 
 /** Special tokens of the synthetic vocabulary, at the top of it: its ChatML template's markers and end. */
@@ -192,10 +195,11 @@ export async function writeRandomModelForLib(outDir: string, lib: ModelLibMetada
     throw new Error(`a vocabulary of ${vocabSize} tokens: the synthetic tokenizer needs between ${SPECIAL_TOKENS.length + 1} and ${MAX_SYNTHETIC_VOCAB}`);
   }
   const { tensors, totalBytes } = planTensors(lib, vocabSize, options.bf16 === true);
+  checkOutput(outDir, options.inputs ?? []); // a refused --out is named before the size is
   await checkRoom(outDir, totalBytes + vocabSize * 32); // the tensors, and the tokenizer (about 20 bytes a token)
   const pool = pools(seed);
   const next = mulberry32(seed ^ 0x5eed);
-  const writer = await ArtifactWriter.create(outDir, options.shardBytes ?? DEFAULT_SHARD_BYTES);
+  const writer = await ArtifactWriter.create(outDir, options.shardBytes ?? DEFAULT_SHARD_BYTES, options.inputs ?? []);
   try {
     for (const t of tensors) await writer.addTensor(t.meta, draw(pool(kindOf(t.param), t.encoding), t.meta.nbytes, next), t.count);
     const chatConfig: ChatConfigJson = {
