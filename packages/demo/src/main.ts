@@ -10,12 +10,20 @@ import { setupEvaluate } from './evaluate.js';
 import { DEFAULT_MODEL, MODELS, profileFor, renderCards, verdictFor, type Card, type CatalogModel } from './models.js';
 
 const params = new URLSearchParams(location.search);
+/** `url` made absolute against the page, or undefined when it is absent or no URL. */
+function absolute(url: string | null): string | undefined {
+  try {
+    return url ? new URL(url, location.href).href : undefined;
+  } catch {
+    return undefined;
+  }
+}
 const chosen = params.get('model') ?? MODELS.find((m) => m.id === params.get('id'))?.url ?? DEFAULT_MODEL.url;
 const modelUrl = new URL(chosen, location.href).href;
 const current = MODELS.find((m) => new URL(m.url, location.href).href === modelUrl);
 const profile = profileFor(current);
 // A model or library on another origin, named by the link itself, waits for the visitor's consent.
-const libUrl = URL.canParse(params.get('lib') ?? '', location.href) && params.get('lib') ? new URL(params.get('lib')!, location.href).href : undefined;
+const libUrl = absolute(params.get('lib'));
 const foreignModel = params.get('model') && otherOrigin(modelUrl, location) ? modelUrl : undefined;
 const foreignLib = otherOrigin(libUrl, location) ? libUrl : undefined;
 
