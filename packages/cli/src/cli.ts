@@ -11,6 +11,8 @@ import { checkSamplingParams } from '../../sdk/src/engine/sampler.js';
 import { StreamingDetokenizer } from '../../sdk/src/tokenizer/tokenizer.js';
 import { describeModelLibMismatch, modelLibDifferences, readArtifactIndex, readModelLibMetadata } from '../../sdk/src/model/model-lib.js';
 import { convertHf } from './convert.js';
+import { writeGgufFiles } from './gguf.js';
+import { GGUF_WEIGHT_TYPES, type GgufWeightType } from '../../sdk/src/model/gguf-artifact.js';
 import { directorySource } from './fs-source.js';
 import { importLlama2c } from './import-llama2c.js';
 import { tinyBaichuanConfig, writeRandomModel } from './random-model.js';
@@ -25,8 +27,10 @@ const USAGE = `webchuan <command> [options]
 
   import-llama2c <model.bin> --tokenizer <tok.model> --quant <q> --out <dir>
       Import a llama2.c checkpoint into an MLC-layout artifact.
-  convert <hf-model-dir> --quant <q> --out <dir>
-      Convert a Hugging Face checkpoint (Baichuan-7B or LLaMA-family; .bin, sharded, safetensors).
+  convert <hf-model-dir> [--quant <q>] --out <dir>
+      Convert a Hugging Face checkpoint (Baichuan-7B or LLaMA-family; .bin, sharded, safetensors);
+      --quant q4f16_1 by default. The artifact serves both paths: WebGPU, and the CPU path, which
+      builds its GGUF from it in the tab (\`webchuan gguf\` writes the same file on disk).
   random-model --out <dir> [--quant <q>] [--seed N] [--kv-heads N] [--layers N] [--tokenizer <tok.model>]
       Write a tiny random model in Baichuan-7B's layout (for tests and the demo); without --tokenizer
       it gets a small generated SentencePiece tokenizer.
@@ -51,6 +55,10 @@ const USAGE = `webchuan <command> [options]
       answer whose letter has the highest next-token logit; --limit scores only the first N questions of
       each subject (the demo's Evaluate panel takes the same limit). A table on stderr, the JSON summary on stdout
       (or in --out).
+  gguf <artifact dir> --out <dir> [--type auto|F32|F16|Q8_0|Q4_0]
+      Write the artifact as llama.cpp GGUF (model.gguf, or model-0000N-of-0000M.gguf past 512 MiB):
+      the file the browser's CPU path builds in the tab. --type auto (default) is lossless: q0f32 as
+      F32, 4-bit groups repacked bit for bit into Q4_0.
   check-lib <model-lib.wasm> <artifact dir>
       Compare the parameters an MLC model library (WebLLM) was compiled for with an artifact's
       tensor-cache.json; exit 1 naming every difference, the first first.
@@ -107,6 +115,7 @@ const OPTIONS = {
   shape: { type: 'string' },
   context: { type: 'string' },
   kernels: { type: 'string' },
+  type: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -123,7 +132,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'convert': {
         const dir = required(positionals[0], '<hf-model-dir>');
-        const config = await convertHf(dir, quant(o.quant), required(o.out, '--out'), {
+        const config = await convertHf(dir, quant(o.quant, 'q4f16_1'), required(o.out, '--out'), {
           onNote: (note) => process.stderr.write(`note: ${note}\n`),
           onProgress: progressBar('converting', ' params'),
         });
@@ -154,6 +163,14 @@ export async function main(argv: string[]): Promise<number> {
         return await runGenerate(o);
       case 'tokenize':
         return await tokenize(required(o.tokenizer, '--tokenizer'));
+      case 'gguf': {
+        const dir = required(positionals[0], '<artifact dir>');
+        const type = (o.type ?? 'auto') as GgufWeightType;
+        if (!GGUF_WEIGHT_TYPES.includes(type)) throw new UsageError(`--type must be one of ${GGUF_WEIGHT_TYPES.join(', ')}`);
+        const result = await writeGgufFiles(dir, required(o.out, '--out'), { weightType: type });
+        process.stderr.write(`wrote ${result.files.length} GGUF file(s), ${result.totalBytes} bytes, matrices as ${result.weightType}: ${result.files.join(', ')}\n`);
+        return 0;
+      }
       case 'check-lib':
         return await checkLib(required(positionals[0], '<model-lib.wasm>'), required(positionals[1], '<artifact dir>'));
       case 'bench': {
