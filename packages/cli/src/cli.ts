@@ -55,8 +55,8 @@ const USAGE = `webchuan <command> [options]
       answer whose letter has the highest next-token logit; --limit scores only the first N questions of
       each subject (the demo's Evaluate panel takes the same limit). A table on stderr, the JSON summary on stdout
       (or in --out).
-  gguf <artifact dir> --out <dir> [--type auto|F32|F16|Q8_0|Q4_0]
-      Write the artifact as llama.cpp GGUF (model.gguf, or model-0000N-of-0000M.gguf past 512 MiB):
+  gguf <artifact dir> --out <dir> [--type auto|F32|F16|Q8_0|Q4_0] [--split-mb N]
+      Write the artifact as llama.cpp GGUF (model.gguf, or model-0000N-of-0000M.gguf past N MiB, 512):
       the file the browser's CPU path builds in the tab. --type auto (default) is lossless: q0f32 as
       F32, 4-bit groups repacked bit for bit into Q4_0.
   check-lib <model-lib.wasm> <artifact dir>
@@ -116,6 +116,7 @@ const OPTIONS = {
   context: { type: 'string' },
   kernels: { type: 'string' },
   type: { type: 'string' },
+  'split-mb': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -167,7 +168,9 @@ export async function main(argv: string[]): Promise<number> {
         const dir = required(positionals[0], '<artifact dir>');
         const type = (o.type ?? 'auto') as GgufWeightType;
         if (!GGUF_WEIGHT_TYPES.includes(type)) throw new UsageError(`--type must be one of ${GGUF_WEIGHT_TYPES.join(', ')}`);
-        const result = await writeGgufFiles(dir, required(o.out, '--out'), { weightType: type });
+        const splitMb = o['split-mb'] === undefined ? undefined : int(o['split-mb'], '--split-mb', 512);
+        if (splitMb === 0) throw new UsageError('--split-mb must be at least 1');
+        const result = await writeGgufFiles(dir, required(o.out, '--out'), { weightType: type, maxFileBytes: splitMb === undefined ? undefined : splitMb * 1024 * 1024 });
         process.stderr.write(`wrote ${result.files.length} GGUF file(s), ${result.totalBytes} bytes, matrices as ${result.weightType}: ${result.files.join(', ')}\n`);
         return 0;
       }
