@@ -5,7 +5,9 @@
  */
 import { CpuUnavailableError, formatBytes } from '../errors.js';
 import type { ModelConfig } from '../model/config.js';
+import { ggmlTensorBytes } from '../model/gguf.js';
 import { ggufWeightBytes } from '../model/gguf-artifact.js';
+import { isQuantized } from '../model/quant.js';
 import { defaultKvDtype, type Quantization } from '../model/quant.js';
 import { WASM_MEMORY_LIMIT_BYTES } from './capabilities.js';
 
@@ -63,4 +65,12 @@ function largestFitting(fits: (n: number) => boolean, lo: number, hi: number): n
     else hi = mid;
   }
   return lo;
+}
+
+/** Weight bytes a decode step reads: every matrix but the embedding, of which it reads one row. */
+export function cpuDecodeBytesPerToken(c: ModelConfig, quantization: Quantization): number {
+  // A tied embedding is the classifier too, read whole every step.
+  if (c.tieWordEmbeddings) return ggufWeightBytes(c, quantization);
+  const type = isQuantized(quantization) && c.hiddenSize % 32 === 0 ? 'Q4_0' : 'F32';
+  return ggufWeightBytes(c, quantization) - ggmlTensorBytes(type, [c.hiddenSize, c.vocabSize]);
 }
