@@ -31,9 +31,10 @@ const USAGE = `webchuan <command> [options]
       Convert a Hugging Face checkpoint (Baichuan-7B or LLaMA-family; .bin, sharded, safetensors);
       --quant q4f16_1 by default. The artifact serves both paths: WebGPU, and the CPU path, which
       builds its GGUF from it in the tab (\`webchuan gguf\` writes the same file on disk).
-  random-model --out <dir> [--quant <q>] [--seed N] [--kv-heads N] [--layers N] [--tokenizer <tok.model>]
-      Write a tiny random model in Baichuan-7B's layout (for tests and the demo); without --tokenizer
-      it gets a small generated SentencePiece tokenizer.
+  random-model --out <dir> [--quant <q>] [--seed N] [--kv-heads N] [--layers N] [--hidden N] [--tokenizer <tok.model>]
+      Write a tiny random model in Baichuan-7B's layout (for tests, benchmarks and the demo); without
+      --tokenizer it gets a small generated SentencePiece tokenizer. --hidden N (a multiple of 64):
+      heads of 64, an MLP 2.75 N wide (--hidden 1024 --layers 8 with the poetry tokenizer: 113M parameters).
   random-model --for-lib <model-lib.wasm> --out <dir> [--vocab N] [--seed N] [--bf16]
       Write a random-weight artifact that fits an MLC model library (WebLLM) exactly, with a synthetic
       tokenizer.json; --vocab where the library leaves the vocabulary size open; --bf16 stores
@@ -43,6 +44,11 @@ const USAGE = `webchuan <command> [options]
       Print the continuation of the prompt (stdout; greedy unless --temperature > 0); figures go to stderr.
   tokenize --tokenizer <tokenizer.model|model dir>
       Read one JSON string per line on stdin, print one JSON array of token ids per line.
+  bench --backend cpu --model <dir> [--decode-tokens D] [--context N] [--threads T]
+      The CPU path (llama.cpp in WebAssembly) beside the WebGPU engine on the same model, in the same
+      page of one Chromium: one JSON line with each engine's load time, first request, prefill and
+      decode tokens/s and greedy text, and the page's CPU probe. --threads T > 1 serves the page
+      cross-origin isolated so llama.cpp can use T threads.
   bench (--model <dir> | --shape baichuan-7b [--layers N] [--quant <q>]) [--context N] [--prompt-tokens P]
         [--decode-tokens D] [--decode-at POS] [--kernels fast|baseline|both]
       Print one JSON line: prefill and decode tokens/s per kernel set, the adapter's measured
@@ -117,6 +123,9 @@ const OPTIONS = {
   kernels: { type: 'string' },
   type: { type: 'string' },
   'split-mb': { type: 'string' },
+  hidden: { type: 'string' },
+  backend: { type: 'string' },
+  threads: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -150,10 +159,13 @@ export async function main(argv: string[]): Promise<number> {
         }
         // Without --tokenizer, a small generated SentencePiece model sets the vocabulary.
         const tokenizer = o.tokenizer ? await loadNodeTokenizer(o.tokenizer) : undefined;
+        const hidden = o.hidden === undefined ? undefined : int(o.hidden, '--hidden', 64);
+        if (hidden !== undefined && (hidden === 0 || hidden % 64 !== 0)) throw new UsageError('--hidden must be a positive multiple of 64');
         const config = tinyBaichuanConfig({
-          numKvHeads: int(o['kv-heads'], '--kv-heads', 4),
+          numKvHeads: int(o['kv-heads'], '--kv-heads', hidden ? hidden / 64 : 4),
           numLayers: int(o.layers, '--layers', 2),
           vocabSize: tokenizer?.vocabSize ?? tinyTokenizerPieces().length,
+          ...(hidden ? { hiddenSize: hidden, numHeads: hidden / 64, headDim: 64, intermediateSize: Math.round((2.75 * hidden) / 32) * 32, contextWindow: 1024 } : {}),
         });
         tokenizer?.dispose();
         await writeRandomModel(required(o.out, '--out'), config, quant(o.quant, 'q4f16_1'), int(o.seed, '--seed', 0), o.tokenizer ?? 'tiny');
@@ -177,6 +189,20 @@ export async function main(argv: string[]): Promise<number> {
       case 'check-lib':
         return await checkLib(required(positionals[0], '<model-lib.wasm>'), required(positionals[1], '<artifact dir>'));
       case 'bench': {
+        if (o.backend !== undefined && o.backend !== 'webchuan') {
+          if (o.backend !== 'cpu') throw new UsageError("--backend must be webchuan (this machine's GPU, in Node) or cpu (the CPU path beside the WebGPU engine, in Chromium)");
+          const { benchBrowser } = await import('./bench-browser.js');
+          const result = await benchBrowser({
+            model: required(o.model, '--model'),
+            backends: ['webchuan', 'cpu'],
+            decodeTokens: int(o['decode-tokens'], '--decode-tokens', 32),
+            contextWindow: o.context === undefined ? undefined : int(o.context, '--context', 0),
+            threads: o.threads === undefined ? undefined : int(o.threads, '--threads', 1),
+            log: (line) => process.stderr.write(`${line}\n`),
+          });
+          process.stdout.write(`${JSON.stringify(result)}\n`);
+          return 0;
+        }
         const kernels = o.kernels ?? 'both';
         if (kernels !== 'fast' && kernels !== 'baseline' && kernels !== 'both') throw new UsageError('--kernels must be fast, baseline or both');
         if (!o.model && !o.shape) throw new UsageError('bench needs --model <dir> or --shape <name>');

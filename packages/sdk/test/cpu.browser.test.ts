@@ -94,6 +94,8 @@ describe.skipIf(!haveChromium())('the CPU path in Chromium without WebGPU', () =
   it('raises the same typed errors as the WebGPU engine, and lists and deletes the model in the one cache', async () => {
     const bad = await page.evaluate(() => window.sdk.complete({ prompt: 'x', temperature: 5 }));
     expect(bad.error).toMatchObject({ name: 'InvalidRequestError', code: 'invalid-request' });
+    const logprobs = await page.evaluate(() => window.sdk.complete({ prompt: 'x', logprobs: true }));
+    expect(logprobs.error).toMatchObject({ name: 'InvalidRequestError', message: expect.stringMatching(/^logprobs: the 'cpu' backend/) });
     const long = await page.evaluate(() => window.sdk.complete({ prompt: '春'.repeat(2000), max_tokens: 4 }));
     expect(long.error).toMatchObject({ name: 'ContextOverflowError' });
     const cut = await page.evaluate(() => window.sdk.complete({ prompt: '春晓->孟浩然\n'.repeat(200), max_tokens: 4, temperature: 0, truncation: 'left' }));

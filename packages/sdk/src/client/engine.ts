@@ -254,11 +254,14 @@ export class Engine {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     const created = Math.floor(Date.now() / 1000);
+    let sent = '';
     try {
       for (;;) {
         if (signal?.aborted) throw new AbortError();
         while (pieces.length > 0) {
-          yield { id: `cmpl-${id}`, object: 'text_completion', created, model: this.model.url, choices: [{ index: 0, text: pieces.shift()!, finish_reason: null }] };
+          const text = pieces.shift()!;
+          sent += text;
+          yield { id: `cmpl-${id}`, object: 'text_completion', created, model: this.model.url, choices: [{ index: 0, text, finish_reason: null }] };
           if (signal?.aborted) throw new AbortError();
         }
         if (settled) break;
@@ -267,7 +270,15 @@ export class Engine {
       }
       const final = await done;
       while (pieces.length > 0) {
-        yield { id: final.id, object: 'text_completion', created, model: final.model, choices: [{ index: 0, text: pieces.shift()!, finish_reason: null }] };
+        const text = pieces.shift()!;
+        sent += text;
+        yield { id: final.id, object: 'text_completion', created, model: final.model, choices: [{ index: 0, text, finish_reason: null }] };
+      }
+      // The pieces travel through their own message channel and the result through another: a last
+      // piece may still be on its way when the result arrives. The result holds all the text.
+      const whole = final.choices[0]!.text;
+      if (whole.length > sent.length && whole.startsWith(sent)) {
+        yield { id: final.id, object: 'text_completion', created, model: final.model, choices: [{ index: 0, text: whole.slice(sent.length), finish_reason: null }] };
       }
       yield { id: final.id, object: 'text_completion', created, model: final.model, choices: [{ index: 0, text: '', finish_reason: final.choices[0]!.finish_reason }], usage: final.usage };
     } finally {

@@ -5,11 +5,13 @@
  *
  * The model is the same artifact the WebGPU engine loads, from the same cache entry: after the
  * download the tab repacks it into GGUF (model/gguf-artifact.ts; 4-bit groups bit for bit) and hands
- * the files to llama.cpp. llama.cpp tokenizes the prompt text with the GGUF's copy of the model's
- * SentencePiece vocabulary and streams back every token's id, which our own tokenizer decodes, so
- * the text, stop strings and token counts are those of the WebGPU engine.
+ * the files to llama.cpp. wllama runs llama-server's request handling, which takes the prompt as text:
+ * llama.cpp tokenizes it with the GGUF's copy of the model's SentencePiece vocabulary (our tokenizer
+ * fits it to the context window first), streams text back, and reports its token counts with every
+ * piece. It does not take token ids, nor return logits, and its per-token ids (`logprobs`) crash its
+ * JSON writer on a token that is one byte of a character, so the CPU path has no `logprobs`.
  */
-import { Wllama, WllamaError, type RawCompletionChunk, type RawCompletionParams } from '@wllama/wllama';
+import { Wllama, WllamaError, type RawCompletionParams } from '@wllama/wllama';
 import type { Completion, FinishReason, LoadOptions, ModelInfo, Usage, WorkerCompletionRequest } from '../client/protocol.js';
 import { AbortError, BadArtifactError, ContextOverflowError, CpuUnavailableError, InvalidRequestError, TokenizerError, WebchuanError } from '../errors.js';
 import { CHAT_CONFIG_FILE, openArtifact, parseChatConfig, type OpenedArtifact } from '../model/artifact.js';
@@ -17,7 +19,7 @@ import { cachedArtifactSource, downloadModel } from '../store/cache.js';
 import { cachedAsset } from '../store/assets.js';
 import type { DownloadProgress } from '../store/progress.js';
 import type { TokenizerRuntime } from '../tokenizer/runtime.js';
-import { StreamingDetokenizer, TextTokenizer, TokenizerCrashError, tokenizerFormat } from '../tokenizer/tokenizer.js';
+import { TextTokenizer, TokenizerCrashError, tokenizerFormat } from '../tokenizer/tokenizer.js';
 import { JoinedLoad } from '../worker/joined-load.js';
 import { checkRequest, type CheckedRequest } from '../worker/request.js';
 import { RequestQueue } from '../worker/request-queue.js';
@@ -43,14 +45,6 @@ interface Loaded {
   info: ModelInfo;
   /** Blob URLs of the wasm files handed to wllama, revoked on unload. */
   urls: string[];
-  /** The tokens llama.cpp's cache holds after the last request (prompt + output), from position 0. */
-  kvTokens: number[];
-}
-
-/** One streamed token: its id and log-probability, as llama-server reports them with `logprobs`. */
-interface TokenLogprob {
-  id: number;
-  logprob: number;
 }
 
 /** llama.cpp's own log lines stay out of the page's console; failures reach the caller as errors. */
@@ -58,6 +52,8 @@ const SILENT = { debug: () => undefined, log: () => undefined, warn: () => undef
 
 export class LlamaCppEngine implements WorkerEngine {
   private loaded?: Loaded;
+  /** Set when llama.cpp's runtime failed: the next request loads the model again with these options. */
+  private crashed?: LoadOptions;
   private readonly queue = new RequestQueue();
   private readonly loads = new JoinedLoad<ModelInfo>();
 
@@ -149,7 +145,8 @@ export class LlamaCppEngine implements WorkerEngine {
       adapter: { vendor: 'llama.cpp', architecture: 'wasm', description: `llama.cpp (wllama ${wllamaVersion}, ${build} build), ${wllama.isMultithread() ? wllama.getNumThreads() : 1} thread(s)`, features: [] },
       cpu: { threads: wllama.isMultithread() ? wllama.getNumThreads() : 1, build, ggufBytes, ggufBuildMs: Math.round(buildMs) },
     };
-    this.loaded = { options, wllama, opened, tokenizer, contextWindow, info, urls, kvTokens: [] };
+    this.loaded = { options, wllama, opened, tokenizer, contextWindow, info, urls };
+    this.crashed = undefined;
     return info;
   }
 
@@ -175,7 +172,9 @@ export class LlamaCppEngine implements WorkerEngine {
     return wllama;
   }
 
-  private ready(): Loaded {
+  /** The loaded model, loading it again first when llama.cpp's runtime failed on an earlier request. */
+  private async ready(): Promise<Loaded> {
+    if (!this.loaded && this.crashed) await this.loadNow(this.crashed, () => undefined);
     if (!this.loaded) throw new BadArtifactError(`${this.id} is not loaded: call load() first.`);
     return this.loaded;
   }
@@ -186,17 +185,14 @@ export class LlamaCppEngine implements WorkerEngine {
 
   complete(raw: WorkerCompletionRequest, onText?: (text: string) => void): Promise<Completion> {
     return this.queue.request(raw.requestId, async (signal) => {
-      const l = this.ready();
+      const l = await this.ready();
       await l.tokenizer.revive();
       const request = checkRequest(raw, l.info.vocabSize);
+      if (request.logprobs) throw new InvalidRequestError('logprobs', "logprobs: the 'cpu' backend does not return them: llama.cpp's server fails on a token that is part of a character (a byte of UTF-8). Use the 'webchuan' backend for logprobs.");
       const prompt = this.fitPrompt(l, request);
-      if (request.max_tokens === 0) return this.completion(request, '', 'length', null, usageOf(prompt.ids.length, 0, 0, 0, 0));
-      try {
-        return await this.generate(l, request, prompt, signal, onText);
-      } catch (error) {
-        l.kvTokens = []; // llama.cpp's cache may hold part of this request: count none of it as reusable
-        throw error;
-      }
+      const none = { prompt_tokens: prompt.ids.length, completion_tokens: 0, total_tokens: prompt.ids.length, prompt_tokens_details: { cached_tokens: 0 }, extra: { prefill_tokens_per_s: 0, decode_tokens_per_s: 0, time_to_first_token_s: 0 } };
+      if (request.max_tokens === 0) return this.completion(request, '', 'length', null, none);
+      return this.generate(l, request, prompt, signal, onText);
     });
   }
 
@@ -238,25 +234,18 @@ export class LlamaCppEngine implements WorkerEngine {
   }
 
   /**
-   * Streams one request to its end: ids from llama.cpp, text from our detokenizer and stop strings.
-   * A stop string or token ends llama.cpp's request at once (it then sends no usage), so the figures
-   * are measured here: prompt tokens by our tokenizer, cached ones as the common prefix with what the
-   * previous request left in llama.cpp's cache (llama-server's `cache_prompt` reuses exactly that).
+   * Streams one request to its end. llama.cpp sends text (it holds back a character split across
+   * tokens until it is whole) and, with `timings_per_token`, its counts with every piece: tokens
+   * decoded so far, prompt tokens computed and reused. Stop strings are matched here, as on the WebGPU
+   * engine, and end llama.cpp's request at once; the counts of the last piece are the usage.
    */
   private async generate(l: Loaded, request: CheckedRequest, prompt: { text: string; ids: number[] }, signal: AbortSignal, onText?: (text: string) => void): Promise<Completion> {
-    const config = l.opened.info.config;
-    const stopIds = new Set(config.stopTokenIds);
     const matcher = new StopStringMatcher(request.stops);
-    const detok = new StreamingDetokenizer(l.tokenizer, prompt.ids);
-    let common = 0;
-    while (common < l.kvTokens.length && common < prompt.ids.length && l.kvTokens[common] === prompt.ids[common]) common++;
-    const cached = Math.min(common, prompt.ids.length - 1); // llama.cpp always evaluates the last prompt token again
-    const ids: number[] = [];
-    const logprobs: number[] = [];
     let text = '';
     let finish: FinishReason = 'length';
-    let stoppedByToken = false;
     let stoppedByString = false;
+    let endedByModel = false;
+    let timings: LlamaTimings | undefined;
     const emit = (piece: string) => {
       if (!piece) return;
       text += piece;
@@ -266,54 +255,65 @@ export class LlamaCppEngine implements WorkerEngine {
     const stop = new AbortController();
     const forward = () => stop.abort();
     signal.addEventListener('abort', forward);
-    const t0 = performance.now();
-    let tFirst = 0;
-    let tLast = 0;
     try {
       // wllama passes the body to llama-server as JSON; its own type covers fewer fields than the server reads.
       const body = { ...llamaCompletionBody(request, prompt.text, l.contextWindow), abortSignal: stop.signal } as unknown as RawCompletionParams;
       const chunks = await l.wllama.createCompletion({ ...body, stream: true });
       for await (const chunk of chunks) {
+        timings = (chunk as { timings?: LlamaTimings }).timings ?? timings;
         const choice = chunk.choices[0];
-        if (choice?.finish_reason) finish = choice.finish_reason === 'length' ? 'length' : 'stop';
-        for (const token of tokensOf(chunk)) {
-          tLast = performance.now();
-          tFirst ||= tLast;
-          if (stopIds.has(token.id)) {
-            stoppedByToken = true;
-            break;
-          }
-          ids.push(token.id);
-          logprobs.push(token.logprob);
-          const found = matcher.push(detok.push(token.id));
-          emit(found.text);
-          if (found.stopped) {
-            stoppedByString = true;
-            break;
-          }
-        }
-        if (stoppedByToken || stoppedByString) {
+        if (!choice) continue;
+        const found = matcher.push(choice.text ?? '');
+        emit(found.text);
+        if (found.stopped) {
+          stoppedByString = true;
           finish = 'stop';
           stop.abort();
           break;
         }
+        if (choice.finish_reason) {
+          // 'stop' from llama.cpp: the end-of-text token, which it counted among the decoded tokens.
+          finish = choice.finish_reason === 'length' ? 'length' : 'stop';
+          endedByModel = finish === 'stop';
+        }
       }
     } catch (error) {
       if (signal.aborted) throw new AbortError();
-      if (!(stoppedByToken || stoppedByString)) throw requestError(error, request.max_tokens, l.contextWindow);
+      if (!stoppedByString) throw this.failed(l, error, request);
     } finally {
       signal.removeEventListener('abort', forward);
     }
     if (signal.aborted) throw new AbortError();
-    if (!stoppedByString) emit(matcher.push(detok.flush()).text + matcher.flush());
-    l.kvTokens = [...prompt.ids, ...ids];
-    return this.completion(
-      request,
-      text,
-      finish,
-      request.logprobs ? { tokens: ids.map((id) => l.tokenizer.idToToken(id)), token_logprobs: logprobs } : null,
-      usageOf(prompt.ids.length, ids.length, cached, (tFirst || performance.now()) - t0, tLast - tFirst),
-    );
+    if (!stoppedByString) emit(matcher.flush());
+    const decoded = Math.max(0, (timings?.predicted_n ?? 0) - (endedByModel ? 1 : 0));
+    const computed = timings?.prompt_n ?? prompt.ids.length;
+    const cached = timings?.cache_n ?? 0;
+    return this.completion(request, text, finish, null, {
+      prompt_tokens: computed + cached,
+      completion_tokens: decoded,
+      total_tokens: computed + cached + decoded,
+      prompt_tokens_details: { cached_tokens: cached },
+      extra: {
+        prefill_tokens_per_s: finite(timings?.prompt_per_second),
+        decode_tokens_per_s: decoded > 1 ? finite(timings?.predicted_per_second) : 0,
+        time_to_first_token_s: (timings?.prompt_ms ?? 0) / 1000,
+      },
+    });
+  }
+
+  /**
+   * A failed request as a typed error. A failure inside llama.cpp's runtime leaves its wasm unusable:
+   * the model is unloaded then, and the next request loads it again (as after a lost GPU device).
+   */
+  private failed(l: Loaded, error: unknown, request: CheckedRequest): Error {
+    if (error instanceof WebchuanError) return error;
+    if (error instanceof WllamaError && error.type === 'kv_cache_full') return new ContextOverflowError(l.contextWindow, request.max_tokens, l.contextWindow, 'at least');
+    if ((error as Error)?.name === 'AbortError') return new AbortError();
+    if (this.loaded === l) {
+      this.crashed = l.options;
+      void this.unloadNow();
+    }
+    return new CpuUnavailableError(`llama.cpp failed on this request (${(error as Error)?.message ?? String(error)}); the next request loads the model again.`);
   }
 
   private completion(request: CheckedRequest, text: string, finish: FinishReason, logprobs: Completion['choices'][number]['logprobs'], usage: Usage): Completion {
@@ -328,15 +328,18 @@ export class LlamaCppEngine implements WorkerEngine {
   }
 
   encodeText(text: string): Promise<number[]> {
-    return this.queue.exclusive(async () => this.encode(this.ready(), text));
+    return this.queue.exclusive(async () => this.encode(await this.ready(), text));
   }
 
   decodeIds(ids: number[]): Promise<string> {
-    return this.queue.exclusive(async () => this.ready().tokenizer.decode(ids));
+    return this.queue.exclusive(async () => (await this.ready()).tokenizer.decode(ids));
   }
 
   unload(): Promise<void> {
-    return this.queue.exclusive(() => this.unloadNow());
+    return this.queue.exclusive(() => {
+      this.crashed = undefined;
+      return this.unloadNow();
+    });
   }
 
   private async unloadNow(): Promise<void> {
@@ -353,32 +356,14 @@ export class LlamaCppEngine implements WorkerEngine {
   }
 }
 
-/** The tokens a streamed chunk carries (llama-server's OpenAI-style `logprobs.content`). */
-function tokensOf(chunk: RawCompletionChunk): TokenLogprob[] {
-  const logprobs = (chunk.choices[0] as { logprobs?: { content?: TokenLogprob[] } | null } | undefined)?.logprobs;
-  return logprobs?.content ?? [];
+/** llama-server's counts and times, sent with every piece when `timings_per_token` is set. */
+interface LlamaTimings {
+  cache_n?: number;
+  prompt_n?: number;
+  prompt_ms?: number;
+  prompt_per_second?: number;
+  predicted_n?: number;
+  predicted_per_second?: number;
 }
 
-/** A llama.cpp failure as one of our typed errors. */
-function requestError(error: unknown, maxTokens: number, contextWindow: number): Error {
-  if (error instanceof WebchuanError) return error;
-  if (error instanceof WllamaError && error.type === 'kv_cache_full') return new ContextOverflowError(contextWindow, maxTokens, contextWindow, 'at least');
-  if ((error as Error)?.name === 'AbortError') return new AbortError();
-  return new CpuUnavailableError(`llama.cpp failed on this request: ${(error as Error)?.message ?? String(error)}`);
-}
-
-/** Usage as the WebGPU engine reports it: prefill speed over the tokens computed, decode speed after the first token. */
-function usageOf(prompt: number, completion: number, cached: number, prefillMs: number, decodeMs: number): Usage {
-  const computed = prompt - cached;
-  return {
-    prompt_tokens: prompt,
-    completion_tokens: completion,
-    total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: cached },
-    extra: {
-      prefill_tokens_per_s: prefillMs > 0 ? (computed / prefillMs) * 1000 : 0,
-      decode_tokens_per_s: completion > 1 && decodeMs > 0 ? ((completion - 1) / decodeMs) * 1000 : 0,
-      time_to_first_token_s: prefillMs / 1000,
-    },
-  };
-}
+const finite = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : 0);

@@ -12,8 +12,8 @@
  * What differs, and the README says so: `presence_penalty` and `frequency_penalty` count the prompt's
  * tokens as well as the generated ones (llama.cpp keeps one window for all penalties); a `seed`
  * reproduces the CPU path's own samples, drawn with llama.cpp's generator, not the WebGPU engine's.
- * Every token comes back with its id and log-probability (`logprobs: 1`), so the worker decodes,
- * matches stop strings and counts tokens exactly as on the WebGPU engine.
+ * Each streamed piece carries llama.cpp's counts (`timings_per_token`): tokens decoded, prompt tokens
+ * computed and reused from its cache (`cache_prompt`), which become the usage figures.
  */
 import type { CheckedRequest } from '../worker/request.js';
 
@@ -34,7 +34,7 @@ export interface LlamaCompletionBody {
   logit_bias: [number, number][];
   samplers: string[];
   seed?: number;
-  logprobs: number;
+  timings_per_token: boolean;
   cache_prompt: boolean;
 }
 
@@ -54,7 +54,7 @@ export function llamaCompletionBody(request: CheckedRequest, prompt: string, con
     logit_bias: Object.entries(request.logit_bias ?? {}).map(([id, bias]): [number, number] => [Number(id), bias]),
     samplers: ['penalties', 'temperature', 'top_k', 'top_p'],
     ...(request.seed === undefined ? {} : { seed: request.seed >>> 0 }),
-    logprobs: 1,
+    timings_per_token: true,
     cache_prompt: true,
   };
 }
