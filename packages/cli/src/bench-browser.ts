@@ -9,10 +9,14 @@
  *
  * Speed is measured here, in a script that prints figures, never in a test.
  */
-import { basename, dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, chromiumArgs, startHarness } from '../../sdk/test/browser/launch.js';
 import type {} from '../../sdk/test/browser/sdk-harness.js'; // the page's window.sdk
+import { openArtifact } from '../../sdk/src/model/artifact.js';
+import { PIECE_TYPE, readSentencePieceVocab } from '../../sdk/src/model/sentencepiece-vocab.js';
+import { directorySource } from './fs-source.js';
 
 export interface BrowserBenchOptions {
   model: string;
@@ -54,6 +58,12 @@ export async function benchBrowser(options: BrowserBenchOptions): Promise<{ prob
     const probe = await page.evaluate(() => window.sdk.probe());
     const crossOriginIsolated = await page.evaluate(() => window.sdk.isolated());
     options.log(`CPU probe: ${(probe / 1e9).toFixed(2)} GB/s; cross-origin isolated: ${crossOriginIsolated}`);
+    // Held off on both engines: the end-of-text token, so both decode the full length, and the byte
+    // tokens, whose stray UTF-8 bytes (random weights emit them) llama-server cannot write as JSON.
+    const { info } = await openArtifact(directorySource(dir));
+    const bias: Record<string, number> = Object.fromEntries(info.config.stopTokenIds.map((id) => [String(id), -100]));
+    const spm = info.tokenizerFiles.find((f) => f.endsWith('.model'));
+    if (spm) readSentencePieceVocab(new Uint8Array(readFileSync(join(dir, spm)))).types.forEach((t, id) => t === PIECE_TYPE.BYTE && (bias[String(id)] = -100));
     const engines: EngineFigures[] = [];
     for (const backend of options.backends) {
       const t0 = Date.now();
@@ -61,8 +71,7 @@ export async function benchBrowser(options: BrowserBenchOptions): Promise<{ prob
       if (started.error) throw new Error(`${backend}: ${started.error.message}`);
       const load = (Date.now() - t0) / 1000;
       options.log(`${backend}: loaded in ${load.toFixed(1)} s`);
-      // Greedy, with the end-of-text token held off so both engines decode the full length.
-      const params = { prompt: PROMPT, max_tokens: options.decodeTokens, temperature: 0, logit_bias: { '2': -100 } };
+      const params = { prompt: PROMPT, max_tokens: options.decodeTokens, temperature: 0, logit_bias: bias };
       const first = await page.evaluate(([p, b]) => window.sdk.timed(p, b), [{ ...params, max_tokens: 2 }, backend] as const);
       if (first.error) throw new Error(`${backend} first request: ${first.error.message}`);
       options.log(`${backend}: first request in ${(first.ms / 1000).toFixed(1)} s`);

@@ -93,7 +93,11 @@ async function renderDevice(): Promise<void> {
   const dl = document.querySelector('#device')!;
   const add = (term: string, value: string) => dl.append(Object.assign(document.createElement('dt'), { textContent: term }), Object.assign(document.createElement('dd'), { textContent: value }));
   device ??= describeDevice();
-  const { adapter, storage } = await device;
+  const { adapter, storage, cpu } = await device;
+  if (cpu) {
+    const threads = cpu.threads ? `${Math.max(1, Math.floor(cpu.cores / 2))} threads (cross-origin isolated)` : '1 thread (the page is not cross-origin isolated)';
+    add('CPU path', cpu.wasm ? `llama.cpp, ${cpu.memory64 ? 'default' : 'compat'} build, ${threads}; probe ${(cpu.probeBytesPerSecond / 1e9).toFixed(2)} GB/s` : 'unavailable (WebAssembly without SIMD or exceptions)');
+  }
   if (adapter === undefined) return add('WebGPU', 'not available in this browser');
   if (adapter === null) return add('WebGPU', 'available, but no GPU adapter');
   const limit = (name: keyof typeof adapter.limits) => formatBytes(adapter.limits[name] ?? 0);

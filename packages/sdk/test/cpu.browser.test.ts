@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { everyNth, loadPoems, singleAuthorTitles } from '../../cli/src/poetry-metrics.js';
 import { loadNodeModel } from '../../cli/src/runtime.js';
 import { generateGreedy } from '../src/engine/generate.js';
+import { haveFirefox, launchFirefox } from './browser/firefox.js';
 import { haveChromium, launchChromium, startHarness, type Harness } from './browser/launch.js';
 import { REPO_ROOT, tempDir, type PytorchReferenceCase } from './helpers.js';
 import { readFileSync } from 'node:fs';
@@ -183,4 +184,36 @@ describe.skipIf(!haveChromium())('GGUF files from `webchuan gguf` on llama.cpp',
     console.log(`[gguf] our engine in Node: ${((t1 - t0) / 1000).toFixed(1)} s; llama.cpp on five GGUF sets: ${((performance.now() - t1) / 1000).toFixed(1)} s`);
     await page.context().close();
   }, 400_000);
+});
+
+describe.skipIf(!haveFirefox())('the CPU path in Firefox with WebGPU switched off', () => {
+  const dir = tempDir('webchuan-cpu-firefox-');
+  let harness: Harness;
+
+  beforeAll(async () => {
+    webchuan('convert', join(REPO_ROOT, 'models/poetry/checkpoint'), '--out', join(dir.path, 'poetry'));
+    harness = await startHarness(dir.path);
+  }, 180_000);
+  afterAll(async () => {
+    await harness?.close();
+    dir.remove();
+  });
+
+  it("answers the seed prompt with 李商隐 through backend 'auto'", async () => {
+    const browser = await launchFirefox({ webgpu: false });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${harness.origin}/sdk.html`);
+      await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'ready', { timeout: 60_000 });
+      expect(await page.evaluate(() => 'gpu' in navigator)).toBe(false);
+      const started = await page.evaluate((url: string) => window.sdk.start(url, true, undefined, 'default', 'auto'), `${harness.origin}/artifacts/poetry/`);
+      expect(started.error).toBeUndefined();
+      expect(started.backend).toBe('cpu');
+      const r = await page.evaluate((prompt: string) => window.sdk.complete({ prompt, max_tokens: 8, temperature: 0, stop: ['\n'] }), SEED_PROMPT);
+      expect(r.error).toBeUndefined();
+      expect(r.result!.choices[0]!.text).toBe('李商隐');
+    } finally {
+      await browser.close();
+    }
+  });
 });

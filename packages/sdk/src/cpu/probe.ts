@@ -56,8 +56,8 @@ export async function probeCpuBytesPerSecond(): Promise<number> {
  * for the per-byte part (the fixed part — a round trip through wllama's worker, sampling — does not
  * shrink with threads).
  */
-const FIXED_PROBE_BYTES = 8e6;
-const PROBE_BYTES_PER_WEIGHT_BYTE = 2.2;
+const FIXED_PROBE_BYTES = 1e6;
+const PROBE_BYTES_PER_WEIGHT_BYTE = 3.7;
 
 export function cpuSecondsPerToken(weightBytesPerToken: number, probeBytesPerSecond: number, threads = 1): number {
   if (!(probeBytesPerSecond > 0)) return Infinity;
