@@ -9,13 +9,11 @@
  *
  * Speed is measured here, in a script that prints figures, never in a test.
  */
-import { readFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, chromiumArgs, startHarness } from '../../sdk/test/browser/launch.js';
 import type {} from '../../sdk/test/browser/sdk-harness.js'; // the page's window.sdk
 import { openArtifact } from '../../sdk/src/model/artifact.js';
-import { PIECE_TYPE, readSentencePieceVocab } from '../../sdk/src/model/sentencepiece-vocab.js';
 import { directorySource } from './fs-source.js';
 
 export interface BrowserBenchOptions {
@@ -58,12 +56,9 @@ export async function benchBrowser(options: BrowserBenchOptions): Promise<{ prob
     const probe = await page.evaluate(() => window.sdk.probe());
     const crossOriginIsolated = await page.evaluate(() => window.sdk.isolated());
     options.log(`CPU probe: ${(probe / 1e9).toFixed(2)} GB/s; cross-origin isolated: ${crossOriginIsolated}`);
-    // Held off on both engines: the end-of-text token, so both decode the full length, and the byte
-    // tokens, whose stray UTF-8 bytes (random weights emit them) llama-server cannot write as JSON.
+    // The end-of-text token is held off on both engines, so both decode the full length.
     const { info } = await openArtifact(directorySource(dir));
     const bias: Record<string, number> = Object.fromEntries(info.config.stopTokenIds.map((id) => [String(id), -100]));
-    const spm = info.tokenizerFiles.find((f) => f.endsWith('.model'));
-    if (spm) readSentencePieceVocab(new Uint8Array(readFileSync(join(dir, spm)))).types.forEach((t, id) => t === PIECE_TYPE.BYTE && (bias[String(id)] = -100));
     const engines: EngineFigures[] = [];
     for (const backend of options.backends) {
       const t0 = Date.now();

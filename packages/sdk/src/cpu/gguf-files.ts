@@ -25,7 +25,8 @@ export async function buildGgufFiles(source: ArtifactSource, opened: OpenedArtif
   const tokenizer = sentencePieceFile(opened);
   if (!tokenizer) throw new Error(`the CPU path needs a SentencePiece tokenizer.model, and this artifact lists ${opened.info.tokenizerFiles.join(', ') || 'no tokenizer'}`);
   const vocab = readSentencePieceVocab(await source.bytes(tokenizer));
-  const plan = planGguf(opened, vocab, { name });
+  // Byte pieces as text: llama-server cannot write a lone UTF-8 byte into its JSON (cpu/byte-escapes.ts).
+  const plan = planGguf(opened, vocab, { name, bytePieces: 'text' });
   const parts: Blob[][] = plan.files.map(() => []);
   await writeGguf(source, opened, plan, (file, piece) => void parts[file]!.push(new Blob([piece as Uint8Array<ArrayBuffer>])));
   const files = plan.files.map((f, i) => new File(parts[i]!, f.name));

@@ -8,8 +8,9 @@
  * the files to llama.cpp. wllama runs llama-server's request handling, which takes the prompt as text:
  * llama.cpp tokenizes it with the GGUF's copy of the model's SentencePiece vocabulary (our tokenizer
  * fits it to the context window first), streams text back, and reports its token counts with every
- * piece. It does not take token ids, nor return logits, and its per-token ids (`logprobs`) crash its
- * JSON writer on a token that is one byte of a character, so the CPU path has no `logprobs`.
+ * piece. It does not take token ids, nor return logits, and its JSON writer throws on a lone UTF-8
+ * byte: byte pieces are therefore printed by name and turned back into characters here
+ * (byte-escapes.ts), and the CPU path has no `logprobs` (they would carry the raw bytes).
  */
 import { Wllama, WllamaError, type RawCompletionParams } from '@wllama/wllama';
 import type { Completion, FinishReason, LoadOptions, ModelInfo, Usage, WorkerCompletionRequest } from '../client/protocol.js';
@@ -26,6 +27,7 @@ import { RequestQueue } from '../worker/request-queue.js';
 import { StopStringMatcher } from '../worker/stop-strings.js';
 import type { WorkerEngine } from '../worker/worker-engine.js';
 import { cpuCapabilities, cpuThreads, type CpuCapabilities } from './capabilities.js';
+import { ByteEscapes } from './byte-escapes.js';
 import { buildGgufFiles, sentencePieceFile } from './gguf-files.js';
 import { CPU_BATCH_TOKENS, cpuContextWindow, cpuKvDtype } from './memory.js';
 import { llamaCompletionBody } from './request.js';
@@ -241,6 +243,7 @@ export class LlamaCppEngine implements WorkerEngine {
    */
   private async generate(l: Loaded, request: CheckedRequest, prompt: { text: string; ids: number[] }, signal: AbortSignal, onText?: (text: string) => void): Promise<Completion> {
     const matcher = new StopStringMatcher(request.stops);
+    const escapes = new ByteEscapes();
     let text = '';
     let finish: FinishReason = 'length';
     let stoppedByString = false;
@@ -263,7 +266,7 @@ export class LlamaCppEngine implements WorkerEngine {
         timings = (chunk as { timings?: LlamaTimings }).timings ?? timings;
         const choice = chunk.choices[0];
         if (!choice) continue;
-        const found = matcher.push(choice.text ?? '');
+        const found = matcher.push(escapes.push(choice.text ?? ''));
         emit(found.text);
         if (found.stopped) {
           stoppedByString = true;
@@ -284,7 +287,11 @@ export class LlamaCppEngine implements WorkerEngine {
       signal.removeEventListener('abort', forward);
     }
     if (signal.aborted) throw new AbortError();
-    if (!stoppedByString) emit(matcher.flush());
+    if (!stoppedByString) {
+      const tail = matcher.push(escapes.flush());
+      emit(tail.text + (tail.stopped ? '' : matcher.flush()));
+      if (tail.stopped) finish = 'stop';
+    }
     const decoded = Math.max(0, (timings?.predicted_n ?? 0) - (endedByModel ? 1 : 0));
     const computed = timings?.prompt_n ?? prompt.ids.length;
     const cached = timings?.cache_n ?? 0;

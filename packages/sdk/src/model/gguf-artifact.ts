@@ -39,6 +39,14 @@ export interface GgufOptions {
   name?: string;
   /** File name prefix (`model` → model.gguf, or model-00001-of-00003.gguf…). */
   filePrefix?: string;
+  /**
+   * 'text': the 256 byte pieces (`<0x00>`…`<0xFF>`) are written as normal pieces, so llama.cpp
+   * prints them as their names instead of raw bytes (it still finds them by name for byte fallback
+   * when it tokenizes a prompt). The CPU path uses this: llama-server's JSON writer throws on a lone
+   * UTF-8 byte, which a model can emit; the worker turns the names back into bytes (cpu/byte-escapes.ts).
+   * Default 'bytes': llama.cpp's own meaning, for other llama.cpp tools.
+   */
+  bytePieces?: 'bytes' | 'text';
 }
 
 /** One GGUF tensor and where its values come from in the artifact. */
@@ -136,11 +144,11 @@ function paramOrder(opened: OpenedArtifact): ParamSpec[] {
 }
 
 /** The metadata llama.cpp reads to build a `llama` model with this vocabulary. */
-export function ggufMetadata(c: ModelConfig, vocab: SentencePieceVocab, type: GgmlType, name: string): Map<string, GgufValue> {
+export function ggufMetadata(c: ModelConfig, vocab: SentencePieceVocab, type: GgmlType, name: string, bytePieces: 'bytes' | 'text' = 'bytes'): Map<string, GgufValue> {
   if (vocab.pieces.length > c.vocabSize) throw new Error(`GGUF: tokenizer.model has ${vocab.pieces.length} pieces, more than the model's vocabulary of ${c.vocabSize}`);
   const tokens = [...vocab.pieces];
   const scores = Array.from(vocab.scores);
-  const types = Array.from(vocab.types);
+  const types = Array.from(vocab.types, (t) => (bytePieces === 'text' && t === PIECE_TYPE.BYTE ? PIECE_TYPE.NORMAL : t));
   // Rows of the embedding past the tokenizer's pieces get placeholder tokens, as llama.cpp's converter writes them.
   for (let id = tokens.length; id < c.vocabSize; id++) {
     tokens.push(`[PAD${id}]`);
@@ -183,7 +191,7 @@ export function planGguf(opened: OpenedArtifact, vocab: SentencePieceVocab, opti
   const { config, quantization } = opened.info;
   const type = matrixType(options.weightType ?? 'auto', quantization);
   const tensors = paramOrder(opened).flatMap((spec) => tensorsOf(config, spec, type, layerOf(spec.name)));
-  const metadata = ggufMetadata(config, vocab, type, options.name ?? 'webchuan model');
+  const metadata = ggufMetadata(config, vocab, type, options.name ?? 'webchuan model', options.bytePieces);
   const maxBytes = options.maxFileBytes ?? DEFAULT_GGUF_FILE_BYTES;
   // Group the tensors, in order, into files of at most maxBytes (a tensor bigger than that gets a file of its own).
   const groups: PlannedTensor[][] = [[]];
