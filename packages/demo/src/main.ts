@@ -1,6 +1,7 @@
 // The demo: which model runs here (verdict cards), the three elements on one model (the catalog's
-// default, ?id=<catalog id> or ?model=<url>), an evaluation, an engine comparison, the cache and the
-// device. Everything model-related runs in the SDK's shared worker.
+// default, ?id=<catalog id> or ?model=<url>) on the path the SDK picks (?backend=webchuan|cpu to
+// choose one), an evaluation, an engine comparison, the cache and the device. Everything
+// model-related runs in the SDK's workers.
 import { deleteModel, describeDevice, formatBytes, listCachedModels, modelId, type CachedModelSummary, type DeviceFacts } from 'webchuan';
 import 'webchuan/elements';
 import { setupCompare } from './compare.js';
@@ -10,6 +11,8 @@ import { DEFAULT_MODEL, MODELS, profileFor, renderCards, verdictFor, type Card, 
 const params = new URLSearchParams(location.search);
 const chosen = params.get('model') ?? MODELS.find((m) => m.id === params.get('id'))?.url ?? DEFAULT_MODEL.url;
 const modelUrl = new URL(chosen, location.href).href;
+/** ?backend=webchuan (the WebGPU engine) or cpu (llama.cpp); otherwise the SDK's 'auto'. */
+const backend = ['webchuan', 'cpu'].includes(params.get('backend') ?? '') ? (params.get('backend') as 'webchuan' | 'cpu') : undefined;
 const current = MODELS.find((m) => new URL(m.url, location.href).href === modelUrl);
 const profile = profileFor(current);
 
@@ -19,7 +22,10 @@ document.querySelector('#model-intro')!.textContent = current?.id.startsWith('po
     ? `The model loaded here is ${current.name}.`
     : `The model loaded here is the artifact at ${chosen}.`;
 
-for (const el of document.querySelectorAll('baichuan-status, baichuan-completion, baichuan-chat')) el.setAttribute('model', modelUrl);
+for (const el of document.querySelectorAll('baichuan-status, baichuan-completion, baichuan-chat')) {
+  el.setAttribute('model', modelUrl);
+  if (backend) el.setAttribute('backend', backend);
+}
 for (const id of ['#inline-field', '#button-field', '#compare-prompt']) document.querySelector<HTMLTextAreaElement>(id)!.value = profile.example;
 const chat = document.querySelector('baichuan-chat')!;
 chat.placeholder = profile.placeholder;
@@ -130,5 +136,5 @@ document.addEventListener('webchuan-done', refreshSoon);
 
 void refresh();
 void renderDevice();
-void setupEvaluate(modelUrl);
+void setupEvaluate(modelUrl, backend);
 setupCompare(modelUrl);
