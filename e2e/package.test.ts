@@ -39,7 +39,7 @@ async function generate(): Promise<string> {
 
 async function seed(): Promise<string> {
   const engine = await createEngine({ model: '/poetry/' });
-  const completion = await engine.completions.create({ prompt: '登鹳雀楼->王之涣\n夜雨寄北->', max_tokens: 8, temperature: 0, stop: ['\n'] });
+  const completion = await engine.completions.create({ prompt: '登鹳雀楼->王之涣\\n夜雨寄北->', max_tokens: 8, temperature: 0, stop: ['\\n'] });
   return JSON.stringify({ text: completion.choices[0].text, backend: engine.backend });
 }
 

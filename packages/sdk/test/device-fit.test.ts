@@ -100,7 +100,7 @@ describe('deviceVerdict', () => {
       const v = deviceVerdict(model, { adapter: undefined, cpu });
       expect(v.kind).toBe('does-not-fit');
       expect(v.path).toBeNull();
-      expect(v.summary).toMatch(/^Does not fit: on the CPU, it needs [\d.]+ GB \([\d.]+ GB of weights.*llama\.cpp's wasm memory holds 4\.3 GB/);
+      expect(v.summary).toMatch(/^Does not fit: on the CPU, it needs [\d.]+ GB even with a context window of 256 tokens \([\d.]+ GB of weights.*llama\.cpp's wasm memory holds 4\.3 GB/);
       expect(deviceVerdict(poetry, { adapter: undefined, cpu: { ...cpu, wasm: false } }).summary).toMatch(/SIMD or exception handling/);
     });
   });

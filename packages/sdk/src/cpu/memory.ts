@@ -53,9 +53,16 @@ export function cpuContextWindow(c: ModelConfig, quantization: Quantization, req
   let hi = wanted;
   const fits = (n: number) => cpuMemoryNeeds(c, quantization, n).totalBytes <= limitBytes;
   if (fits(lo) && requested === undefined) return cpuMemoryNeeds(c, quantization, largestFitting(fits, lo, hi));
-  const parts = `${formatBytes(needs.weightBytes)} of weights, ${formatBytes(needs.kvCacheBytes)} of KV cache for ${wanted} tokens, ${formatBytes(needs.computeBytes)} of compute buffers`;
-  const hint = fits(lo) ? ` A contextWindow of ${largestFitting(fits, lo, wanted)} tokens or fewer fits.` : ' A smaller quantization (q4f16_1) or a smaller model is needed.';
-  throw new CpuUnavailableError(`The CPU path cannot hold this model: it needs ${formatBytes(needs.totalBytes)} (${parts}), and llama.cpp's wasm memory holds ${formatBytes(limitBytes)}.${hint}`, needs.totalBytes, limitBytes);
+  // Nothing fits without a request: the numbers at the smallest window, the least the model needs.
+  const shown = requested === undefined ? cpuMemoryNeeds(c, quantization, lo) : needs;
+  const parts = `${formatBytes(shown.weightBytes)} of weights, ${formatBytes(shown.kvCacheBytes)} of KV cache for ${shown.contextWindow} tokens, ${formatBytes(shown.computeBytes)} of compute buffers`;
+  const hint = fits(lo)
+    ? ` A contextWindow of ${largestFitting(fits, lo, wanted)} tokens or fewer fits.`
+    : quantization === 'q0f32'
+      ? ' Its 4-bit conversion (q4f16_1) needs about an eighth of the weight memory.'
+      : ' Its weights alone are too many for this path: it needs a GPU, or a smaller model.';
+  const even = requested === undefined ? ` even with a context window of ${shown.contextWindow} tokens` : '';
+  throw new CpuUnavailableError(`The CPU path cannot hold this model: it needs ${formatBytes(shown.totalBytes)}${even} (${parts}), and llama.cpp's wasm memory holds ${formatBytes(limitBytes)}.${hint}`, shown.totalBytes, limitBytes);
 }
 
 function largestFitting(fits: (n: number) => boolean, lo: number, hi: number): number {
