@@ -27,10 +27,11 @@ const USAGE = `webchuan <command> [options]
 
   import-llama2c <model.bin> --tokenizer <tok.model> --quant <q> --out <dir>
       Import a llama2.c checkpoint into an MLC-layout artifact.
-  convert <hf-model-dir> [--quant <q>] --out <dir>
+  convert <hf-model-dir> [--quant <q>] --out <dir> [--gguf]
       Convert a Hugging Face checkpoint (Baichuan-7B or LLaMA-family; .bin, sharded, safetensors);
       --quant q4f16_1 by default. The artifact serves both paths: WebGPU, and the CPU path, which
-      builds its GGUF from it in the tab (\`webchuan gguf\` writes the same file on disk).
+      builds its GGUF from it in the tab. --gguf also writes that GGUF into the artifact folder
+      (model.gguf, for llama.cpp's own tools; the browser never downloads it).
   random-model --out <dir> [--quant <q>] [--seed N] [--kv-heads N] [--layers N] [--hidden N] [--tokenizer <tok.model>]
       Write a tiny random model in Baichuan-7B's layout (for tests, benchmarks and the demo); without
       --tokenizer it gets a small generated SentencePiece tokenizer. --hidden N (a multiple of 64):
@@ -123,6 +124,7 @@ const OPTIONS = {
   kernels: { type: 'string' },
   type: { type: 'string' },
   'split-mb': { type: 'string' },
+  gguf: { type: 'boolean' },
   hidden: { type: 'string' },
   backend: { type: 'string' },
   threads: { type: 'string' },
@@ -147,6 +149,10 @@ export async function main(argv: string[]): Promise<number> {
           onProgress: progressBar('converting', ' params'),
         });
         process.stderr.write(`converted ${dir}: ${config.modelType}, ${config.numLayers} layers, hidden ${config.hiddenSize} → ${o.out}\n`);
+        if (o.gguf) {
+          const gguf = await writeGgufFiles(o.out!, o.out!);
+          process.stderr.write(`wrote ${gguf.files.join(', ')} (${gguf.totalBytes} bytes, matrices as ${gguf.weightType})\n`);
+        }
         return 0;
       }
       case 'random-model': {

@@ -186,6 +186,36 @@ describe.skipIf(!haveChromium())('GGUF files from `webchuan gguf` on llama.cpp',
   }, 400_000);
 });
 
+describe.skipIf(!haveChromium())('the CPU path on a cross-origin isolated page', () => {
+  const dir = tempDir('webchuan-cpu-coi-');
+  let harness: Harness;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    webchuan('convert', join(REPO_ROOT, 'models/poetry/checkpoint'), '--out', join(dir.path, 'poetry'));
+    harness = await startHarness(dir.path, [], { crossOriginIsolated: true });
+    browser = await launchChromium(false);
+  }, 180_000);
+  afterAll(async () => {
+    await browser?.close();
+    await harness?.close();
+    dir.remove();
+  });
+
+  it('runs llama.cpp on the threads asked for, and answers as on one thread', async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${harness.origin}/sdk.html`);
+    await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'ready');
+    expect(await page.evaluate(() => window.sdk.isolated())).toBe(true);
+    const started = await page.evaluate((url) => window.sdk.start(url, false, undefined, 'default', 'cpu', 2), `${harness.origin}/artifacts/poetry/`);
+    expect(started.error).toBeUndefined();
+    expect((started.info as { cpu: { threads: number } }).cpu.threads).toBe(2);
+    const r = await page.evaluate((prompt) => window.sdk.complete({ prompt, max_tokens: 8, temperature: 0, stop: ['\n'] }), SEED_PROMPT);
+    expect(r.result!.choices[0]!.text).toBe('李商隐');
+    await page.context().close();
+  });
+});
+
 describe.skipIf(!haveFirefox())('the CPU path in Firefox with WebGPU switched off', () => {
   const dir = tempDir('webchuan-cpu-firefox-');
   let harness: Harness;
