@@ -181,7 +181,7 @@ describe.skipIf(!haveChromium())('the packed package in fresh apps', () => {
     mkdirSync(join(app, 'src'), { recursive: true });
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'webpack-app', private: true, type: 'module', scripts: { build: 'webpack' } }, null, 2));
     writeFileSync(join(app, 'webpack.config.js'), `export default { mode: 'production', entry: './src/index.js', output: { path: new URL('./dist', import.meta.url).pathname, clean: true } };\n`);
-    writeFileSync(join(app, 'src/index.js'), APP_CODE.replace(/^declare global[\s\S]*?^}\n/m, '').replace('(): Promise<string>', '()').replace('(error: unknown)', '(error)'));
+    writeFileSync(join(app, 'src/index.js'), APP_CODE.replace(/^declare global[\s\S]*?^}\n/m, '').replaceAll('(): Promise<string>', '()').replace('(error: unknown)', '(error)'));
     const webpackVersion = JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules/webpack/package.json'), 'utf8')).version as string;
     const cliVersion = JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules/webpack-cli/package.json'), 'utf8')).version as string;
     npm(app, 'install', tarball, `webpack@${webpackVersion}`, `webpack-cli@${cliVersion}`);

@@ -53,8 +53,14 @@ export function llamaCompletionBody(request: CheckedRequest, prompt: string, con
     frequency_penalty: request.frequency_penalty ?? 0,
     logit_bias: Object.entries(request.logit_bias ?? {}).map(([id, bias]): [number, number] => [Number(id), bias]),
     samplers: ['penalties', 'temperature', 'top_k', 'top_p'],
-    ...(request.seed === undefined ? {} : { seed: request.seed >>> 0 }),
+    ...(request.seed === undefined ? {} : { seed: llamaSeed(request.seed) }),
     timings_per_token: true,
     cache_prompt: true,
   };
+}
+
+/** A seed as llama.cpp's uint32; its 0xFFFFFFFF means "pick one at random", so that one value moves down by one. */
+function llamaSeed(seed: number): number {
+  const u = seed >>> 0;
+  return u === 0xffffffff ? 0xfffffffe : u;
 }
