@@ -28,7 +28,7 @@ import { StopStringMatcher } from '../worker/stop-strings.js';
 import type { WorkerEngine } from '../worker/worker-engine.js';
 import { cpuCapabilities, cpuThreads, type CpuCapabilities } from './capabilities.js';
 import { ByteEscapes } from './byte-escapes.js';
-import { buildGgufFiles, sentencePieceFile } from './gguf-files.js';
+import { buildGgufFiles } from './gguf-files.js';
 import { CPU_BATCH_TOKENS, cpuContextWindow, cpuKvDtype } from './memory.js';
 import { llamaCompletionBody } from './request.js';
 import { wllamaCompatGlue, wllamaCompatWasm, wllamaWasm } from './wllama-assets.js';
@@ -91,6 +91,9 @@ export class LlamaCppEngine implements WorkerEngine {
           throw new BadArtifactError(`${this.id}${CHAT_CONFIG_FILE}: ${(error as Error).message}`, { cause: error });
         }
         cpuContextWindow(info.config, info.quantization, options.contextWindow);
+        if (!info.tokenizerFiles.some((f) => f.endsWith('.model'))) {
+          throw new BadArtifactError(`${this.id}: the CPU path reads the vocabulary from a SentencePiece tokenizer.model, and this artifact has ${info.tokenizerFiles.join(', ') || 'no tokenizer'}; load it with backend 'webchuan'.`);
+        }
       },
     });
     const source = cachedArtifactSource(this.id);
@@ -100,7 +103,6 @@ export class LlamaCppEngine implements WorkerEngine {
     let ggufBytes: number;
     try {
       opened = await openArtifact(source);
-      if (!sentencePieceFile(opened)) throw new Error(`the CPU path reads the vocabulary from a SentencePiece tokenizer.model; this artifact has ${opened.info.tokenizerFiles.join(', ')}`);
       const built = await buildGgufFiles(source, opened, this.id);
       ({ files, ms: buildMs } = built);
       ggufBytes = built.plan.totalBytes;
