@@ -92,7 +92,7 @@ describe.skipIf(!haveChromium())('the CPU path in Chromium without WebGPU', () =
     expect(biased.result!.choices[0]!.text).toBe('白居易');
   });
 
-  it('raises the same typed errors as the WebGPU engine, and lists and deletes the model in the one cache', async () => {
+  it('raises the same typed errors as the WebGPU engine, and lists the model in the one cache', async () => {
     const bad = await page.evaluate(() => window.sdk.complete({ prompt: 'x', temperature: 5 }));
     expect(bad.error).toMatchObject({ name: 'InvalidRequestError', code: 'invalid-request' });
     const logprobs = await page.evaluate(() => window.sdk.complete({ prompt: 'x', logprobs: true }));
