@@ -1,6 +1,7 @@
 // The demo: which model runs here (verdict cards), the three elements on one model (the catalog's
-// default, ?id=<catalog id> or ?model=<url>), an evaluation, an engine comparison, the cache and the
-// device. Everything model-related runs in the SDK's shared worker.
+// default, ?id=<catalog id> or ?model=<url>) on the path the SDK picks (?backend=webchuan|cpu to
+// choose one), an evaluation, an engine comparison, the cache and the device. Everything
+// model-related runs in the SDK's workers.
 import { deleteModel, describeDevice, formatBytes, listCachedModels, modelId, type CachedModelSummary, type DeviceFacts } from 'webchuan';
 import 'webchuan/elements';
 import { setupCompare } from './compare.js';
@@ -10,6 +11,8 @@ import { DEFAULT_MODEL, MODELS, profileFor, renderCards, verdictFor, type Card, 
 const params = new URLSearchParams(location.search);
 const chosen = params.get('model') ?? MODELS.find((m) => m.id === params.get('id'))?.url ?? DEFAULT_MODEL.url;
 const modelUrl = new URL(chosen, location.href).href;
+/** ?backend=webchuan (the WebGPU engine) or cpu (llama.cpp); otherwise the SDK's 'auto'. */
+const backend = ['webchuan', 'cpu'].includes(params.get('backend') ?? '') ? (params.get('backend') as 'webchuan' | 'cpu') : undefined;
 const current = MODELS.find((m) => new URL(m.url, location.href).href === modelUrl);
 const profile = profileFor(current);
 
@@ -19,7 +22,10 @@ document.querySelector('#model-intro')!.textContent = current?.id.startsWith('po
     ? `The model loaded here is ${current.name}.`
     : `The model loaded here is the artifact at ${chosen}.`;
 
-for (const el of document.querySelectorAll('baichuan-status, baichuan-completion, baichuan-chat')) el.setAttribute('model', modelUrl);
+for (const el of document.querySelectorAll('baichuan-status, baichuan-completion, baichuan-chat')) {
+  el.setAttribute('model', modelUrl);
+  if (backend) el.setAttribute('backend', backend);
+}
 for (const id of ['#inline-field', '#button-field', '#compare-prompt']) document.querySelector<HTMLTextAreaElement>(id)!.value = profile.example;
 const chat = document.querySelector('baichuan-chat')!;
 chat.placeholder = profile.placeholder;
@@ -93,7 +99,11 @@ async function renderDevice(): Promise<void> {
   const dl = document.querySelector('#device')!;
   const add = (term: string, value: string) => dl.append(Object.assign(document.createElement('dt'), { textContent: term }), Object.assign(document.createElement('dd'), { textContent: value }));
   device ??= describeDevice();
-  const { adapter, storage } = await device;
+  const { adapter, storage, cpu } = await device;
+  if (cpu) {
+    const threads = cpu.threads ? `${Math.max(1, Math.floor(cpu.cores / 2))} threads (cross-origin isolated)` : '1 thread (the page is not cross-origin isolated)';
+    add('CPU path', cpu.wasm ? `llama.cpp, ${cpu.memory64 ? 'default' : 'compat'} build, ${threads}; probe ${(cpu.probeBytesPerSecond / 1e9).toFixed(2)} GB/s` : 'unavailable (WebAssembly without SIMD or exceptions)');
+  }
   if (adapter === undefined) return add('WebGPU', 'not available in this browser');
   if (adapter === null) return add('WebGPU', 'available, but no GPU adapter');
   const limit = (name: keyof typeof adapter.limits) => formatBytes(adapter.limits[name] ?? 0);
@@ -126,5 +136,5 @@ document.addEventListener('webchuan-done', refreshSoon);
 
 void refresh();
 void renderDevice();
-void setupEvaluate(modelUrl);
+void setupEvaluate(modelUrl, backend);
 setupCompare(modelUrl);

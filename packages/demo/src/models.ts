@@ -98,6 +98,7 @@ export function renderCards(list: HTMLElement, cards: Card[], onLoad: (model: Ca
       const facts = el('dl', { className: 'facts' });
       const add = (term: string, value: string) => facts.append(el('dt', { textContent: term }), el('dd', { textContent: value }));
       add('Download', cachedBytes >= model.sizeBytes ? `${formatBytes(model.sizeBytes)} (stored in this browser)` : formatBytes(model.sizeBytes));
+      if (verdict?.path) add('Runs on', verdict.path === 'cpu' ? `the CPU (llama.cpp), ${formatBytes(verdict.kind === 'cpu' ? verdict.memoryBytes : 0)} of memory` : 'the GPU (WebGPU)');
       add('GPU memory', formatBytes(verdict?.gpuBytes ?? model.gpuMemoryBytes));
       add('Context', `${model.contextWindow.toLocaleString('en')} tokens`);
       add('License', model.license);

@@ -4,7 +4,7 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { ChatTemplate } from '../client/chat-template.js';
-import type { BackendName, ChatMessage, Usage } from '../client/protocol.js';
+import type { BackendChoice, ChatMessage, Usage } from '../client/protocol.js';
 import { engineFor } from './engine-registry.js';
 import { formatUsage } from './usage.js';
 
@@ -40,7 +40,7 @@ export class BaichuanChat extends LitElement {
 
   declare model: string;
   /** 'webchuan' (default) or 'webllm' (with `model-lib`; the page imports webchuan/webllm). */
-  declare backend: BackendName | '';
+  declare backend: BackendChoice | '';
   declare modelLib: string;
   declare maxTokens: number;
   declare temperature: number;

@@ -7,7 +7,7 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { Engine } from '../client/engine.js';
-import type { BackendName, Usage } from '../client/protocol.js';
+import type { BackendChoice, Usage } from '../client/protocol.js';
 import { engineFor } from './engine-registry.js';
 import { formatUsage } from './usage.js';
 
@@ -54,7 +54,7 @@ export class BaichuanCompletion extends LitElement {
 
   declare model: string;
   /** 'webchuan' (default) or 'webllm' (with `model-lib`; the page imports webchuan/webllm). */
-  declare backend: BackendName | '';
+  declare backend: BackendChoice | '';
   declare modelLib: string;
   declare for: string;
   declare mode: 'inline' | 'button';
