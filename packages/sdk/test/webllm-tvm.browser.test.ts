@@ -1,0 +1,117 @@
+/**
+ * The issue's anchor: WebLLM itself — `CreateMLCEngine` of @mlc-ai/web-llm 0.2.85 (installed as the
+ * `web-llm-0.2.85` alias; not webchuan's SDK) — given the committed poetry artifact
+ * (models/poetry/q4f32_1) and a library compiled here from it by `webchuan compile-lib` (TVM 0.27),
+ * completes the seed prompt greedily with the same text as webchuan's own engine (`webchuan generate`,
+ * WGSL on Dawn in Node). One artifact, two compilers, one answer.
+ *
+ * Compiling needs the toolchain (wasm-build/tvm/toolchain.sh: python3-venv, Debian's emscripten, PyPI);
+ * without them the file is skipped with a notice, except under CI=true. The first run on a machine
+ * makes the toolchain (minutes); then the library compiles in about a minute (`--quick` link).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { extname, join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileLib, ensureToolchain } from '../../cli/src/compile-lib.js';
+import { BIN } from '../../cli/test/cli-run.js';
+import { haveChromium, launchChromium } from './browser/launch.js';
+import { REPO_ROOT, tempDir } from './helpers.js';
+
+const POETRY = join(REPO_ROOT, 'models/poetry/q4f32_1');
+const SEED_PROMPT = '登鹳雀楼->王之涣\n夜雨寄北->';
+const WEBLLM = join(REPO_ROOT, 'node_modules/web-llm-0.2.85/lib/index.js');
+
+/** What the toolchain needs from the system; a missing piece is named (and fails the run under CI=true). */
+function toolchainPrerequisites(): boolean {
+  const missing = [
+    spawnSync('python3', ['-m', 'venv', '--help']).status === 0 ? undefined : 'python3 -m venv (apt-get install python3-venv)',
+    spawnSync('emcc', ['--version']).status === 0 ? undefined : 'emcc (apt-get install emscripten)',
+  ].filter(Boolean);
+  if (missing.length === 0) return true;
+  if (process.env['CI'] === 'true') throw new Error(`CI=true but the TVM toolchain cannot be made: no ${missing.join(', no ')}`);
+  console.warn(`[skip] webllm-tvm: no ${missing.join(', no ')}: the TVM-compiled library tests are skipped`);
+  return false;
+}
+
+const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+
+/** Serves `routes` (URL path → file) on localhost; WebLLM's `<model>resolve/main/<file>` maps to `<model><file>`. */
+function serve(routes: (path: string) => string | undefined): Promise<{ server: Server; origin: string }> {
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace('/resolve/main/', '/');
+    const file = routes(path);
+    let body: Buffer;
+    try {
+      if (!file) throw new Error('no route');
+      body = readFileSync(file);
+    } catch {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': MIME[extname(path)] ?? 'application/octet-stream' }).end(body);
+  });
+  return new Promise((resolve) => server.listen(0, 'localhost', () => resolve({ server, origin: `http://localhost:${(server.address() as { port: number }).port}` })));
+}
+
+const PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
+import { CreateMLCEngine } from '/webllm.js';
+window.complete = async (prompt, maxTokens) => {
+  const appConfig = { model_list: [{ model: location.origin + '/model/', model_id: 'poetry', model_lib: location.origin + '/lib.wasm' }] };
+  const started = performance.now();
+  const engine = await CreateMLCEngine('poetry', { appConfig, logLevel: 'WARN' });
+  const readyMs = performance.now() - started;
+  const r = await engine.completions.create({ prompt, max_tokens: maxTokens, temperature: 0 });
+  await engine.unload();
+  return { text: r.choices[0].text, finish: r.choices[0].finish_reason, usage: r.usage, readyMs };
+};
+window.loaded = true;
+</script>`;
+
+const ready = haveChromium() && toolchainPrerequisites();
+
+describe.skipIf(!ready)('a TVM-compiled Baichuan library on WebLLM 0.2.85 in Chromium', () => {
+  const dir = tempDir('webchuan-tvm-');
+  let browser: Browser;
+  let page: Page;
+  let site: { server: Server; origin: string };
+  let lib: string;
+
+  beforeAll(async () => {
+    const started = performance.now();
+    await ensureToolchain({ onProgress: (line) => console.log(line) });
+    const toolchainS = (performance.now() - started) / 1000;
+    lib = (await compileLib(POETRY, { out: join(dir.path, 'poetry-q4f32_1.wasm'), quick: true })).out;
+    console.log(`[webllm-tvm] toolchain ${toolchainS.toFixed(0)} s, poetry library ${((performance.now() - started) / 1000 - toolchainS).toFixed(0)} s`);
+    site = await serve((path) => {
+      if (path === '/') return undefined;
+      if (path === '/page.html') return join(dir.path, 'page.html');
+      if (path === '/webllm.js') return WEBLLM;
+      if (path === '/lib.wasm') return lib;
+      if (path.startsWith('/model/')) return join(POETRY, path.slice('/model/'.length));
+      return undefined;
+    });
+    writeFileSync(join(dir.path, 'page.html'), PAGE);
+    browser = await launchChromium();
+    page = await browser.newPage();
+    page.on('pageerror', (e) => console.warn(`[page] ${e.message}`));
+    await page.goto(`${site.origin}/page.html`);
+    await page.waitForFunction(() => (window as unknown as { loaded?: boolean }).loaded === true);
+  }, 1_800_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    site?.server.close();
+    dir.remove();
+  });
+
+  it("WebLLM's CreateMLCEngine completes the seed prompt greedily with webchuan generate's text", async () => {
+    const ours = JSON.parse(execFileSync(process.execPath, [BIN, 'generate', '--model', POETRY, '--prompt', SEED_PROMPT, '--max-tokens', '8', '--json'], { encoding: 'utf8' })) as { text: string };
+    const theirs = await page.evaluate(([p, n]) => (window as unknown as { complete(p: string, n: number): Promise<{ text: string; finish: string; readyMs: number; usage: { extra: Record<string, number> } }> }).complete(p, n), [SEED_PROMPT, 8] as const);
+    console.log(`[webllm-tvm] WebLLM: ${JSON.stringify(theirs.text)} (${theirs.finish}), ready in ${(theirs.readyMs / 1000).toFixed(1)} s, prefill ${theirs.usage.extra['prefill_tokens_per_s']?.toFixed(2)} tok/s; webchuan: ${JSON.stringify(ours.text)}`);
+    expect(ours.text).toMatch(/^李商隐/);
+    expect(theirs.text).toBe(ours.text);
+  }, 600_000);
+});
