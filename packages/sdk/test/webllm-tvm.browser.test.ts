@@ -3,21 +3,23 @@
  * `web-llm-0.2.85` alias; not webchuan's SDK) — given the committed poetry artifact
  * (models/poetry/q4f32_1) and a library compiled here from it by `webchuan compile-lib` (TVM 0.27),
  * completes the seed prompt greedily with the same text as webchuan's own engine (`webchuan generate`,
- * WGSL on Dawn in Node). One artifact, two compilers, one answer.
+ * WGSL on Dawn in Node). One artifact, two compilers, one answer. And webchuan's own 'webllm' backend
+ * (createEngine({ backend: 'webllm', modelLib }), its worker, WebLLM 0.2.85 as the app's
+ * `@mlc-ai/web-llm`) runs the same library on the same artifact with the same answer.
  *
  * Compiling needs the toolchain (wasm-build/tvm/toolchain.sh: python3-venv, Debian's emscripten, PyPI);
  * without them the file is skipped with a notice, except under CI=true. The first run on a machine
  * makes the toolchain (minutes); then the library compiles in about a minute (`--quick` link).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { extname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileLib, ensureToolchain } from '../../cli/src/compile-lib.js';
 import { BIN } from '../../cli/test/cli-run.js';
-import { haveChromium, launchChromium } from './browser/launch.js';
+import { haveChromium, launchChromium, startHarness, type Harness } from './browser/launch.js';
 import { REPO_ROOT, tempDir } from './helpers.js';
 
 const POETRY = join(REPO_ROOT, 'models/poetry/q4f32_1');
@@ -78,6 +80,9 @@ describe.skipIf(!ready)('a TVM-compiled Baichuan library on WebLLM 0.2.85 in Chr
   let page: Page;
   let site: { server: Server; origin: string };
   let lib: string;
+  let harness: Harness;
+  /** `webchuan generate`'s greedy continuation of the seed prompt. */
+  let ours: { text: string };
 
   beforeAll(async () => {
     const started = performance.now();
@@ -99,19 +104,39 @@ describe.skipIf(!ready)('a TVM-compiled Baichuan library on WebLLM 0.2.85 in Chr
     page.on('pageerror', (e) => console.warn(`[page] ${e.message}`));
     await page.goto(`${site.origin}/page.html`);
     await page.waitForFunction(() => (window as unknown as { loaded?: boolean }).loaded === true);
+    ours = JSON.parse(execFileSync(process.execPath, [BIN, 'generate', '--model', POETRY, '--prompt', SEED_PROMPT, '--max-tokens', '8', '--json'], { encoding: 'utf8' })) as { text: string };
   }, 1_800_000);
 
   afterAll(async () => {
     await browser?.close();
     site?.server.close();
+    await harness?.close();
     dir.remove();
   });
 
   it("WebLLM's CreateMLCEngine completes the seed prompt greedily with webchuan generate's text", async () => {
-    const ours = JSON.parse(execFileSync(process.execPath, [BIN, 'generate', '--model', POETRY, '--prompt', SEED_PROMPT, '--max-tokens', '8', '--json'], { encoding: 'utf8' })) as { text: string };
     const theirs = await page.evaluate(([p, n]) => (window as unknown as { complete(p: string, n: number): Promise<{ text: string; finish: string; readyMs: number; usage: { extra: Record<string, number> } }> }).complete(p, n), [SEED_PROMPT, 8] as const);
     console.log(`[webllm-tvm] WebLLM: ${JSON.stringify(theirs.text)} (${theirs.finish}), ready in ${(theirs.readyMs / 1000).toFixed(1)} s, prefill ${theirs.usage.extra['prefill_tokens_per_s']?.toFixed(2)} tok/s; webchuan: ${JSON.stringify(ours.text)}`);
     expect(ours.text).toMatch(/^李商隐/);
     expect(theirs.text).toBe(ours.text);
+  }, 600_000);
+
+  it("webchuan's 'webllm' backend runs the compiled library on the artifact, with the same answer", async () => {
+    mkdirSync(join(dir.path, 'site'));
+    symlinkSync(POETRY, join(dir.path, 'site', 'poetry'));
+    symlinkSync(lib, join(dir.path, 'site', 'poetry.wasm'));
+    harness = await startHarness(join(dir.path, 'site'), ['web-llm-0.2.85'], { '@mlc-ai/web-llm': 'web-llm-0.2.85' });
+    const sdk = await browser.newPage();
+    sdk.on('pageerror', (e) => console.warn(`[page] ${e.message}`));
+    await sdk.goto(`${harness.origin}/webllm.html`);
+    await sdk.waitForFunction(() => document.querySelector('#state')?.textContent === 'ready');
+    await sdk.evaluate(() => window.webllm.enable());
+    const started = await sdk.evaluate(([m, l]) => window.webllm.start(m, l), [`${harness.origin}/artifacts/poetry/`, `${harness.origin}/artifacts/poetry.wasm`] as const);
+    expect(started.error).toBeUndefined();
+    expect(started.model).toMatchObject({ backend: 'webllm', modelType: 'baichuan', quantization: 'q4f32_1' });
+    const r = await sdk.evaluate((p) => window.webllm.complete({ prompt: p, max_tokens: 8, temperature: 0 }), SEED_PROMPT);
+    expect(r.error).toBeUndefined();
+    expect(r.result!.choices[0]!.text).toBe(ours.text);
+    await sdk.close();
   }, 600_000);
 });

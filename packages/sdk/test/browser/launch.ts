@@ -44,9 +44,10 @@ export interface Harness {
 /**
  * Serves test/browser/ (the harness page) and, under /artifacts/, the files of `artifactRoot`.
  * `prebundle`: dependencies Vite should bundle before the page asks (a big one found later, such as
- * WebLLM in its worker, would make Vite reload the page mid-test).
+ * WebLLM in its worker, would make Vite reload the page mid-test). `alias`: module names resolved to
+ * other packages (a test of another WebLLM version maps `@mlc-ai/web-llm` to it, as an app's bundler would).
  */
-export async function startHarness(artifactRoot: string, prebundle: string[] = []): Promise<Harness> {
+export async function startHarness(artifactRoot: string, prebundle: string[] = [], alias: Record<string, string> = {}): Promise<Harness> {
   const artifacts = faultyArtifactServer(artifactRoot);
   const server = await createServer({
     configFile: false,
@@ -54,6 +55,7 @@ export async function startHarness(artifactRoot: string, prebundle: string[] = [
     logLevel: 'error',
     server: { host: 'localhost', port: 0, strictPort: false },
     optimizeDeps: { include: ['idb-keyval', ...prebundle] },
+    resolve: { alias },
     plugins: [{ name: 'faulty-artifacts', configureServer: (s) => void s.middlewares.use(artifacts.middleware) }],
   });
   await server.listen();
