@@ -5,7 +5,9 @@
  * completes the seed prompt greedily with the same text as webchuan's own engine (`webchuan generate`,
  * WGSL on Dawn in Node). One artifact, two compilers, one answer. And webchuan's own 'webllm' backend
  * (createEngine({ backend: 'webllm', modelLib }), its worker, WebLLM 0.2.85 as the app's
- * `@mlc-ai/web-llm`) runs the same library on the same artifact with the same answer.
+ * `@mlc-ai/web-llm`) runs the same library on the same artifact with the same answer. The library's
+ * sampling functions are checked too: a top-p nucleus of one token at temperature 1 is greedy, and a
+ * logit bias against the greedy first token changes the answer.
  *
  * Compiling needs the toolchain (wasm-build/tvm/toolchain.sh: python3-venv, Debian's emscripten, PyPI);
  * without them the file is skipped with a notice, except under CI=true. The first run on a machine
@@ -60,17 +62,31 @@ function serve(routes: (path: string) => string | undefined): Promise<{ server: 
 
 const PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
 import { CreateMLCEngine } from '/webllm.js';
-window.complete = async (prompt, maxTokens) => {
-  const appConfig = { model_list: [{ model: location.origin + '/model/', model_id: 'poetry', model_lib: location.origin + '/lib.wasm' }] };
-  const started = performance.now();
-  const engine = await CreateMLCEngine('poetry', { appConfig, logLevel: 'WARN' });
-  const readyMs = performance.now() - started;
-  const r = await engine.completions.create({ prompt, max_tokens: maxTokens, temperature: 0 });
-  await engine.unload();
+let engine, readyMs;
+window.complete = async (prompt, params) => {
+  if (!engine) {
+    const appConfig = { model_list: [{ model: location.origin + '/model/', model_id: 'poetry', model_lib: location.origin + '/lib.wasm' }] };
+    const started = performance.now();
+    engine = await CreateMLCEngine('poetry', { appConfig, logLevel: 'WARN' });
+    readyMs = performance.now() - started;
+  }
+  const r = await engine.completions.create({ prompt, ...params });
   return { text: r.choices[0].text, finish: r.choices[0].finish_reason, usage: r.usage, readyMs };
 };
 window.loaded = true;
 </script>`;
+
+interface WebLLMAnswer {
+  text: string;
+  finish: string;
+  readyMs: number;
+  usage: { extra: Record<string, number> };
+}
+
+/** One completion by WebLLM on the page (the engine is created by the first). */
+function complete(page: Page, prompt: string, params: Record<string, unknown>): Promise<WebLLMAnswer> {
+  return page.evaluate(([p, o]) => (window as unknown as { complete(p: string, o: unknown): Promise<WebLLMAnswer> }).complete(p, o), [prompt, params] as const);
+}
 
 const ready = haveChromium() && toolchainPrerequisites();
 
@@ -82,7 +98,7 @@ describe.skipIf(!ready)('a TVM-compiled Baichuan library on WebLLM 0.2.85 in Chr
   let lib: string;
   let harness: Harness;
   /** `webchuan generate`'s greedy continuation of the seed prompt. */
-  let ours: { text: string };
+  let ours: { ids: number[]; text: string };
 
   beforeAll(async () => {
     const started = performance.now();
@@ -104,7 +120,7 @@ describe.skipIf(!ready)('a TVM-compiled Baichuan library on WebLLM 0.2.85 in Chr
     page.on('pageerror', (e) => console.warn(`[page] ${e.message}`));
     await page.goto(`${site.origin}/page.html`);
     await page.waitForFunction(() => (window as unknown as { loaded?: boolean }).loaded === true);
-    ours = JSON.parse(execFileSync(process.execPath, [BIN, 'generate', '--model', POETRY, '--prompt', SEED_PROMPT, '--max-tokens', '8', '--json'], { encoding: 'utf8' })) as { text: string };
+    ours = JSON.parse(execFileSync(process.execPath, [BIN, 'generate', '--model', POETRY, '--prompt', SEED_PROMPT, '--max-tokens', '8', '--json'], { encoding: 'utf8' })) as { ids: number[]; text: string };
   }, 1_800_000);
 
   afterAll(async () => {
@@ -115,10 +131,22 @@ describe.skipIf(!ready)('a TVM-compiled Baichuan library on WebLLM 0.2.85 in Chr
   });
 
   it("WebLLM's CreateMLCEngine completes the seed prompt greedily with webchuan generate's text", async () => {
-    const theirs = await page.evaluate(([p, n]) => (window as unknown as { complete(p: string, n: number): Promise<{ text: string; finish: string; readyMs: number; usage: { extra: Record<string, number> } }> }).complete(p, n), [SEED_PROMPT, 8] as const);
+    const theirs = await complete(page, SEED_PROMPT, { max_tokens: 8, temperature: 0 });
     console.log(`[webllm-tvm] WebLLM: ${JSON.stringify(theirs.text)} (${theirs.finish}), ready in ${(theirs.readyMs / 1000).toFixed(1)} s, prefill ${theirs.usage.extra['prefill_tokens_per_s']?.toFixed(2)} tok/s; webchuan: ${JSON.stringify(ours.text)}`);
     expect(ours.text).toMatch(/^李商隐/);
     expect(theirs.text).toBe(ours.text);
+  }, 600_000);
+
+  it('samples through the library: a nucleus of one token is greedy at temperature 1, and logit_bias edits the logits', async () => {
+    // top_p tiny keeps only the most likely token of the sorted distribution (argsort_probs, then
+    // sample_with_top_p), whatever the uniform draw: the greedy text again, from a distribution that is
+    // no longer one-hot.
+    const nucleus = await complete(page, SEED_PROMPT, { max_tokens: 8, temperature: 1, top_p: 1e-4, seed: 7 });
+    expect(nucleus.text).toBe(ours.text);
+    // apply_logit_bias_inplace: the greedy first token, pushed down, is not the first token any more.
+    const banned = await complete(page, SEED_PROMPT, { max_tokens: 4, temperature: 0, logit_bias: { [String(ours.ids[0])]: -100 } });
+    expect(banned.text.length).toBeGreaterThan(0);
+    expect(banned.text.startsWith(ours.text.slice(0, 3))).toBe(false);
   }, 600_000);
 
   it("webchuan's 'webllm' backend runs the compiled library on the artifact, with the same answer", async () => {

@@ -3,7 +3,9 @@
  * artifact (`webchuan compile-lib`), run by WebLLM 0.2.85, in one Chromium page (SwiftShader), one
  * after the other, through the same SDK calls (createEngine with backend 'webchuan' or 'webllm').
  * Each engine: time to Ready (download into IndexedDB, GPU upload, and for WebLLM its shader
- * compile), one warm-up request, then the measured greedy request; then it is disposed. Prints one
+ * compile), one warm-up request (the prompt reversed), then the measured greedy request; then it is
+ * disposed. WebLLM samples on the GPU even when greedy (softmax at temperature 1e-6, a sort of the
+ * vocabulary, top-p), which its decode figure includes. Prints one
  * JSON line per engine.
  *
  *   npx tsx packages/sdk/test/browser/compare-tvm.ts [--model models/poetry/q4f32_1 | --shape 7b-layout]
@@ -78,7 +80,9 @@ try {
     const readyS = (Date.now() - loadStart) / 1000;
     log(`${backend}: ready in ${readyS.toFixed(0)} s`);
     const warm = Date.now();
-    const w = await page.evaluate((p) => window.webllm.complete({ prompt: p, max_tokens: 2, temperature: 0 }), '春眠不觉晓，');
+    // The warm-up compiles the pipelines for the measured prompt's length: the same characters reversed
+    // (another prompt, so webchuan's KV reuse cannot skip the measured prefill).
+    const w = await page.evaluate((p) => window.webllm.complete({ prompt: p, max_tokens: 2, temperature: 0 }), [...prompt].reverse().join(''));
     if (w.error) throw new Error(`${backend} warm-up: ${w.error.message}`);
     const warmS = (Date.now() - warm) / 1000;
     log(`${backend}: warm-up request in ${warmS.toFixed(0)} s`);
