@@ -17,6 +17,11 @@ fail() { echo "toolchain: $*" >&2; exit 2; }
 
 inputs=$(cat "$here/requirements.txt" "$here/toolchain.sh" "$here/runtime_sources.py" "$here/nvtx.h" | sha256sum | cut -c1-16)
 if [ -f "$home/ready" ] && [ "$(cat "$home/ready")" = "$inputs" ]; then echo "$home"; exit 0; fi
+# One maker at a time (two compiles, say two test files, may ask at once): the others wait, then find it ready.
+mkdir -p "$(dirname "$home")"
+exec 9>"$home.lock"
+flock 9
+if [ -f "$home/ready" ] && [ "$(cat "$home/ready")" = "$inputs" ]; then echo "$home"; exit 0; fi
 
 command -v python3 >/dev/null || fail "python3 is not installed (apt-get install python3 python3-venv)"
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' || fail "python3 is $(python3 -V 2>&1 | cut -d' ' -f2); apache-tvm needs 3.10 or newer"
