@@ -22,6 +22,7 @@ import { loadNodeModel, loadNodeTokenizer } from './runtime.js';
 import { benchmark } from './bench.js';
 import { evaluateNode, formatSummary, loadDataset } from './eval.js';
 import { progressBar } from './progress-bar.js';
+import { compileLib } from './compile-lib.js';
 
 const USAGE = `webchuan <command> [options]
 
@@ -69,6 +70,13 @@ const USAGE = `webchuan <command> [options]
   check-lib <model-lib.wasm> <artifact dir>
       Compare the parameters an MLC model library (WebLLM) was compiled for with an artifact's
       tensor-cache.json; exit 1 naming every difference, the first first.
+  compile-lib <artifact dir> [--out <model-lib.wasm>] [--toolchain <dir>] [--quick]
+      Compile a WebGPU model library (for WebLLM) for a Baichuan artifact with TVM, from its
+      mlc-chat-config.json alone (no weights needed); check it against the artifact's tensor-cache.json
+      when there is one. The first run makes the toolchain (a Python venv with apache-tvm, TVM's web
+      runtime built by Emscripten; needs python3-venv and emscripten) in ~/.cache/webchuan. Default
+      --out: <artifact dir>-webgpu.wasm. --quick links without wasm-opt -O3 (seconds, not minutes;
+      the library is ~1.3× larger gzipped).
 
 Quantizations: ${QUANTIZATIONS.join(', ')}`;
 
@@ -128,6 +136,8 @@ const OPTIONS = {
   hidden: { type: 'string' },
   backend: { type: 'string' },
   threads: { type: 'string' },
+  toolchain: { type: 'string' },
+  quick: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -194,6 +204,14 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'check-lib':
         return await checkLib(required(positionals[0], '<model-lib.wasm>'), required(positionals[1], '<artifact dir>'));
+      case 'compile-lib': {
+        const dir = required(positionals[0], '<artifact dir>');
+        const lib = await compileLib(dir, { out: o.out, toolchain: o.toolchain, quick: o.quick, onProgress: (line) => process.stderr.write(`${line}\n`) });
+        const checked = lib.checkedParams === undefined ? 'no tensor-cache.json to check it against' : `fits ${dir}: all ${lib.checkedParams} parameters match`;
+        process.stdout.write(`${lib.out}\n`);
+        process.stderr.write(`compiled ${dir} → ${lib.out} (${(lib.bytes / 1e6).toFixed(1)} MB, ${lib.seconds.toFixed(0)} s); ${checked}\n`);
+        return 0;
+      }
       case 'bench': {
         if (o.backend !== undefined && o.backend !== 'webchuan') {
           if (o.backend !== 'cpu') throw new UsageError("--backend must be webchuan (this machine's GPU, in Node) or cpu (the CPU path beside the WebGPU engine, in Chromium)");
