@@ -4,9 +4,10 @@
 // model-related runs in the SDK's workers.
 import { deleteModel, describeDevice, formatBytes, listCachedModels, modelId, type CachedModelSummary, type DeviceFacts } from 'webchuan';
 import 'webchuan/elements';
+import type { BaichuanCompletion } from 'webchuan/elements';
 import { setupCompare } from './compare.js';
 import { setupEvaluate } from './evaluate.js';
-import { DEFAULT_MODEL, MODELS, profileFor, renderCards, verdictFor, type Card, type CatalogModel } from './models.js';
+import { DEFAULT_MODEL, MODELS, hostedConfig, profileFor, renderCards, verdictFor, type Card, type CatalogModel } from './models.js';
 
 const params = new URLSearchParams(location.search);
 const chosen = params.get('model') ?? MODELS.find((m) => m.id === params.get('id'))?.url ?? DEFAULT_MODEL.url;
@@ -26,7 +27,19 @@ for (const el of document.querySelectorAll('baichuan-status, baichuan-completion
   el.setAttribute('model', modelUrl);
   if (backend) el.setAttribute('backend', backend);
 }
-for (const id of ['#inline-field', '#button-field', '#compare-prompt']) document.querySelector<HTMLTextAreaElement>(id)!.value = profile.example;
+document.querySelector('#model-line')!.textContent = profile.line;
+for (const id of ['#inline-field', '#compare-prompt']) document.querySelector<HTMLTextAreaElement>(id)!.value = profile.example;
+document.querySelector<HTMLTextAreaElement>('#button-field')!.value = profile.continuation;
+
+// The pre-filled autocomplete box shows the model at work without the visitor typing: one suggestion
+// as soon as the model is ready (later ones follow the visitor's pauses, as on any page).
+const status = document.querySelector('baichuan-status')!;
+const suggestOnce = (event: Event) => {
+  if ((event as CustomEvent<{ phase: string }>).detail.phase !== 'ready') return;
+  status.removeEventListener('webchuan-progress', suggestOnce);
+  void document.querySelector<BaichuanCompletion>('baichuan-completion#inline')!.suggest();
+};
+status.addEventListener('webchuan-progress', suggestOnce);
 const chat = document.querySelector('baichuan-chat')!;
 chat.placeholder = profile.placeholder;
 chat.template = profile.template;
@@ -56,9 +69,11 @@ async function renderModelCards(cached: CachedModelSummary[]): Promise<void> {
   const cards: Card[] = MODELS.map((model) => ({ model, current: model === current, cachedBytes: cachedBytes(model) }));
   if (!list.dataset.ready) renderCards(list, cards, load); // "Checking…" until the first verdicts, never again
   device ??= describeDevice();
-  const facts = await device;
+  // The adapter once; the storage left every time, since what was just stored counts against it.
+  const facts = { ...(await device), storage: await storageEstimate() };
   await Promise.all(
     cards.map(async (card) => {
+      card.hosted = card.current || (await hostedConfig(card.model)) !== undefined;
       try {
         card.verdict = await verdictFor(card.model, facts, card.cachedBytes);
       } catch (error) {
@@ -94,18 +109,41 @@ function renderCache(rows: CachedModelSummary[]): void {
   if (rows.length === 0) list.append(Object.assign(document.createElement('li'), { className: 'card empty', textContent: 'Nothing stored yet.' }));
 }
 
+function storageEstimate(): Promise<DeviceFacts['storage']> {
+  return navigator.storage?.estimate?.().then((e) => ({ quota: e.quota ?? Infinity, usage: e.usage ?? 0 }), () => undefined) ?? Promise.resolve(undefined);
+}
+
+/** The storage this site uses and may still use, read again after every download and reply. */
+async function renderStorage(): Promise<void> {
+  const dd = document.querySelector('#storage-left');
+  const storage = await storageEstimate();
+  if (dd && storage) dd.textContent = `${formatBytes(Math.max(0, storage.quota - storage.usage))} more (${formatBytes(storage.usage)} used)`;
+}
+
 /** The adapter as describeDevice() saw it: one adapter request for the cards and this list. */
 async function renderDevice(): Promise<void> {
   const dl = document.querySelector('#device')!;
-  const add = (term: string, value: string) => dl.append(Object.assign(document.createElement('dt'), { textContent: term }), Object.assign(document.createElement('dd'), { textContent: value }));
+  const add = (term: string, value: string) => {
+    const dd = Object.assign(document.createElement('dd'), { textContent: value });
+    dl.append(Object.assign(document.createElement('dt'), { textContent: term }), dd);
+    return dd;
+  };
   device ??= describeDevice();
   const { adapter, storage, cpu } = await device;
+  if (storage) add('Storage this site may use', '').id = 'storage-left';
+  void renderStorage();
   if (cpu) {
     const threads = cpu.threads ? `${Math.max(1, Math.floor(cpu.cores / 2))} threads (cross-origin isolated)` : '1 thread (the page is not cross-origin isolated)';
     add('CPU path', cpu.wasm ? `llama.cpp, ${cpu.memory64 ? 'default' : 'compat'} build, ${threads}; probe ${(cpu.probeBytesPerSecond / 1e9).toFixed(2)} GB/s` : 'unavailable (WebAssembly without SIMD or exceptions)');
   }
-  if (adapter === undefined) return add('WebGPU', 'not available in this browser');
-  if (adapter === null) return add('WebGPU', 'available, but no GPU adapter');
+  if (adapter === undefined) {
+    add('WebGPU', 'not available in this browser');
+    return;
+  }
+  if (adapter === null) {
+    add('WebGPU', 'available, but no GPU adapter');
+    return;
+  }
   const limit = (name: keyof typeof adapter.limits) => formatBytes(adapter.limits[name] ?? 0);
   const features = [...adapter.features];
   add('Adapter', [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' · ') || 'unknown');
@@ -114,12 +152,12 @@ async function renderDevice(): Promise<void> {
   add('Largest buffer', limit('maxBufferSize'));
   add('Workgroup storage', limit('maxComputeWorkgroupStorageSize'));
   add('Features', features.sort().join(', ') || 'none');
-  if (storage) add('Storage this site may use', `${formatBytes(Math.max(0, storage.quota - storage.usage))} more (${formatBytes(storage.usage)} used)`);
 }
 
 async function refresh(): Promise<void> {
   const cached = await listCachedModels();
   renderCache(cached);
+  void renderStorage();
   await renderModelCards(cached);
 }
 
