@@ -16,9 +16,9 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { CHAT_CONFIG_FILE, LEGACY_TENSOR_CACHE_FILE, TENSOR_CACHE_FILE } from '../../sdk/src/model/artifact.js';
 import { OutputPathError } from '../../sdk/src/errors.js';
 
-/** The files an artifact folder may hold (ours or MLC's): configs, weight shards, tokenizer files. */
+/** The files an artifact folder may hold (ours or MLC's): configs, weight shards, tokenizer files, and the GGUF `convert --gguf` adds. */
 const ARTIFACT_FILE =
-  /^(mlc-chat-config\.json|tensor-cache\.json|ndarray-cache\.json|params_shard_\d+\.bin|tokenizer\.model|tokenizer\.json|tokenizer_config\.json|vocab\.json|merges\.txt|added_tokens\.json|special_tokens_map\.json)$/;
+  /^(mlc-chat-config\.json|tensor-cache\.json|ndarray-cache\.json|params_shard_\d+\.bin|tokenizer\.model|tokenizer\.json|tokenizer_config\.json|vocab\.json|merges\.txt|added_tokens\.json|special_tokens_map\.json|model(-\d{5}-of-\d{5})?\.gguf)$/;
 
 /** `path` made absolute with every symlink resolved, also when its last parts do not exist yet. */
 export function realPath(path: string): string {

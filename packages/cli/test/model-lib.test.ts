@@ -4,9 +4,10 @@
  * order) against those real ones, and `webchuan check-lib` on our converter's output for the
  * PyTorch-made tiny Baichuan checkpoint — a match, and mismatches that name their first difference.
  *
- * No Baichuan library exists here (compiling one needs mlc_llm + TVM + Emscripten, see wasm-build/),
- * so the matching Baichuan library is the parameter list built from our own specs, embedded in a
- * small wasm module of ours the way mlc_llm embeds it (a JSON string in a data segment).
+ * Here the matching Baichuan library is the parameter list built from our own specs, embedded in a
+ * small wasm module of ours the way mlc_llm embeds it (a JSON string in a data segment), so these
+ * cases need no compiler; real Baichuan libraries compiled by TVM (`webchuan compile-lib`) are
+ * checked in compile-lib.test.ts and run in packages/sdk/test/webllm-tvm.browser.test.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';

@@ -5,6 +5,7 @@
 
 export type WebchuanErrorCode =
   | 'webgpu-unavailable'
+  | 'cpu-unavailable'
   | 'model-not-found'
   | 'bad-artifact'
   | 'integrity'
@@ -94,6 +95,22 @@ export class WebGPUUnavailableError extends WebchuanError {
   override name = 'WebGPUUnavailableError';
   constructor(message: string) {
     super('webgpu-unavailable', message);
+  }
+}
+
+/**
+ * The CPU path (llama.cpp in WebAssembly) cannot run here: the browser lacks a WebAssembly feature
+ * every build needs (SIMD, exception handling), or the model does not fit llama.cpp's wasm memory
+ * (`neededBytes` against `limitBytes`; 0 when the problem is not memory).
+ */
+export class CpuUnavailableError extends WebchuanError {
+  override name = 'CpuUnavailableError';
+  constructor(
+    message: string,
+    readonly neededBytes = 0,
+    readonly limitBytes = 0,
+  ) {
+    super('cpu-unavailable', message);
   }
 }
 
@@ -219,6 +236,7 @@ export function serializeError(error: unknown): SerializedError {
 
 const ERROR_CLASSES: Record<WebchuanErrorCode, abstract new (...args: never[]) => WebchuanError> = {
   'webgpu-unavailable': WebGPUUnavailableError,
+  'cpu-unavailable': CpuUnavailableError,
   'model-not-found': ModelNotFoundError,
   'bad-artifact': BadArtifactError,
   integrity: IntegrityError,

@@ -28,9 +28,12 @@ export {
   isSoftwareAdapter,
   softwareSecondsPerToken,
   type AdapterFacts,
+  type CpuFacts,
   type DeviceFacts,
   type DeviceVerdict,
   type ModelFacts,
 } from './engine/device-fit.js';
+export { cpuCapabilities, type CpuCapabilities } from './cpu/capabilities.js';
+export { probeCpuBytesPerSecond, cpuSecondsPerToken } from './cpu/probe.js';
 export { BAICHUAN_7B, type ModelConfig } from './model/config.js';
 export { buildChatConfig, type ChatConfigJson } from './model/artifact.js';

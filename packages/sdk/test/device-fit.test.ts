@@ -4,7 +4,7 @@
  * numbers exactly when a load would be refused.
  */
 import { describe, expect, it } from 'vitest';
-import { deviceVerdict, isSoftwareAdapter, softwareSecondsPerToken, type AdapterFacts } from '../src/engine/device-fit.js';
+import { deviceVerdict, isSoftwareAdapter, softwareSecondsPerToken, type AdapterFacts, type CpuFacts } from '../src/engine/device-fit.js';
 import { engineFit } from '../src/engine/requirements.js';
 import { buildChatConfig } from '../src/model/artifact.js';
 import { BAICHUAN_7B } from '../src/model/config.js';
@@ -114,5 +114,39 @@ describe('deviceVerdict', () => {
     // A cached size that is no number counts as nothing cached (the storage check errs on the safe side).
     const v = deviceVerdict({ ...model, cachedBytes: Number.NaN }, { adapter: desktop, storage: { quota: 5 * GB, usage: 2 * GB } });
     expect(v.kind).toBe('does-not-fit');
+  });
+
+  describe("with the CPU path's facts (backend 'auto')", () => {
+    const cpu: CpuFacts = { wasm: true, memory64: true, jspi: true, threads: false, cores: 2, probeBytesPerSecond: 2e9 };
+    const poetry = { chatConfig: buildChatConfig({ ...BAICHUAN_7B, hiddenSize: 256, intermediateSize: 704, numLayers: 4, numHeads: 4, numKvHeads: 4, headDim: 64, vocabSize: 5000, contextWindow: 512 }, 'q4f16_1', { tokenizerFiles: [] }), downloadBytes: 3.6e6 };
+
+    it('keeps a hardware GPU that holds the model on WebGPU', () => {
+      expect(deviceVerdict(model, { adapter: desktop, cpu }).path).toBe('webgpu');
+    });
+
+    it('sends no WebGPU and a software adapter to the CPU path, with a speed from the probe', () => {
+      for (const adapter of [undefined, null, swiftshader]) {
+        const v = deviceVerdict(poetry, { adapter, cpu });
+        expect(v.kind).toBe('cpu');
+        if (v.kind !== 'cpu') return;
+        expect(v.path).toBe('cpu');
+        expect(v.summary).toMatch(/^Runs on the CPU \(llama\.cpp, 1 thread\) because (no WebGPU here|the only GPU here is a software one): expect about \d+ tokens\/s\.$/);
+      }
+      const slow = deviceVerdict(poetry, { adapter: undefined, cpu: { ...cpu, probeBytesPerSecond: 1e9 } });
+      const fast = deviceVerdict(poetry, { adapter: undefined, cpu });
+      expect(slow.kind === 'cpu' && fast.kind === 'cpu' && fast.tokensPerSecond / slow.tokensPerSecond).toBeCloseTo(2, 5);
+      const threaded = deviceVerdict(poetry, { adapter: undefined, cpu: { ...cpu, threads: true, cores: 8 } });
+      expect(threaded.kind === 'cpu' && threaded.threads).toBe(4);
+      // The WebGPU engine alone, when asked for: a software GPU stays a software GPU.
+      expect(deviceVerdict(poetry, { adapter: swiftshader, cpu }, { backend: 'webchuan' }).kind).toBe('software');
+    });
+
+    it('says when neither path can hold the model, with the CPU\'s numbers', () => {
+      const v = deviceVerdict(model, { adapter: undefined, cpu });
+      expect(v.kind).toBe('does-not-fit');
+      expect(v.path).toBeNull();
+      expect(v.summary).toMatch(/^Does not fit: on the CPU, it needs [\d.]+ GB even with a context window of 256 tokens \([\d.]+ GB of weights.*llama\.cpp's wasm memory holds 4\.3 GB/);
+      expect(deviceVerdict(poetry, { adapter: undefined, cpu: { ...cpu, wasm: false } }).summary).toMatch(/SIMD or exception handling/);
+    });
   });
 });
