@@ -314,19 +314,22 @@ describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
     expect(await page.locator('#eval-average').textContent()).toBe(`${(100 * summary.macroAccuracy).toFixed(1)} %`);
   }, 400_000);
 
-  it('compares engines: webchuan\'s row has its figures and text, WebLLM\'s says what it needs', async () => {
+  it('compares the engines this page can run: WebGPU and the CPU path, each with its figures and the same text (WebLLM only with a library)', async () => {
     await page.locator('#compare-tokens').fill('4');
     await page.locator('#compare-form button[type="submit"]').click();
     const rows = page.locator('#compare-results tbody tr');
     await expect.poll(() => rows.count(), { timeout: 60_000 }).toBe(2);
     await page.waitForFunction(() => !document.querySelector<HTMLButtonElement>('#compare-form button[type="submit"]')!.disabled, null, { timeout: 120_000 });
     const cells = async (i: number) => rows.nth(i).locator('td').allTextContents();
-    const ours = await cells(0);
-    expect(ours[0]).toContain('webchuan');
-    expect(ours[1]).toMatch(/^\d+\.\d\d$/); // prefill tok/s
-    expect(ours[3]).toMatch(/^\d+\.\d\d s$/); // first token
-    expect(ours[4]!.startsWith('李商隐')).toBe(true);
-    expect((await cells(1))[4]).toContain('Give the URL of a WebLLM model library');
+    const [gpu, cpu] = [await cells(0), await cells(1)];
+    expect(gpu[0]).toContain('WebGPU');
+    expect(cpu[0]).toContain('CPU');
+    for (const row of [gpu, cpu]) {
+      expect(row[1]).toMatch(/^\d+\.\d\d$/); // prefill tok/s
+      expect(row[3]).toMatch(/^\d+\.\d\d s$/); // first token
+      expect(row[4]!.startsWith('李商隐')).toBe(true);
+    }
+    await page.locator('#compare-results').screenshot({ path: join(OUTPUT, '05-compare-engines.png') });
   });
 
   it('fits phones, tablets and desktops without horizontal scrolling, in light and dark', async () => {
@@ -391,7 +394,7 @@ describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
       expect(keys, `${wanted} in ${keys.join(' | ')}`).toContain(wanted);
     }
     expect(keys.some((k) => k.startsWith('button "Load Baichuan-7B"'))).toBe(false); // not hosted here: no button
-    expect(keys.some((k) => k.startsWith('button "Run on both engines"'))).toBe(true);
+    expect(keys.some((k) => k.startsWith('button "Run on each engine"'))).toBe(true);
     expect(keys.some((k) => k.startsWith('button "Delete"'))).toBe(true);
     for (const s of seen) {
       expect(s.visible, s.key).toBe(true);
