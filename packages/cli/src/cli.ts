@@ -68,10 +68,11 @@ const USAGE = `webchuan <command> [options]
       each subject (the demo's Evaluate panel takes the same limit). A table on stderr, the JSON summary on stdout
       (or in --out: never inside the model or the dataset; over an existing file only if it is an
       earlier summary, or with --force).
-  gguf <artifact dir> --out <dir> [--type auto|F32|F16|Q8_0|Q4_0] [--split-mb N]
+  gguf <artifact dir> --out <dir> [--type auto|F32|F16|Q8_0|Q4_0] [--split-mb N] [--force]
       Write the artifact as llama.cpp GGUF (model.gguf, or model-0000N-of-0000M.gguf past N MiB, 512):
       the file the browser's CPU path builds in the tab. --type auto (default) is lossless: q0f32 as
-      F32, 4-bit groups repacked bit for bit into Q4_0.
+      F32, 4-bit groups repacked bit for bit into Q4_0. An existing file is replaced only if it is a
+      GGUF file (or with --force); the files are staged beside --out and renamed into place.
   check-lib <model-lib.wasm> <artifact dir>
       Compare the parameters an MLC model library (WebLLM) was compiled for with an artifact's
       tensor-cache.json; exit 1 naming every difference, the first first.
@@ -207,7 +208,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!GGUF_WEIGHT_TYPES.includes(type)) throw new UsageError(`--type must be one of ${GGUF_WEIGHT_TYPES.join(', ')}`);
         const splitMb = o['split-mb'] === undefined ? undefined : int(o['split-mb'], '--split-mb', 512);
         if (splitMb === 0) throw new UsageError('--split-mb must be at least 1');
-        const result = await writeGgufFiles(dir, required(o.out, '--out'), { weightType: type, maxFileBytes: splitMb === undefined ? undefined : splitMb * 1024 * 1024 });
+        const result = await writeGgufFiles(dir, required(o.out, '--out'), { weightType: type, maxFileBytes: splitMb === undefined ? undefined : splitMb * 1024 * 1024, force: o.force === true });
         process.stderr.write(`wrote ${result.files.length} GGUF file(s), ${result.totalBytes} bytes, matrices as ${result.weightType}: ${result.files.join(', ')}\n`);
         return 0;
       }

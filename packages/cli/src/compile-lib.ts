@@ -10,7 +10,7 @@
  * file or a model library (ours to replace), never another file.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,8 @@ import { CHAT_CONFIG_FILE, LEGACY_TENSOR_CACHE_FILE, TENSOR_CACHE_FILE, type Cha
 import { describeModelLibMismatch, modelLibDifferences, readArtifactIndex, readModelLibMetadata } from '../../sdk/src/model/model-lib.js';
 import { BadArtifactError, OutputPathError } from '../../sdk/src/errors.js';
 import { directorySource } from './fs-source.js';
+import { removeIfInterrupted } from './interrupt.js';
+import { makeStagingFolder } from './output-dir.js';
 
 /** What wasm-build/tvm/compile_lib.py compiles. */
 export const COMPILABLE = { modelTypes: ['baichuan'], quantizations: ['q0f32', 'q4f32_1', 'q4f16_1'] } as const;
@@ -78,6 +80,7 @@ export function checkLibOutput(out: string): void {
     if (!existsSync(dirname(resolve(out)))) throw new OutputPathError(out, `its folder ${dirname(resolve(out))} does not exist`);
     return;
   }
+  if (lstatSync(out).isSymbolicLink()) throw new OutputPathError(out, 'is a symbolic link: refusing to replace it; give the path of the file itself, or a new one');
   if (!statSync(out).isFile()) throw new OutputPathError(out, 'is not a file');
   try {
     readModelLibMetadata(new Uint8Array(readFileSync(out)));
@@ -133,8 +136,12 @@ export async function compileLib(artifactDir: string, options: CompileLibOptions
   const progress = options.onProgress ?? (() => undefined);
 
   const toolchain = await ensureToolchain(options);
-  // emcc picks what to write by the extension: the partial file must end in .wasm too.
-  const partial = join(dirname(out), `.${basename(out, '.wasm')}.partial-${process.pid}.wasm`);
+  // A marked staging folder beside --out (output-dir.ts): an unpredictable name, removed by any
+  // terminating signal, and by the next run if SIGKILL left it. emcc picks what to write by the
+  // extension: the partial file keeps --out's name, .wasm included.
+  const staging = makeStagingFolder(out);
+  const untrack = removeIfInterrupted(staging);
+  const partial = join(staging, basename(out));
   try {
     await run(join(toolchain, 'venv/bin/python'), [join(WASM_BUILD, 'compile_lib.py'), join(artifactDir, CHAT_CONFIG_FILE), partial, toolchain, ...(options.quick ? ['--quick'] : [])], progress);
     let checkedParams: number | undefined;
@@ -145,9 +152,11 @@ export async function compileLib(artifactDir: string, options: CompileLibOptions
       if (differences.length) throw new BadArtifactError(describeModelLibMismatch(differences, out, artifactDir));
       checkedParams = lib.params.length;
     }
+    checkLibOutput(out); // again: the compilation took minutes
     renameSync(partial, out);
     return { out, bytes: statSync(out).size, seconds: (performance.now() - start) / 1000, checkedParams };
   } finally {
-    rmSync(partial, { force: true });
+    rmSync(staging, { recursive: true, force: true });
+    untrack();
   }
 }

@@ -70,6 +70,39 @@ describe('eval --out', () => {
   });
 });
 
+describe('gguf --out', () => {
+  it("writes GGUF files staged beside --out; replaces its own GGUF, refuses a user's file (unless --force) and a symlink", async () => {
+    const out = join(dir.path, 'gguf-out');
+    const first = await runCli('gguf', model, '--out', out);
+    expect(first.code, first.stderr).toBe(0);
+    expect(readFileSync(join(out, 'model.gguf')).subarray(0, 4).toString('latin1')).toBe('GGUF');
+    const again = await runCli('gguf', model, '--out', out); // ours: replaced without --force
+    expect(again.code, again.stderr).toBe(0);
+    expect(readdirSync(dir.path).filter((f) => f.startsWith('.'))).toEqual([]); // no staging folder left beside it
+
+    const mine = join(dir.path, 'gguf-mine');
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'model.gguf'), 'my own notes, not a GGUF');
+    const refused = await runCli('gguf', model, '--out', mine);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/model\.gguf: exists and is not a GGUF file: refusing to replace it; .*--force/);
+    expect(readFileSync(join(mine, 'model.gguf'), 'utf8')).toBe('my own notes, not a GGUF');
+    const forced = await runCli('gguf', model, '--out', mine, '--force');
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(readFileSync(join(mine, 'model.gguf')).subarray(0, 4).toString('latin1')).toBe('GGUF');
+
+    const linked = join(dir.path, 'gguf-link');
+    mkdirSync(linked);
+    const victim = join(dir.path, 'victim.gguf');
+    writeFileSync(victim, 'GGUF but not ours to follow');
+    symlinkSync(victim, join(linked, 'model.gguf'));
+    const link = await runCli('gguf', model, '--out', linked, '--force');
+    expect(link.code).toBe(1);
+    expect(link.stderr).toMatch(/model\.gguf: is a symbolic link/);
+    expect(readFileSync(victim, 'utf8')).toBe('GGUF but not ours to follow');
+  });
+});
+
 describe('writeOutputFile', () => {
   const options = (force = false): OutputFileOptions => ({ inputs: [model, data], isOurs: (t) => jsonObjectWith(t, ['protocol', 'subjects']), ours: 'a webchuan eval summary', force });
 
