@@ -109,11 +109,19 @@ export type WorkerCompletionRequest = Omit<CompletionCreateParams, 'signal' | 's
 export type WorkerKind = 'shared' | 'dedicated' | 'dedicated-cross-origin';
 
 /**
- * Which engine runs a model: `'webchuan'`, our own WebGPU kernels (Baichuan/LLaMA artifacts), or
- * `'webllm'`, `@mlc-ai/web-llm` running a model library compiled by MLC (enabled by
- * `import 'webchuan/webllm'`).
+ * Which engine runs a model: `'webchuan'`, our own WebGPU kernels (Baichuan/LLaMA artifacts);
+ * `'cpu'`, llama.cpp compiled to WebAssembly (`@wllama/wllama`) on the same artifacts, for browsers
+ * without WebGPU or with only a software one; or `'webllm'`, `@mlc-ai/web-llm` running a model
+ * library compiled by MLC (enabled by `import 'webchuan/webllm'`).
  */
-export type BackendName = 'webchuan' | 'webllm';
+export type BackendName = 'webchuan' | 'cpu' | 'webllm';
+
+/**
+ * What a page asks for: a backend by name, or `'auto'` (the default): our WebGPU engine on a hardware
+ * GPU that can hold the model, the CPU path where there is no WebGPU, only a software adapter, or a
+ * GPU too small for the model.
+ */
+export type BackendChoice = BackendName | 'auto';
 
 /** How a model is loaded. */
 export interface LoadOptions {
@@ -135,6 +143,8 @@ export interface LoadOptions {
    * when a request first needs it (the load resolves sooner; the first requests wait for their compiles).
    */
   warm?: boolean;
+  /** CPU path only: threads for llama.cpp where the page is cross-origin isolated (default: half the logical cores). */
+  threads?: number;
 }
 
 /** webchuan only: the kernel set a model runs, and where the choice came from. */
@@ -163,8 +173,11 @@ export interface ModelInfo {
   quantization: string;
   contextWindow: number;
   vocabSize: number;
+  /** GPU memory the model takes (0 on the CPU path). */
   gpuBytes: number;
   adapter: { vendor: string; architecture: string; description: string; features: string[] };
   /** webchuan only: the kernel set the model runs. */
   kernels?: ModelKernels;
+  /** On the CPU path: llama.cpp's threads, which wasm build runs, and the GGUF the tab built from the artifact. */
+  cpu?: { threads: number; build: 'memory64' | 'compat'; ggufBytes: number; ggufBuildMs: number };
 }

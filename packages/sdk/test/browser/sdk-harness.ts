@@ -4,7 +4,7 @@
  * `fast` kernels, each pipeline compiled when first used, unless a test asks otherwise: these tests
  * are about the API, and compiling every pipeline ahead would only make each load slower here.
  */
-import { createEngine, WebchuanError, type CompletionCreateParams, type CreateEngineOptions, type Engine } from 'webchuan';
+import { createEngine, probeCpuBytesPerSecond, WebchuanError, type BackendChoice, type CompletionCreateParams, type CreateEngineOptions, type Engine } from 'webchuan';
 
 const LAZY_FAST: Pick<CreateEngineOptions, 'kernels' | 'warm'> = { kernels: 'fast', warm: false };
 
@@ -27,19 +27,25 @@ const engines = new Map<string, Engine>();
 let engine: Engine | undefined;
 
 const sdk = {
+  /**
+   * Starts an engine; the tests of the WebGPU engine name it (`auto` would pick the CPU path on SwiftShader).
+   * `load` sets the WebGPU engine's kernels and when they compile (default: `fast`, each at first use).
+   */
   async start(
     model: string,
     shared: boolean,
     contextWindow?: number,
     name = 'default',
+    backend: BackendChoice = 'webchuan',
+    threads?: number,
     load: Pick<CreateEngineOptions, 'kernels' | 'warm'> = LAZY_FAST,
-  ): Promise<{ error?: ErrorInfo; progressEvents: number; url?: string; kernels?: Engine['model']['kernels'] }> {
+  ): Promise<{ error?: ErrorInfo; progressEvents: number; url?: string; backend?: string; kind?: string; info?: unknown; kernels?: Engine['model']['kernels'] }> {
     let progressEvents = 0;
     try {
-      const started = await createEngine({ model, shared, contextWindow, ...load, onProgress: () => progressEvents++ });
+      const started = await createEngine({ model, shared, contextWindow, backend, threads, ...load, onProgress: () => progressEvents++ });
       engines.set(name, started);
       if (name === 'default') engine = started;
-      return { progressEvents, url: started.model.url, kernels: started.model.kernels };
+      return { progressEvents, url: started.model.url, backend: started.backend, kind: started.workerKind, info: started.model, kernels: started.model.kernels };
     } catch (e) {
       return { error: describe(e), progressEvents };
     }
@@ -66,9 +72,9 @@ const sdk = {
     return answers;
   },
 
-  timed: async (params: Omit<CompletionCreateParams, 'signal' | 'stream'>) => {
+  timed: async (params: Omit<CompletionCreateParams, 'signal' | 'stream'>, name = 'default') => {
     const t0 = performance.now();
-    const r = await sdk.complete(params);
+    const r = await sdk.complete(params, name);
     return { ...r, ms: performance.now() - t0 };
   },
 
@@ -107,6 +113,14 @@ const sdk = {
   },
 
   tokenize: (text: string) => engine!.tokenizer.encode(text),
+  probe: () => probeCpuBytesPerSecond(),
+  isolated: () => globalThis.crossOriginIsolated === true,
+  /** Stops using a named engine (its worker ends once nothing holds it). */
+  async close(name = 'default') {
+    await engines.get(name)?.dispose();
+    engines.delete(name);
+    if (name === 'default') engine = undefined;
+  },
   cacheList: () => [...engines.values()][0]!.cache.list(),
   loseDevice: () => engine!.loseDeviceForTesting(),
   dispose: () => engine?.dispose(),
