@@ -60,6 +60,7 @@ async function firstGhost(page: Page, open: () => Promise<unknown>) {
   const status = await page.evaluate(() => (document.querySelector('baichuan-status')!.shadowRoot! as unknown as HTMLElement).textContent!.replace(/\s+/g, ' ').trim());
   await page.waitForFunction(() => !(document.querySelector('baichuan-completion#inline') as unknown as { running: boolean }).running, null, { timeout: 600_000 });
   const ghost = await page.evaluate(() => (document.querySelector('baichuan-completion#inline') as unknown as { ghost: string }).ghost);
+  const figures = await page.locator('baichuan-completion#inline .usage').textContent();
   const phases = await page.evaluate(() => (window as unknown as { __phases: Record<string, number> }).__phases);
   return {
     page_load_ms: Math.round(loaded),
@@ -70,6 +71,8 @@ async function firstGhost(page: Page, open: () => Promise<unknown>) {
     phases_ms: phases,
     status,
     ghost,
+    /** The figures the page shows under the first suggestion. */
+    figures,
     shard_requests: server.log.filter((p) => p.endsWith('.bin')).length,
   };
 }
@@ -78,7 +81,8 @@ try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } }); // empty profile
   await context.addInitScript(WATCH_PHASES);
   const page = await context.newPage();
-  const cold = await firstGhost(page, () => page.goto(`${server.origin}/`, { waitUntil: 'load' }));
+  // The WebGPU engine, as on a visitor's GPU: 'auto' would take the CPU path on this software adapter.
+  const cold = await firstGhost(page, () => page.goto(`${server.origin}/?backend=webchuan`, { waitUntil: 'load' }));
   const reload = await firstGhost(page, () => page.reload({ waitUntil: 'load' }));
   const adapter = await page.evaluate(async () => {
     const a = await navigator.gpu?.requestAdapter();

@@ -102,7 +102,7 @@ describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
     await server?.close();
   });
 
-  it('explains on a first visit what is stored where, and shows download progress, then ready', async () => {
+  it('explains on a first visit what is stored where, and shows download progress, then the GPU kernels being prepared, then ready', async () => {
     server.trickle = 4096; // ~80 KB/s: slow enough to see
     // This page runs the WebGPU engine (on SwiftShader here), as a GPU-equipped visitor's would; 'auto'
     // would take the CPU path on a software adapter, which the test without WebGPU below walks through.
@@ -119,6 +119,11 @@ describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
     expect(await statusText(page)).toMatch(/Downloading the model [\d.]+ KB \/ 3\.6 MB/);
     await shot(page, '01-first-visit-downloading');
     server.trickle = 0;
+    // The weights are on the GPU; the kernels of the first reply are still being timed and compiled
+    // (tens of seconds on a software GPU): the status says so, in words, with a count.
+    await page.waitForFunction(() => /of \d+ compiled/.test(document.querySelector('baichuan-status')?.shadowRoot?.querySelector('[data-phase="preparing"]')?.textContent ?? ''), null, { timeout: 120_000, polling: 50 });
+    expect(await statusText(page)).toMatch(/^Preparing GPU kernels for the first reply: \d+ of \d+ compiled…$/);
+    await shot(page, '01-first-visit-preparing-kernels');
     await ready(page);
     expect(await statusText(page)).toContain('Ready');
     // Dismissed once, it stays dismissed.
@@ -130,6 +135,9 @@ describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
     // Ready → one suggestion for the pre-filled text, with nobody typing.
     await page.waitForFunction(() => (document.querySelector('baichuan-completion#inline') as unknown as { ghost: string; running: boolean }).ghost.length > 0, null, { timeout: 60_000 });
     expect((await ghost(page)).startsWith('李商隐')).toBe(true);
+    // Ready meant ready: the first reply's figures hold no wait for kernels (they would say so).
+    await page.waitForFunction(() => !(document.querySelector('baichuan-completion#inline') as unknown as { running: boolean }).running);
+    expect(await page.locator('baichuan-completion#inline .usage').textContent()).toMatch(/^\d+ tokens · first token [\d.]+ s · prefill/);
     for (const v of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
       await page.setViewportSize(v);
       await page.evaluate(() => window.scrollTo(0, 0));
@@ -235,7 +243,8 @@ describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
     // The author, then the poem (the model recites 83 % of 唐诗三百首's first lines; 春晓 is one).
     expect(reply.startsWith('孟浩然\n春眠不觉晓，处处闻啼鸟。')).toBe(true);
     expect(reply).not.toContain('->'); // stopped before another poem's title line
-    expect(await chat.locator('li.assistant .usage').first().textContent()).toMatch(/^\d+ tokens · first token [\d.]+ s · prefill [\d.]+ tok\/s · decode [\d.]+ tok\/s$/);
+    // A prompt size still compiling in the background after "ready" would be waited for, and said.
+    expect(await chat.locator('li.assistant .usage').first().textContent()).toMatch(/^\d+ tokens · first token [\d.]+ s( \([\d.]+ s of it preparing GPU kernels, once\))? · prefill [\d.]+ tok\/s · decode [\d.]+ tok\/s$/);
     expect(await page.locator('#speed').count()).toBe(0); // no page-level "Last run" line any more
     await chat.screenshot({ path: join(OUTPUT, '04-chat-finished.png') });
 

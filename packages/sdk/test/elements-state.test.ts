@@ -10,6 +10,8 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError, NetworkError } from '../src/errors.js';
+import { formatUsage } from '../src/elements/usage.js';
+import type { Usage } from '../src/client/protocol.js';
 import { INITIAL_STATE, nextState, phaseLabel, type EngineState } from '../src/elements/engine-state.js';
 import { EngineSubscription, type StateSource } from '../src/elements/engine-subscription.js';
 import { modelId } from '../src/model/identity.js';
@@ -44,9 +46,9 @@ describe('engine state', () => {
     const kernels = (stage: 'measuring' | 'compiling' | 'warming', done: number, total: number) => ({ ...progress(100, 100, 100), kernels: { stage, done, total } });
     const measuring = run({ type: 'progress', progress: progress(100, 100, 100) }, { type: 'progress', progress: kernels('measuring', 0, 1) });
     expect(measuring.phase).toBe('preparing');
-    expect(phaseLabel(measuring)).toMatch(/timing the GPU kernels/);
+    expect(phaseLabel(measuring)).toMatch(/Preparing GPU kernels: timing which run fastest on this device \(first visit only\)/);
     const compiling = nextState(measuring, { type: 'progress', progress: kernels('compiling', 3, 27) });
-    expect(phaseLabel(compiling)).toMatch(/compiling GPU kernels \(3 of 27\)/);
+    expect(phaseLabel(compiling)).toMatch(/Preparing GPU kernels for the first reply: 3 of 27 compiled/);
     expect(phaseLabel(nextState(compiling, { type: 'ready' }))).toBe('Ready (loaded from the cache)');
   });
 
@@ -164,5 +166,22 @@ describe('engineFor', () => {
     expect(engineFor('../m')).toBe(engineFor('https://example.org/m'));
     expect(engineFor('/m').url).toBe('https://example.org/m/');
     for (const bad of ['', 'javascript:alert(1)', 'data:,x']) expect(() => engineFor(bad)).toThrow(InvalidRequestError);
+  });
+});
+
+describe('the figures under a reply', () => {
+  const usage = (extra: Partial<Usage['extra']>): Usage => ({
+    prompt_tokens: 12,
+    completion_tokens: 8,
+    total_tokens: 20,
+    prompt_tokens_details: { cached_tokens: 0 },
+    extra: { prefill_tokens_per_s: 40, decode_tokens_per_s: 5, time_to_first_token_s: 0.3, ...extra },
+  });
+
+  it('say how much of the first token went to preparing GPU kernels, and only when a request waited for them', () => {
+    expect(formatUsage(usage({}))).toBe('8 tokens · first token 0.30 s · prefill 40.0 tok/s · decode 5.0 tok/s');
+    expect(formatUsage(usage({ time_to_first_token_s: 21.3, gpu_kernel_prepare_s: 20.96 }))).toBe(
+      '8 tokens · first token 21.30 s (21.0 s of it preparing GPU kernels, once) · prefill 40.0 tok/s · decode 5.0 tok/s',
+    );
   });
 });

@@ -139,7 +139,7 @@ export class Engine {
     const onProgress = options.onProgress ? proxy(options.onProgress) : undefined;
     // Relative URLs are the page's: the worker lives elsewhere, so it gets them absolute.
     const modelLib = options.modelLib === undefined ? undefined : new URL(options.modelLib, pageUrl()).href;
-    this.model = await this.service.load(id, { contextWindow: options.contextWindow, modelLib, threads: options.threads, kernels: options.kernels, warm: options.warm }, onProgress);
+    this.model = await this.service.load(id, { contextWindow: options.contextWindow, modelLib, threads: options.threads, kernels: options.kernels, warm: options.warm, firstPromptTokens: options.firstPromptTokens }, onProgress);
     if (previous && previous !== id) await this.service.unload(previous);
     return this.model;
   }

@@ -33,6 +33,12 @@ export interface Usage {
     prefill_tokens_per_s: number;
     decode_tokens_per_s: number;
     time_to_first_token_s: number;
+    /**
+     * WebGPU engine: seconds of this request spent waiting for GPU kernels to compile (the first use
+     * of a prompt size not prepared before "ready"); part of time_to_first_token_s, left out of the
+     * two speeds. Absent when there was no such wait.
+     */
+    gpu_kernel_prepare_s?: number;
   };
 }
 
@@ -143,6 +149,12 @@ export interface LoadOptions {
    * when a request first needs it (the load resolves sooner; the first requests wait for their compiles).
    */
   warm?: boolean;
+  /**
+   * webchuan only, with `warm`: the prompt length (tokens) the first request will have, whose
+   * pipelines are compiled before "ready" with the decode step's (default 16); other sizes compile
+   * right after, in the background.
+   */
+  firstPromptTokens?: number;
   /** CPU path only: threads for llama.cpp where the page is cross-origin isolated (default: half the logical cores). */
   threads?: number;
 }

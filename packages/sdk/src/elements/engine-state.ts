@@ -77,9 +77,11 @@ export function phaseLabel(state: EngineState): string {
       return 'Loading onto the GPU…';
     case 'preparing': {
       const k = p?.kernels;
-      if (k?.stage === 'measuring') return 'Preparing the first reply: timing the GPU kernels…';
-      if (k?.stage === 'compiling' && k.total > 0) return `Preparing the first reply: compiling GPU kernels (${k.done} of ${k.total})…`;
-      return 'Preparing the first reply…';
+      // A visitor sees a pause before the first reply: say what it is and that it is not every time.
+      if (k?.stage === 'measuring') return 'Preparing GPU kernels: timing which run fastest on this device (first visit only)…';
+      if (k?.stage === 'compiling' && k.total > 0) return `Preparing GPU kernels for the first reply: ${k.done} of ${k.total} compiled…`;
+      if (k?.stage === 'warming') return 'Preparing GPU kernels for the first reply: running each once…';
+      return 'Preparing GPU kernels for the first reply…';
     }
     case 'ready':
       return p && p.totalBytes > 0 && p.cachedBytes >= p.totalBytes ? 'Ready (loaded from the cache)' : 'Ready';

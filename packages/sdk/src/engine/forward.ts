@@ -150,6 +150,25 @@ export function distinctStepSizes(steps: readonly { dispatches: Dispatch[] }[], 
   return sizes;
 }
 
+/**
+ * What a typical first request runs, when the page does not say (LoadOptions.firstPromptTokens): a
+ * prompt of this many tokens, then decode steps. A chat turn or a sentence to complete is 9–16
+ * tokens, and with the GEMM prefill one pipeline set serves every prompt of 9–16 tokens.
+ */
+export const TYPICAL_FIRST_PROMPT_TOKENS = 16;
+
+/**
+ * The step sizes a first request of `promptTokens` tokens runs: its prompt (in chunks of at most
+ * `maxBatchTokens`) and the one-token decode step. What a load compiles and runs before "ready";
+ * every other size compiles after it (ForwardPass.prepare()).
+ */
+export function firstRequestStepSizes(maxBatchTokens: number, promptTokens = TYPICAL_FIRST_PROMPT_TOKENS): number[] {
+  const prompt = Math.max(1, Math.floor(promptTokens));
+  const sizes = new Set([1, Math.min(prompt, maxBatchTokens)]);
+  if (prompt > maxBatchTokens && prompt % maxBatchTokens > 0) sizes.add(prompt % maxBatchTokens);
+  return [...sizes];
+}
+
 /** The dispatches of `steps` that a step of `shape` runs. */
 export function activeDispatches(steps: readonly { dispatches: Dispatch[] }[], shape: StepShape): Dispatch[] {
   return steps.flatMap(({ dispatches }) => dispatches.filter((d) => !d.when || d.when(shape)));
@@ -191,6 +210,13 @@ export class ForwardPass {
   private readonly logitsRead: GPUBuffer;
   private readonly argmax: Dispatch;
   private allLogits?: { buffer: GPUBuffer; read: GPUBuffer; head: Compiled[] };
+  /** Step kinds (token count, output) whose pipelines are all compiled: recorded without looking. */
+  private readonly compiledSteps = new Set<string>();
+  /**
+   * Milliseconds steps have waited for pipelines not compiled yet (a size nobody prepared, or one
+   * still compiling after "ready"): the part of a request's time that was GPU kernel preparation.
+   */
+  compileWaitMs = 0;
   private processor?: { params: GPUBuffer; list: GPUBuffer; capacity: number; dispatch: Dispatch };
 
   constructor(
@@ -283,8 +309,9 @@ export class ForwardPass {
 
   /**
    * Compiles ahead (createComputePipelineAsync) every pipeline steps of these sizes use (default:
-   * stepSizes(), all of them), and the logit processor's; they compile at first use otherwise,
-   * blocking the request that needs them.
+   * stepSizes(), all of them), and the logit processor's; a step whose pipelines are not compiled
+   * waits for them (ensureCompiled). A load runs this for the first request's sizes before "ready",
+   * then for all sizes in the background.
    */
   async prepare(sizes: readonly number[] = this.stepSizes(), onProgress?: (p: { stage: 'compiling'; done: number; total: number }) => void): Promise<void> {
     const dispatches = new Map<string, Dispatch>();
@@ -379,7 +406,31 @@ export class ForwardPass {
     return shape;
   }
 
+  /**
+   * Waits until every pipeline a step of `shape` with `output` records is compiled: those compiled
+   * ahead are there; one still compiling (after "ready") is awaited rather than compiled twice; one
+   * nobody prepared compiles now. The time counts in compileWaitMs.
+   */
+  private async ensureCompiled(shape: StepShape, output: StepOutput | 'none', adjust?: LogitAdjustments): Promise<void> {
+    const key = `${shape.tokens}|${output}`;
+    const processor = adjust && adjust.list.length > 0 ? this.processorFor(adjust.list.length).dispatch : undefined;
+    if (this.compiledSteps.has(key) && (!processor || processor.compiled)) return;
+    const needed = activeDispatches(this.body, shape);
+    if (output === 'all-logits') needed.push(...activeDispatches(this.allLogitsHead().head, shape));
+    else if (output !== 'none') needed.push(...activeDispatches(this.lastTokenHead, lastToken(shape)));
+    if (output === 'argmax') needed.push(this.argmax);
+    if (processor) needed.push(processor);
+    const missing = new Map(needed.filter((d) => !d.compiled).map((d) => [d.pipelineKey, d]));
+    if (missing.size > 0) {
+      const t0 = performance.now();
+      await Promise.all([...missing.values()].map((d) => d.prepare(true)));
+      this.compileWaitMs += performance.now() - t0;
+    }
+    this.compiledSteps.add(key);
+  }
+
   private async runChunk(tokens: number[], startPos: number, output: StepOutput | 'none', adjust?: LogitAdjustments): Promise<number | Float32Array> {
+    await this.ensureCompiled({ tokens: tokens.length, startPos }, output, adjust);
     const shape = this.begin(tokens, startPos);
     const V = this.config.vocabSize;
     const encoder = this.device.createCommandEncoder({ label: `forward ${shape.tokens}@${startPos}` });

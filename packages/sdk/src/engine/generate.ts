@@ -31,6 +31,11 @@ export interface GenerateResult {
   /** Time to the first token: the prefill and its readback. */
   prefillMs: number;
   decodeMs: number;
+  /**
+   * Of prefillMs and decodeMs, the time spent waiting for GPU pipelines to compile (the first use of
+   * a step size whose kernels were not compiled before "ready"): 0 on a warmed load's first request.
+   */
+  compileMs: { prefill: number; decode: number };
   /** The tokens whose keys and values the KV cache now holds, at positions 0…: reusable by the next request. */
   kvTokens: number[];
   /** log p(chosen token) under the adjusted logits, when `logprobs` was asked for. */
@@ -48,6 +53,7 @@ export async function generate(forward: ForwardPass, prompt: readonly number[], 
   const context = [...prompt];
   const ids: number[] = [];
   const t0 = performance.now();
+  const compiled0 = forward.compileWaitMs;
   const tokenLogprobs: number[] | undefined = options.logprobs ? [] : undefined;
   const step = async (tokens: readonly number[], pos: number): Promise<number> => {
     const adjust = { list: adjustments(options, context, ids), params: options };
@@ -67,6 +73,7 @@ export async function generate(forward: ForwardPass, prompt: readonly number[], 
     kvTokens.push(...prompt.slice(cached));
   }
   const prefillMs = performance.now() - t0;
+  const compiled1 = forward.compileWaitMs;
   const t1 = performance.now();
   let pos = prompt.length;
   while (ids.length < options.maxTokens) {
@@ -96,6 +103,7 @@ export async function generate(forward: ForwardPass, prompt: readonly number[], 
     cachedTokens: cached,
     prefillMs,
     decodeMs: performance.now() - t1,
+    compileMs: { prefill: compiled1 - compiled0, decode: forward.compileWaitMs - compiled1 },
     kvTokens,
     tokenLogprobs: tokenLogprobs?.slice(0, ids.length),
   };

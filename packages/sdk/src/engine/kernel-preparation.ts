@@ -1,12 +1,12 @@
 /**
  * The kernels of one load, prepared while the weights are still on their way: which kernel set to
  * run (`auto` measures it once per adapter, model shape and engine, then reuses the stored record)
- * and its pipelines compiled ahead into the KernelCache the forward pass will use, so that the first
- * request after "ready" compiles nothing.
+ * and the pipelines of the first request's step sizes compiled ahead into the KernelCache the forward
+ * pass will use, so that the first request after "ready" compiles nothing.
  *
  *   const prep = new KernelPreparation(device, { config, quantization, kvDtype, contextWindow, maxBatchTokens, store });
  *   const { choice } = await prep.choose();   // measures, or reads the record (during the download)
- *   await prep.compile(choice);                // createComputePipelineAsync for every step size
+ *   await prep.compile(choice, [1, 16]);       // createComputePipelineAsync for the first request's step sizes
  *   new ForwardPass(device, config, weights, { kernels: choice, kernelCache: prep.cache, ... })
  */
 import { KernelCache, type StepShape } from '../gpu/kernel.js';
@@ -156,16 +156,17 @@ export class KernelPreparation {
   }
 
   /**
-   * Compiles ahead (createComputePipelineAsync) every pipeline `choice` uses for every step size of
-   * this load; once per choice, later calls share the work. `onProgress` hears how far it is, from
-   * now on (a load that started compiling during the download listens in once the weights are up).
+   * Compiles ahead (createComputePipelineAsync) every pipeline `choice` uses for steps of these token
+   * counts (default: every distinct size of this load); once per choice and sizes, later calls share
+   * the work. `onProgress` hears how far it is, from now on (a load that started compiling during the
+   * download listens in once the weights are up).
    */
-  compile(choice: KernelChoice, onProgress?: (p: KernelProgress) => void): Promise<void> {
-    const key = JSON.stringify(choice);
+  compile(choice: KernelChoice, sizes?: readonly number[], onProgress?: (p: KernelProgress) => void): Promise<void> {
+    const key = `${JSON.stringify(choice)}|${sizes?.join(',') ?? 'all'}`;
     let compiling = this.compiled.get(key);
     if (!compiling) {
       compiling = { progress: { stage: 'compiling', done: 0, total: 0 }, listeners: new Set(), done: Promise.resolve() };
-      compiling.done = this.compileNow(choice, compiling);
+      compiling.done = this.compileNow(choice, sizes, compiling);
       this.compiled.set(key, compiling);
     }
     if (onProgress) {
@@ -175,10 +176,10 @@ export class KernelPreparation {
     return compiling.done;
   }
 
-  private async compileNow(choice: KernelChoice, compiling: Compiling): Promise<void> {
+  private async compileNow(choice: KernelChoice, only: readonly number[] | undefined, compiling: Compiling): Promise<void> {
     const plan = new ModelSample(this.device, this.cache, this.options, 'none');
     try {
-      const sizes = distinctStepSizes(plan.steps(choice).body, this.options.maxBatchTokens);
+      const sizes = only ?? distinctStepSizes(plan.steps(choice).body, this.options.maxBatchTokens);
       const pipelines = plan.pipelines(choice, sizes);
       const report = (done: number) => {
         compiling.progress = { stage: 'compiling', done, total: pipelines.length };

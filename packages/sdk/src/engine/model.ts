@@ -3,7 +3,7 @@ import { openArtifact, readTensors, type ArtifactInfo, type ArtifactSource, type
 import { GpuWeights } from '../gpu/weights.js';
 import type { KernelPreference } from '../gpu/variants.js';
 import { defaultKvDtype } from '../model/quant.js';
-import { ForwardPass, type ForwardOptions } from './forward.js';
+import { firstRequestStepSizes, ForwardPass, type ForwardOptions } from './forward.js';
 import type { KernelChoiceStore } from './kernel-tuning.js';
 import { KernelPreparation, type KernelProgress, type PreparedKernels } from './kernel-preparation.js';
 
@@ -29,11 +29,15 @@ export interface LoadModelOptions extends Omit<ForwardOptions, 'kernels' | 'kern
   /** How pipelines compile ahead: `async` (default, createComputePipelineAsync) or `blocking` (Node; see KernelCache). */
   compileAhead?: 'async' | 'blocking';
   /**
-   * Compile ahead and run once every pipeline a request can use before returning (default true): the
-   * first request then compiles nothing. False compiles each pipeline at its first dispatch instead
-   * (tests that run a few step sizes, benchmarks that build their own passes).
+   * Compile ahead and run once the pipelines of a first request before returning (default true): its
+   * decode step and a prompt of `firstPromptTokens` tokens; then, unless pipelines compile blocking,
+   * every other step size compiles in the background, and a request that needs one still compiling
+   * waits for it. False compiles each pipeline at its first use instead (tests that run a few step
+   * sizes, benchmarks that build their own passes).
    */
   warm?: boolean;
+  /** The prompt length the first request is expected to have (default TYPICAL_FIRST_PROMPT_TOKENS, 16). */
+  firstPromptTokens?: number;
 }
 
 /** The sizes and precision a load of `info` runs with (loadModel's, and a preparation's started before it). */
@@ -69,39 +73,44 @@ export function prepareKernels(device: GPUDevice, info: ArtifactInfo, options: L
     void preparation.choose().catch(() => undefined); // the load compiles at first use: choose only
     return preparation;
   }
+  const first = firstRequestStepSizes(loadSizes(info, options).maxBatchTokens, options.firstPromptTokens);
   void preparation
     .choose()
-    .then((chosen) => preparation.compile(chosen.choice))
+    .then((chosen) => preparation.compile(chosen.choice, first))
     .catch(() => undefined); // loadModel awaits the same promises and reports their errors
   return preparation;
 }
 
 /**
  * Uploads an artifact's weights to `device` and prepares the forward pass. The kernel choice is made
- * before the upload (measuring, for `auto`, while the GPU has nothing else to do), the pipelines
- * compile during it, and every pipeline has run once before this resolves.
+ * before the upload (measuring, for `auto`, while the GPU has nothing else to do), the first request's
+ * pipelines compile during it and have run once before this resolves; the others compile after.
  */
 export async function loadModel(device: GPUDevice, source: ArtifactSource, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const { info, cache } = await openArtifact(source);
   const sizes = loadSizes(info, options);
   const warm = options.warm !== false;
+  const first = firstRequestStepSizes(sizes.maxBatchTokens, options.firstPromptTokens);
   const preparation = options.preparation ?? kernelPreparation(device, info, options);
   if (!preparation.chosenYet) options.onKernels?.({ stage: 'measuring', done: 0, total: 1 });
   const kernels = await preparation.choose();
   // The pipelines compile while the weights upload (or already did, during the download).
-  const compiling = warm ? preparation.compile(kernels.choice) : Promise.resolve();
+  const compiling = warm ? preparation.compile(kernels.choice, first) : Promise.resolve();
   compiling.catch(() => undefined); // awaited below, after the upload
   const weights = await GpuWeights.upload(device, info.config, options.tensors ?? readTensors(source, cache));
   let forward: ForwardPass | undefined;
   try {
     // Whatever is still compiling now is what the page waits for: report it.
-    if (warm) await preparation.compile(kernels.choice, options.onKernels);
+    if (warm) await preparation.compile(kernels.choice, first, options.onKernels);
     forward = new ForwardPass(device, info.config, weights, { ...options, ...sizes, kernels: kernels.choice, kernelCache: preparation.cache });
     if (warm) {
-      await forward.prepare(undefined, options.onKernels);
+      await forward.prepare(first, options.onKernels);
       options.onKernels?.({ stage: 'warming', done: 0, total: 1 });
-      await forward.warm();
+      await forward.warm(first);
       options.onKernels?.({ stage: 'warming', done: 1, total: 1 });
+      // The other prompt sizes compile now, beside the first requests (createComputePipelineAsync
+      // leaves the thread free); where compiling blocks (Node) each waits for its first use instead.
+      if (options.compileAhead !== 'blocking') forward.prepare().catch(() => undefined);
     }
   } catch (error) {
     forward?.destroy();

@@ -8,8 +8,9 @@
  * The cache compiles each (descriptor, parameters) pair once, with explicit bind group layouts so
  * one bind group serves every pipeline that shares a binding shape (the decode matvec and the
  * prefill GEMM read the same weights through the same bind group). A load compiles ahead, with
- * createComputePipelineAsync (`prepare()`), every pipeline the first request will use; a pipeline
- * nobody prepared compiles on its first dispatch, blocking, and is counted in `compiles.late`.
+ * createComputePipelineAsync (`prepare()`), the pipelines the first request will use, and the rest
+ * after "ready"; a step whose pipelines are not compiled yet waits for them (`prepare(true)`, counted
+ * in `compiles.late`) before it is recorded.
  */
 
 /** How a kernel sees a binding: read-only storage, read-write storage, or a uniform block. */
@@ -76,8 +77,13 @@ export interface Dispatch {
   encode(pass: GPUComputePassEncoder, step: StepShape, firstWorkgroups?: number): void;
   /** The grid a step dispatches. */
   workgroups(step: StepShape): Grid;
-  /** Compiles the pipeline ahead of its first dispatch (createComputePipelineAsync). */
-  prepare(): Promise<void>;
+  /**
+   * Compiles the pipeline ahead of its first dispatch (createComputePipelineAsync). `needed`: a step
+   * waits for it now (counted in `compiles.late` unless it was compiled already).
+   */
+  prepare(needed?: boolean): Promise<void>;
+  /** True once the pipeline is compiled: recording the dispatch waits for nothing. */
+  readonly compiled: boolean;
 }
 
 /** A pipeline compiled ahead by prepare(), or when first dispatched if nobody prepared it. */
@@ -86,10 +92,14 @@ interface LazyPipeline {
   readonly layoutKey: string;
   readonly key: string;
   get(): GPUComputePipeline;
-  prepare(): Promise<void>;
+  prepare(needed?: boolean): Promise<void>;
+  readonly compiled: boolean;
 }
 
-/** How many pipelines were compiled ahead (prepare) and how many only at their first dispatch. */
+/**
+ * How many pipelines were compiled before any step needed them (`ahead`) and how many a step had to
+ * wait for (`late`: compiled at its first use, or still compiling when it was needed).
+ */
 export interface CompileCounts {
   ahead: number;
   late: number;
@@ -122,9 +132,9 @@ export class Kernel<P, B extends string> {
     return this.compiled.key;
   }
 
-  /** Compiles the pipeline ahead of its first dispatch. */
-  prepare(): Promise<void> {
-    return this.compiled.prepare();
+  /** Compiles the pipeline ahead of its first dispatch (`needed`: a step waits for it now). */
+  prepare(needed?: boolean): Promise<void> {
+    return this.compiled.prepare(needed);
   }
 
   /** A bind group over `buffers`, named as the descriptor names them. */
@@ -159,13 +169,17 @@ export class Kernel<P, B extends string> {
 
   /** This kernel with a bind group made elsewhere (by a kernel of the same layout). */
   with(group: GPUBindGroup, when?: (step: StepShape) => boolean): Dispatch {
+    const pipeline = this.compiled;
     return {
       kernel: this.descriptor.name,
       pipelineKey: this.pipelineKey,
       when,
       encode: (pass, step, firstWorkgroups) => this.encodeWith(pass, group, step, firstWorkgroups),
       workgroups: (step) => this.descriptor.workgroups(this.params, step),
-      prepare: () => this.prepare(),
+      prepare: (needed) => this.prepare(needed),
+      get compiled() {
+        return pipeline.compiled;
+      },
     };
   }
 }
@@ -230,29 +244,35 @@ export class KernelCache {
       });
       let pipeline: GPUComputePipeline | undefined;
       let pending: Promise<void> | undefined;
+      /** A step waited for this pipeline: it counts as late, not ahead. */
+      let waitedFor = false;
       compiled = {
         layout,
         layoutKey,
         key: pipelineKey,
+        get compiled() {
+          return pipeline !== undefined;
+        },
         get() {
           if (!pipeline) {
-            // Nobody prepared it, or its asynchronous compile is still running: compile it now, blocking.
+            // Recorded without prepare(true) (a profile, a test): compile it now, blocking.
             pipeline = device.createComputePipeline(describe());
             counts.late++;
           }
           return pipeline;
         },
-        prepare() {
+        prepare(needed = false) {
           if (pipeline) return Promise.resolve();
+          if (needed) waitedFor = true;
           if (blocking) {
             pipeline = device.createComputePipeline(describe());
-            counts.ahead++;
+            counts[waitedFor ? 'late' : 'ahead']++;
             return Promise.resolve();
           }
           pending ??= device.createComputePipelineAsync(describe()).then((p) => {
             if (!pipeline) {
               pipeline = p;
-              counts.ahead++;
+              counts[waitedFor ? 'late' : 'ahead']++;
             }
           });
           return pending;

@@ -5,6 +5,7 @@
  * failure to load one model leaves every other model's callers untouched.
  */
 import type { Completion, FinishReason, LoadOptions, ModelInfo, ModelKernels, Usage, WorkerCompletionRequest } from '../client/protocol.js';
+import { firstRequestStepSizes } from '../engine/forward.js';
 import { generate } from '../engine/generate.js';
 import type { KernelPreparation, PreparedKernels } from '../engine/kernel-preparation.js';
 import { loadModel, prepareKernels, type LoadedModel } from '../engine/model.js';
@@ -67,7 +68,11 @@ export class ModelEngine implements WorkerEngine {
       this.exclusive(async () => {
         if (this.loaded && key(this.loaded.options) === key(options)) {
           // Loaded lazily before, now asked ready: compile and run what is missing (nothing, if it was warmed).
-          if (options.warm !== false) await this.loaded.model.forward.warm();
+          if (options.warm !== false) {
+            const forward = this.loaded.model.forward;
+            await forward.warm(firstRequestStepSizes(forward.maxBatchTokens, options.firstPromptTokens));
+            forward.prepare().catch(() => undefined); // the other sizes, in the background
+          }
           return this.info();
         }
         return this.loadNow(options, report);
@@ -81,7 +86,7 @@ export class ModelEngine implements WorkerEngine {
     if (!gpu) throw new WebGPUUnavailableError('This browser has no WebGPU (navigator.gpu is missing). Use a recent Chrome, Edge or Safari, or enable WebGPU.');
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new WebGPUUnavailableError('WebGPU is present but no GPU adapter is available (blocklisted GPU or drivers).');
-    const loadOptions = { contextWindow: options.contextWindow, maxBatchTokens: MAX_BATCH_TOKENS, kernels: options.kernels, warm: options.warm, kernelStore: indexedDbChoiceStore() };
+    const loadOptions = { contextWindow: options.contextWindow, maxBatchTokens: MAX_BATCH_TOKENS, kernels: options.kernels, warm: options.warm, firstPromptTokens: options.firstPromptTokens, kernelStore: indexedDbChoiceStore() };
     // Before any shard is fetched: the model must fit this GPU's limits, with numbers if it does not.
     // Then the device and the kernels start at once: `auto` measures and the pipelines compile while
     // the shards download, so that once the weights are on the GPU the model is ready to answer.
@@ -225,7 +230,7 @@ export class ModelEngine implements WorkerEngine {
           finish_reason: finish,
           logprobs: result.tokenLogprobs ? { tokens: result.ids.map((id) => l.tokenizer.idToToken(id)), token_logprobs: result.tokenLogprobs } : null,
         }],
-        usage: usageOf(result.promptTokens, result.ids.length, result.cachedTokens, result.prefillMs, result.decodeMs),
+        usage: usageOf(result.promptTokens, result.ids.length, result.cachedTokens, result.prefillMs, result.decodeMs, result.compileMs),
       };
     } catch (error) {
       l.kvTokens = []; // the cache may hold part of this request: trust none of it
@@ -317,17 +322,22 @@ function modelKernels(k: PreparedKernels): ModelKernels {
   };
 }
 
-function usageOf(prompt: number, completion: number, cached: number, prefillMs: number, decodeMs: number): Usage {
+function usageOf(prompt: number, completion: number, cached: number, prefillMs: number, decodeMs: number, compileMs: { prefill: number; decode: number }): Usage {
   const computed = prompt - cached;
+  const waited = compileMs.prefill + compileMs.decode;
+  // The speeds are the model's: a wait for kernels compiling at their first use is reported apart.
+  const prefillRunMs = prefillMs - compileMs.prefill;
+  const decodeRunMs = decodeMs - compileMs.decode;
   return {
     prompt_tokens: prompt,
     completion_tokens: completion,
     total_tokens: prompt + completion,
     prompt_tokens_details: { cached_tokens: cached },
     extra: {
-      prefill_tokens_per_s: prefillMs > 0 ? (computed / prefillMs) * 1000 : 0,
-      decode_tokens_per_s: completion > 1 && decodeMs > 0 ? ((completion - 1) / decodeMs) * 1000 : 0,
+      prefill_tokens_per_s: prefillRunMs > 0 ? (computed / prefillRunMs) * 1000 : 0,
+      decode_tokens_per_s: completion > 1 && decodeRunMs > 0 ? ((completion - 1) / decodeRunMs) * 1000 : 0,
       time_to_first_token_s: prefillMs / 1000,
+      ...(waited >= 1 ? { gpu_kernel_prepare_s: waited / 1000 } : {}),
     },
   };
 }
