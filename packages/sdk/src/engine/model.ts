@@ -65,7 +65,7 @@ function kernelPreparation(device: GPUDevice, info: ArtifactInfo, options: LoadM
 /**
  * Starts the kernel work of a load of `info` before its weights arrive (a page starts it when the
  * download begins): the choice (`auto` measures, on scratch buffers of the model's shapes) and then,
- * unless `warm: false`, the compilation of every pipeline it needs. Give it to loadModel as `preparation`.
+ * unless `warm: false`, the compilation of the pipelines its first request needs. Give it to loadModel as `preparation`.
  */
 export function prepareKernels(device: GPUDevice, info: ArtifactInfo, options: LoadModelOptions = {}): KernelPreparation {
   const preparation = kernelPreparation(device, info, options);
