@@ -19,6 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveChromium, launchChromium } from '../packages/sdk/test/browser/launch.js';
 import { MARKUP_PIECE, tinyTokenizerPieces } from '../packages/cli/src/tiny-tokenizer.js';
 import { tinyBaichuanConfig, writeRandomModel } from '../packages/cli/src/random-model.js';
+import { compileLib, ensureToolchain } from '../packages/cli/src/compile-lib.js';
+import { canCompileLibs } from '../packages/cli/test/toolchain.js';
 import { serveStatic, type StaticServer } from './static-server.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,6 +32,9 @@ const MARKUP_ID = tinyTokenizerPieces().findIndex((p) => p.piece === MARKUP_PIEC
 /** A tiny random model (with the generated tokenizer that has MARKUP_PIECE), made for this run. */
 const TINY = join(tmpdir(), `webchuan-e2e-tiny-${process.pid}`);
 const TINY_URL = '/test-models/tiny-random/';
+/** The demo model's WebLLM library, compiled for this run by `webchuan compile-lib` (TVM), served beside the demo. */
+const LIBS = join(tmpdir(), `webchuan-e2e-libs-${process.pid}`);
+const POETRY_LIB = 'poetry-q4f32_1-webgpu.wasm';
 const QUIZ_LIMIT = 1;
 const VIEWPORTS = [
   { width: 390, height: 844, name: 'phone' },
@@ -64,7 +69,10 @@ function watch(page: Page, label: string): Page {
 beforeAll(async () => {
   await writeRandomModel(TINY, tinyBaichuanConfig({ vocabSize: tinyTokenizerPieces().length }), 'q4f32_1', 7, 'tiny');
 });
-afterAll(() => rmSync(TINY, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(TINY, { recursive: true, force: true });
+  rmSync(LIBS, { recursive: true, force: true });
+});
 
 describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
   let server: StaticServer;
@@ -73,6 +81,8 @@ describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
   let page: Page;
   /** `webchuan eval` on the same questions, run beside the browser (it takes minutes on SwiftShader). */
   let cli: Promise<{ macroAccuracy: number; subjects: { name: string; accuracy: number; questions: { choice: string }[] }[] }>;
+  /** The demo model's library for WebLLM, compiling beside the browser; undefined where no toolchain can be made. */
+  let library: Promise<unknown> | undefined;
 
   beforeAll(async () => {
     mkdirSync(OUTPUT, { recursive: true });
@@ -92,7 +102,12 @@ describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
       child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(readFileSync(out, 'utf8'))) : reject(new Error(`webchuan eval exited ${code}: ${stderr.slice(-2000)}`))));
     });
     cli.catch(() => undefined); // awaited (and reported) by the test that needs it
-    server = await serveStatic({ '/': DEMO_DIST, [TINY_URL]: TINY, '/sdk/': SDK_DIST });
+    if (canCompileLibs('demo e2e, WebLLM in Compare engines')) {
+      mkdirSync(LIBS, { recursive: true });
+      library = ensureToolchain().then(() => compileLib(join(ROOT, 'models/poetry/q4f32_1'), { out: join(LIBS, POETRY_LIB), quick: true }));
+      library.catch(() => undefined); // awaited (and reported) by the test that needs it
+    }
+    server = await serveStatic({ '/': DEMO_DIST, [TINY_URL]: TINY, '/sdk/': SDK_DIST, '/test-libs/': LIBS });
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = watch(await context.newPage(), 'demo');
@@ -323,23 +338,31 @@ describe.skipIf(!haveChromium())('the demo, as a person uses it', () => {
     expect(await page.locator('#eval-average').textContent()).toBe(`${(100 * summary.macroAccuracy).toFixed(1)} %`);
   }, 400_000);
 
-  it('compares the engines this page can run: WebGPU and the CPU path, each with its figures and the same text (WebLLM only with a library)', async () => {
+  it('compares the engines this page can run: WebGPU, the CPU path and WebLLM on a library compiled for the model, each with its figures and the same text', async () => {
+    // WebLLM is a row only with a library: this run's, compiled by `webchuan compile-lib` from the
+    // demo's own artifact (TVM 0.27, run by the demo's WebLLM 0.2.85).
+    if (library) {
+      await library;
+      await page.locator('#compare-lib').fill(`${server.origin}/test-libs/${POETRY_LIB}`);
+    }
     await page.locator('#compare-tokens').fill('4');
     await page.locator('#compare-form button[type="submit"]').click();
     const rows = page.locator('#compare-results tbody tr');
-    await expect.poll(() => rows.count(), { timeout: 60_000 }).toBe(2);
-    await page.waitForFunction(() => !document.querySelector<HTMLButtonElement>('#compare-form button[type="submit"]')!.disabled, null, { timeout: 120_000 });
-    const cells = async (i: number) => rows.nth(i).locator('td').allTextContents();
-    const [gpu, cpu] = [await cells(0), await cells(1)];
-    expect(gpu[0]).toContain('WebGPU');
-    expect(cpu[0]).toContain('CPU');
-    for (const row of [gpu, cpu]) {
-      expect(row[1]).toMatch(/^\d+\.\d\d$/); // prefill tok/s
-      expect(row[3]).toMatch(/^\d+\.\d\d s$/); // first token
-      expect(row[4]!.startsWith('李商隐')).toBe(true);
+    const engines = library ? 3 : 2;
+    // WebLLM compiles its shader modules when it loads: about a minute on SwiftShader.
+    await expect.poll(() => rows.count(), { timeout: 300_000 }).toBe(engines);
+    await page.waitForFunction(() => !document.querySelector<HTMLButtonElement>('#compare-form button[type="submit"]')!.disabled, null, { timeout: 300_000 });
+    const cells = await Promise.all(Array.from({ length: engines }, (_, i) => rows.nth(i).locator('td').allTextContents()));
+    expect(cells[0]![0]).toContain('WebGPU');
+    expect(cells[1]![0]).toContain('CPU');
+    if (library) expect(cells[2]![0]).toContain('WebLLM');
+    for (const row of cells) {
+      expect(row[1], row[0]).toMatch(/^\d+\.\d\d$/); // prefill tok/s
+      expect(row[3], row[0]).toMatch(/^\d+\.\d\d s$/); // first token
+      expect(row[4]!.startsWith('李商隐'), `${row[0]}: ${row[4]}`).toBe(true);
     }
     await page.locator('#compare-results').screenshot({ path: join(OUTPUT, '05-compare-engines.png') });
-  });
+  }, 900_000);
 
   it('fits phones, tablets and desktops without horizontal scrolling, in light and dark', async () => {
     const widths: Record<string, { scrollWidth: number; clientWidth: number }> = {};

@@ -9,7 +9,7 @@
  * a hidden sibling file and renamed over `--out` only once it compiled and fits. `--out` may name a new
  * file or a model library (ours to replace), never another file.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -25,6 +25,18 @@ import { makeStagingFolder } from './output-dir.js';
 export const COMPILABLE = { modelTypes: ['baichuan'], quantizations: ['q0f32', 'q4f32_1', 'q4f16_1'] } as const;
 
 const WASM_BUILD = resolve(dirname(fileURLToPath(import.meta.url)), '../../../wasm-build/tvm');
+
+/**
+ * What the toolchain needs from the system and cannot make itself (toolchain.sh makes the rest from
+ * PyPI), each named with the Debian package that gives it; empty when everything is there.
+ */
+export function missingToolchainPrerequisites(): string[] {
+  const has = (command: string, args: string[]) => spawnSync(command, args, { stdio: 'ignore' }).status === 0;
+  return [
+    has('python3', ['-m', 'venv', '--help']) ? undefined : 'python3 -m venv (apt-get install python3-venv)',
+    has('emcc', ['--version']) ? undefined : 'emcc (apt-get install emscripten)',
+  ].filter((missing): missing is string => missing !== undefined);
+}
 
 export interface CompileLibOptions {
   /** The library to write; default `<artifact dir>-webgpu.wasm` beside the artifact. */

@@ -7,7 +7,6 @@
  * The compile needs the toolchain (python3-venv, Debian's emscripten, PyPI); without them that case
  * is skipped with a notice, except under CI=true. webllm-tvm.browser.test.ts runs a compiled library.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,17 +14,7 @@ import { BAICHUAN_7B } from '../../sdk/src/model/config.js';
 import { tempDir } from '../../sdk/test/helpers.js';
 import { writeArtifactIndex } from './artifact-index.js';
 import { runCli, startCli } from './cli-run.js';
-
-function toolchainPrerequisites(): boolean {
-  const missing = [
-    spawnSync('python3', ['-m', 'venv', '--help']).status === 0 ? undefined : 'python3 -m venv (apt-get install python3-venv)',
-    spawnSync('emcc', ['--version']).status === 0 ? undefined : 'emcc (apt-get install emscripten)',
-  ].filter(Boolean);
-  if (missing.length === 0) return true;
-  if (process.env['CI'] === 'true') throw new Error(`CI=true but the TVM toolchain cannot be made: no ${missing.join(', no ')}`);
-  console.warn(`[skip] compile-lib: no ${missing.join(', no ')}: the compile case is skipped`);
-  return false;
-}
+import { canCompileLibs } from './toolchain.js';
 
 describe('webchuan compile-lib', () => {
   it('refuses what it cannot compile, naming why, and writes nothing', async () => {
@@ -62,7 +51,7 @@ describe('webchuan compile-lib', () => {
     }
   });
 
-  it.skipIf(!toolchainPrerequisites())("compiles Baichuan-7B's shape (q4f16_1) from the artifact's index, and check-lib passes", async () => {
+  it.skipIf(!canCompileLibs('compile-lib'))("compiles Baichuan-7B's shape (q4f16_1) from the artifact's index, and check-lib passes", async () => {
     const dir = tempDir('webchuan-compile-7b-');
     try {
       const artifact = join(dir.path, 'baichuan-7b-q4f16_1');

@@ -13,7 +13,7 @@
  * without them the file is skipped with a notice, except under CI=true. The first run on a machine
  * makes the toolchain (minutes); then the library compiles in about a minute (`--quick` link).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { extname, join } from 'node:path';
@@ -21,6 +21,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileLib, ensureToolchain } from '../../cli/src/compile-lib.js';
 import { BIN } from '../../cli/test/cli-run.js';
+import { canCompileLibs } from '../../cli/test/toolchain.js';
 import { haveChromium, launchChromium, startHarness, type Harness } from './browser/launch.js';
 import { REPO_ROOT, tempDir } from './helpers.js';
 
@@ -28,17 +29,6 @@ const POETRY = join(REPO_ROOT, 'models/poetry/q4f32_1');
 const SEED_PROMPT = '登鹳雀楼->王之涣\n夜雨寄北->';
 const WEBLLM = join(REPO_ROOT, 'node_modules/web-llm-0.2.85/lib/index.js');
 
-/** What the toolchain needs from the system; a missing piece is named (and fails the run under CI=true). */
-function toolchainPrerequisites(): boolean {
-  const missing = [
-    spawnSync('python3', ['-m', 'venv', '--help']).status === 0 ? undefined : 'python3 -m venv (apt-get install python3-venv)',
-    spawnSync('emcc', ['--version']).status === 0 ? undefined : 'emcc (apt-get install emscripten)',
-  ].filter(Boolean);
-  if (missing.length === 0) return true;
-  if (process.env['CI'] === 'true') throw new Error(`CI=true but the TVM toolchain cannot be made: no ${missing.join(', no ')}`);
-  console.warn(`[skip] webllm-tvm: no ${missing.join(', no ')}: the TVM-compiled library tests are skipped`);
-  return false;
-}
 
 const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
 
@@ -88,7 +78,7 @@ function complete(page: Page, prompt: string, params: Record<string, unknown>): 
   return page.evaluate(([p, o]) => (window as unknown as { complete(p: string, o: unknown): Promise<WebLLMAnswer> }).complete(p, o), [prompt, params] as const);
 }
 
-const ready = haveChromium() && toolchainPrerequisites();
+const ready = haveChromium() && canCompileLibs('webllm-tvm');
 
 describe.skipIf(!ready)('a TVM-compiled Baichuan library on WebLLM 0.2.85 in Chromium', () => {
   const dir = tempDir('webchuan-tvm-');
