@@ -8,7 +8,7 @@
  * The clock starts before navigation; a script types into the field as soon as the page has loaded
  * (one keystroke and its undo, so the prompt is the seed prompt), and the element's own pause
  * (`delay`, 400 ms) is part of the figure, as it is for a person. `phases_ms` says when the status
- * element entered each phase (downloading, loading, preparing: measuring / compiling / warming, ready).
+ * element entered each phase (downloading, loading, preparing: measuring / compiling, ready).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';

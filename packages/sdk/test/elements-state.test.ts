@@ -43,7 +43,7 @@ describe('engine state', () => {
   });
 
   it('after the upload, "preparing" while the kernels of the first reply are timed and compiled; still "from the cache" when ready', () => {
-    const kernels = (stage: 'measuring' | 'compiling' | 'warming', done: number, total: number) => ({ ...progress(100, 100, 100), kernels: { stage, done, total } });
+    const kernels = (stage: 'measuring' | 'compiling', done: number, total: number) => ({ ...progress(100, 100, 100), kernels: { stage, done, total } });
     const measuring = run({ type: 'progress', progress: progress(100, 100, 100) }, { type: 'progress', progress: kernels('measuring', 0, 1) });
     expect(measuring.phase).toBe('preparing');
     expect(phaseLabel(measuring)).toMatch(/Preparing GPU kernels: timing which run fastest on this device \(first visit only\)/);

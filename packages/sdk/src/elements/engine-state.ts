@@ -80,7 +80,6 @@ export function phaseLabel(state: EngineState): string {
       // A visitor sees a pause before the first reply: say what it is and that it is not every time.
       if (k?.stage === 'measuring') return 'Preparing GPU kernels: timing which run fastest on this device (first visit only)…';
       if (k?.stage === 'compiling' && k.total > 0) return `Preparing GPU kernels for the first reply: ${k.done} of ${k.total} compiled…`;
-      if (k?.stage === 'warming') return 'Preparing GPU kernels for the first reply: running each once…';
       return 'Preparing GPU kernels for the first reply…';
     }
     case 'ready':

@@ -330,29 +330,33 @@ export class ForwardPass {
    * JIT-compiles there, seconds per kernel), and buffers are zeroed on their first use: both happen
    * here instead of in the first request. The cache positions it writes hold nothing a request reads.
    */
-  async warm(sizes: readonly number[] = this.stepSizes()): Promise<void> {
+  async warm(sizes: readonly number[] = this.stepSizes(), onProgress?: (p: { stage: 'compiling'; done: number; total: number }) => void): Promise<void> {
     await this.prepare(sizes);
-    const warmed = new Set<string>();
+    // One submit per pipeline, each awaited: where the pipeline's compile really happens at its first
+    // use (in Chromium's GPU process after a createComputePipeline that returned at once; in
+    // lavapipe's JIT), `done` counts the pipelines that are ready.
+    const runs: { dispatch: Dispatch; shape: StepShape; tokens: number }[] = [];
+    const seen = new Set<string>();
     for (const tokens of sizes) {
-      const fresh = this.dispatchesOf(tokens).filter(({ dispatch }) => !warmed.has(dispatch.pipelineKey));
-      if (fresh.length === 0) continue;
-      this.device.queue.writeBuffer(this.s.step, 0, stepData({ tokens, startPos: 0 }));
-      const encoder = this.device.createCommandEncoder({ label: `warm ${tokens}` });
-      const pass = encoder.beginComputePass();
-      for (const { dispatch, shape } of fresh) {
-        warmed.add(dispatch.pipelineKey);
-        dispatch.encode(pass, shape, 1);
+      for (const { dispatch, shape } of this.dispatchesOf(tokens)) {
+        if (!seen.has(dispatch.pipelineKey)) runs.push({ dispatch, shape, tokens });
+        seen.add(dispatch.pipelineKey);
       }
-      pass.end();
-      this.device.queue.submit([encoder.finish()]);
     }
     const processor = this.processorFor(1).dispatch;
-    const encoder = this.device.createCommandEncoder({ label: 'warm logit processor' });
-    const pass = encoder.beginComputePass();
-    processor.encode(pass, { tokens: 1, startPos: 0 }, 1);
-    pass.end();
-    this.device.queue.submit([encoder.finish()]);
-    await this.device.queue.onSubmittedWorkDone();
+    if (!seen.has(processor.pipelineKey)) runs.push({ dispatch: processor, shape: { tokens: 1, startPos: 0 }, tokens: 1 });
+    let done = 0;
+    onProgress?.({ stage: 'compiling', done, total: runs.length });
+    for (const { dispatch, shape, tokens } of runs) {
+      this.device.queue.writeBuffer(this.s.step, 0, stepData({ tokens, startPos: 0 }));
+      const encoder = this.device.createCommandEncoder({ label: `warm ${dispatch.kernel} ${tokens}` });
+      const pass = encoder.beginComputePass();
+      dispatch.encode(pass, shape, 1);
+      pass.end();
+      this.device.queue.submit([encoder.finish()]);
+      await this.device.queue.onSubmittedWorkDone();
+      onProgress?.({ stage: 'compiling', done: ++done, total: runs.length });
+    }
   }
 
   /** Pipelines compiled ahead and at their first dispatch: after warm(), requests add no late ones. */
@@ -424,6 +428,9 @@ export class ForwardPass {
     if (missing.size > 0) {
       const t0 = performance.now();
       await Promise.all([...missing.values()].map((d) => d.prepare(true)));
+      // In a browser a blocking createComputePipeline returns at once and the GPU process compiles
+      // it before the work submitted after it: waiting for the queue here times the compile.
+      await this.device.queue.onSubmittedWorkDone();
       this.compileWaitMs += performance.now() - t0;
     }
     this.compiledSteps.add(key);

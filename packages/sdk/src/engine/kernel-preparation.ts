@@ -20,9 +20,9 @@ import { ModelSample, type SampledModel } from './model-sample.js';
 export interface KernelProgress {
   /**
    * `measuring`: timing the candidate kernels (`auto`, first load of this model on this GPU);
-   * `compiling`: compiling the pipelines the first request needs; `warming`: running each once.
+   * `compiling`: compiling the pipelines the first request needs and running each once (`done` of `total`).
    */
-  stage: 'measuring' | 'compiling' | 'warming';
+  stage: 'measuring' | 'compiling';
   done: number;
   total: number;
 }
@@ -187,7 +187,17 @@ export class KernelPreparation {
       };
       report(0);
       let done = 0;
-      await Promise.all(pipelines.map((d) => d.prepare().then(() => report(++done))));
+      if (this.options.compileAhead !== 'blocking') {
+        await Promise.all(pipelines.map((d) => d.prepare().then(() => report(++done))));
+        return;
+      }
+      // Blocking creation returns at once in a browser, where the GPU process compiles in order: a
+      // pipeline is compiled once the queue has caught up with it, which is what `done` counts.
+      for (const d of pipelines) {
+        await d.prepare();
+        await this.device.queue.onSubmittedWorkDone();
+        report(++done);
+      }
     } finally {
       plan.destroy();
     }

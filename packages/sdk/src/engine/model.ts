@@ -105,9 +105,7 @@ export async function loadModel(device: GPUDevice, source: ArtifactSource, optio
     forward = new ForwardPass(device, info.config, weights, { ...options, ...sizes, kernels: kernels.choice, kernelCache: preparation.cache });
     if (warm) {
       await forward.prepare(first, options.onKernels);
-      options.onKernels?.({ stage: 'warming', done: 0, total: 1 });
-      await forward.warm(first);
-      options.onKernels?.({ stage: 'warming', done: 1, total: 1 });
+      await forward.warm(first, options.onKernels);
       // The other prompt sizes compile now, beside the first requests (createComputePipelineAsync
       // leaves the thread free); where compiling blocks (Node) each waits for its first use instead.
       if (options.compileAhead !== 'blocking') forward.prepare().catch(() => undefined);

@@ -17,7 +17,7 @@ export interface DownloadProgress {
   /**
    * Set once the weights are on the GPU while the load still prepares its kernels (a model load only,
    * not `cache.prefetch`): `stage` 'measuring' (the first load of this model on this GPU times the
-   * kernel options), 'compiling' (`done` of `total` pipelines compiled), 'warming' (each run once).
+   * kernel options), 'compiling' (`done` of `total` pipelines compiled and run once).
    * The engine resolves when they are done, and the first request then compiles nothing (the other
    * prompt sizes compile after, in the background).
    */
