@@ -49,6 +49,8 @@ export interface BenchOptions {
   /** Bytes the bandwidth probe reads (default 256 MiB, or the largest buffer allowed). */
   probeBytes?: number;
   log?: (line: string) => void;
+  /** Told the device before anything runs on it (the CLI prints its adapter line). */
+  onDevice?: (device: GPUDevice) => void;
 }
 
 /** Time per kernel, summed over the dispatches of one step. */
@@ -208,7 +210,7 @@ export async function benchmark(o: BenchOptions): Promise<BenchResult> {
   const needs = modelGpuRequirements(config, quantization, { contextWindow, maxBatchTokens, kvDtype });
   const device = await requestModelDevice(adapter, needs, { optionalFeatures: ['timestamp-query'], label: 'webchuan bench' });
   try {
-    log(`device: ${device.adapterInfo.vendor} ${device.adapterInfo.description || device.adapterInfo.architecture}; features: ${[...device.features].join(', ')}`);
+    o.onDevice?.(device);
     const probeBytes = Math.min(o.probeBytes ?? 256 * 2 ** 20, device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
     const bandwidth = await measureBandwidth(device, probeBytes);
     log(`streaming read: ${bandwidth.toFixed(2)} GB/s over ${(probeBytes / 2 ** 20).toFixed(0)} MiB`);

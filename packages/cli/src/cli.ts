@@ -20,6 +20,7 @@ import { loadNodeModel, loadNodeTokenizer } from './runtime.js';
 import { benchmark } from './bench.js';
 import { evaluateNode, formatSummary, loadDataset } from './eval.js';
 import { progressBar } from './progress-bar.js';
+import { deviceLine } from '../../sdk/src/gpu/adapter-info.js';
 
 const USAGE = `webchuan <command> [options]
 
@@ -55,7 +56,17 @@ const USAGE = `webchuan <command> [options]
       Compare the parameters an MLC model library (WebLLM) was compiled for with an artifact's
       tensor-cache.json; exit 1 naming every difference, the first first.
 
+Commands that use the GPU (generate, bench, eval) print the adapter they run on to stderr first.
+  --gpu swiftshader|lavapipe|<icd.json>
+      Run on this Vulkan driver (also: WEBCHUAN_GPU, or VK_ICD_FILENAMES); when it gives no adapter the
+      command fails rather than falling back to another. Default: the machine's GPU, else SwiftShader.
+
 Quantizations: ${QUANTIZATIONS.join(', ')}`;
+
+/** The adapter line every GPU command prints before its work (stderr: stdout carries results). */
+function printDevice(device: GPUDevice): void {
+  process.stderr.write(`webchuan: GPU: ${deviceLine(device)}\n`);
+}
 
 class UsageError extends Error {}
 
@@ -107,6 +118,7 @@ const OPTIONS = {
   shape: { type: 'string' },
   context: { type: 'string' },
   kernels: { type: 'string' },
+  gpu: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -114,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     const { values: o, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
+    if (o.gpu) process.env['WEBCHUAN_GPU'] = o.gpu; // read by nodeAdapter, and by any child process
     switch (command) {
       case 'import-llama2c': {
         const checkpoint = required(positionals[0], '<model.bin>');
@@ -170,6 +183,7 @@ export async function main(argv: string[]): Promise<number> {
           decodeTokens: int(o['decode-tokens'], '--decode-tokens', 8),
           decodeAt: o['decode-at'] === undefined ? undefined : int(o['decode-at'], '--decode-at', 0),
           kernels,
+          onDevice: printDevice,
           log: (line) => process.stderr.write(`${line}\n`),
         });
         process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -184,6 +198,7 @@ export async function main(argv: string[]): Promise<number> {
           subjects: o.subjects?.split(',').map((s) => s.trim()).filter(Boolean),
         });
         const model = await loadNodeModel(required(o.model, '--model'));
+        printDevice(model.device);
         try {
           const summary = await evaluateNode(model, subjects, { protocol, shots: int(o.shots, '--shots', 5), limit: o.limit === undefined ? undefined : int(o.limit, '--limit', 0), onProgress: progressBar('evaluating', ' questions') });
           process.stderr.write(formatSummary(summary));
@@ -238,6 +253,7 @@ async function runGenerate(o: GenerateFlags): Promise<number> {
   };
   const prompt = o.prompt ?? '';
   const model = await loadNodeModel(required(o.model, '--model'));
+  printDevice(model.device);
   try {
     const config = model.info.config;
     const context = [...config.promptPrefixTokenIds, ...model.tokenizer.encode(prompt)];
