@@ -7,6 +7,7 @@ import { requestModelDevice, type DeviceOptions } from '../../sdk/src/gpu/device
 import { modelGpuRequirements } from '../../sdk/src/gpu/limits.js';
 import { loadModel, type LoadedModel } from '../../sdk/src/engine/model.js';
 import type { ForwardOptions } from '../../sdk/src/engine/forward.js';
+import type { WeightOptions } from '../../sdk/src/gpu/weights.js';
 import { TokenizerRuntime } from '../../sdk/src/tokenizer/runtime.js';
 import { TextTokenizer, tokenizerFormat } from '../../sdk/src/tokenizer/tokenizer.js';
 import { directorySource, shardRecords } from './fs-source.js';
@@ -48,7 +49,7 @@ export async function loadNodeTokenizer(pathOrDir: string): Promise<TextTokenize
  * Loads an artifact on this machine's GPU, on a device with exactly the limits the model needs
  * (including the buffers for reading back every position's logits, which tests and scoring use).
  */
-export async function loadNodeModel(dir: string, options: ForwardOptions & DeviceOptions = {}): Promise<NodeModel> {
+export async function loadNodeModel(dir: string, options: ForwardOptions & DeviceOptions & WeightOptions = {}): Promise<NodeModel> {
   const source = directorySource(dir);
   const { info } = await openArtifact(source);
   await shardRecords(dir); // an artifact that cannot be verified fails here, before a GPU is asked for

@@ -3,7 +3,7 @@
  * model (engineFit, the check the worker applies before fetching a shard), against this adapter's
  * limits, whether the adapter is a software emulation, and the site's free storage.
  */
-import type { AdapterCapabilities } from '../gpu/limits.js';
+import { DEFAULT_LIMITS, type AdapterCapabilities, type SplitMatrix } from '../gpu/limits.js';
 import type { ChatConfigJson } from '../model/artifact.js';
 import { formatBytes } from '../errors.js';
 import { engineFit } from './requirements.js';
@@ -38,6 +38,11 @@ interface Figures {
   /** GPU memory the loaded model takes (weights, KV cache, activations). */
   gpuBytes: number;
   downloadBytes: number;
+  /**
+   * Weight matrices larger than this GPU binds at once, which the engine holds as bands of rows (a
+   * float32 Baichuan-7B's 1 GB embedding on a phone's 128 MiB bindings); empty when none is.
+   */
+  split: SplitMatrix[];
 }
 
 export type DeviceVerdict =
@@ -72,7 +77,10 @@ export function deviceVerdict(model: ModelFacts, device: DeviceFacts): DeviceVer
   const adapter = device.adapter;
   // Limits that no adapter is below (WebGPU's defaults) stand in where there is none, for the figures.
   const { needs, fit } = engineFit(model.chatConfig, adapter ?? { limits: {}, features: [] }, model.contextWindow);
-  const figures: Figures = { gpuBytes: needs.totalBytes, downloadBytes: model.downloadBytes };
+  const figures: Figures = { gpuBytes: needs.totalBytes, downloadBytes: model.downloadBytes, split: fit.ok ? fit.split : [] };
+  const bindingLimit = adapter?.limits.maxStorageBufferBindingSize ?? DEFAULT_LIMITS.maxStorageBufferBindingSize!;
+  const splitNote =
+    figures.split.length === 0 ? '' : ` (${figures.split.length} of its weight tensors are split into bands to fit this GPU's ${Math.floor(bindingLimit / 2 ** 20)} MiB buffer bindings)`;
   if (adapter === undefined) return { ...figures, kind: 'no-webgpu', summary: 'This browser has no WebGPU: use a recent Chrome, Edge or Safari with hardware acceleration on.' };
   if (adapter === null) return { ...figures, kind: 'no-webgpu', summary: 'WebGPU is here, but the browser offers no GPU adapter (a blocklisted GPU or driver).' };
   const reasons = fit.ok ? [] : fit.problems.map((p) => p.message);
@@ -85,9 +93,9 @@ export function deviceVerdict(model: ModelFacts, device: DeviceFacts): DeviceVer
   if (isSoftwareAdapter(adapter)) {
     const weights = needs.buffers.filter((b) => b.scales === 'weights').reduce((n, b) => n + b.bytes * b.count, 0);
     const secondsPerToken = softwareSecondsPerToken(weights);
-    return { ...figures, kind: 'software', secondsPerToken, summary: `Runs, but on a software GPU (the CPU emulating one): expect about ${seconds(secondsPerToken)} per token.` };
+    return { ...figures, kind: 'software', secondsPerToken, summary: `Runs${splitNote}, but on a software GPU (the CPU emulating one): expect about ${seconds(secondsPerToken)} per token.` };
   }
-  return { ...figures, kind: 'runs', summary: 'Runs here.' };
+  return { ...figures, kind: 'runs', summary: `Runs here${splitNote}.` };
 }
 
 /** This browser's adapter and storage, as deviceVerdict() reads them. */

@@ -99,16 +99,19 @@ export class Kernel<P, B extends string> {
     return this.compiled.layoutKey;
   }
 
-  /** A bind group over `buffers`, named as the descriptor names them. */
-  bindGroup(buffers: Partial<Record<B, GPUBuffer>>, label?: string): GPUBindGroup {
+  /**
+   * A bind group over `buffers`, named as the descriptor names them: whole buffers, or a range of one
+   * (a band of a split matrix writes its outputs at an offset of the output buffer).
+   */
+  bindGroup(buffers: Partial<Record<B, GPUBuffer | GPUBufferBinding>>, label?: string): GPUBindGroup {
     const slots = this.descriptor.bindings(this.params) as Partial<Record<string, Binding>>;
-    const given = buffers as Partial<Record<string, GPUBuffer>>;
+    const given = buffers as Partial<Record<string, GPUBuffer | GPUBufferBinding>>;
     const entries: GPUBindGroupEntry[] = [];
     for (const [name, binding] of Object.entries(slots)) {
       const buffer = given[name];
       if (!binding) continue;
       if (!buffer) throw new Error(`${this.descriptor.name}: no buffer for binding "${name}"`);
-      entries.push({ binding: binding.slot, resource: { buffer } });
+      entries.push({ binding: binding.slot, resource: 'buffer' in buffer ? buffer : { buffer } });
     }
     return this.device.createBindGroup({ label: label ?? this.descriptor.name, layout: this.layout, entries });
   }
@@ -122,7 +125,7 @@ export class Kernel<P, B extends string> {
   }
 
   /** This kernel bound to `buffers` once, dispatched every step (or those `when` accepts). */
-  bind(buffers: Partial<Record<B, GPUBuffer>>, label?: string, when?: (step: StepShape) => boolean): Dispatch {
+  bind(buffers: Partial<Record<B, GPUBuffer | GPUBufferBinding>>, label?: string, when?: (step: StepShape) => boolean): Dispatch {
     return this.with(this.bindGroup(buffers, label), when);
   }
 
