@@ -140,7 +140,19 @@ export class KernelCache {
   private readonly pipelines = new Map<string, LazyPipeline>();
   private readonly kernels = new Map<string, Kernel<unknown, string>>();
 
-  constructor(readonly device: GPUDevice) {}
+  /**
+   * `listing`: the cache only lists kernels (engine/kernel-variants.ts), so one needing a feature the
+   * device lacks is listed rather than refused; nothing it lists can be dispatched on that device.
+   */
+  constructor(
+    readonly device: GPUDevice,
+    private readonly options: { listing?: boolean } = {},
+  ) {}
+
+  /** Every (descriptor, parameters) pair compiled so far: the kernels a forward pass assembled. */
+  get specialisations(): { descriptor: KernelDescriptor<unknown, string>; params: unknown }[] {
+    return [...this.kernels.values()].map((k) => ({ descriptor: k.descriptor, params: k.params }));
+  }
 
   private layoutFor(bindings: Partial<Record<string, Binding>>): { layout: GPUBindGroupLayout; key: string } {
     const entries = Object.values(bindings)
@@ -171,7 +183,7 @@ export class KernelCache {
     let compiled = this.pipelines.get(pipelineKey);
     if (!compiled) {
       for (const feature of descriptor.features?.(params) ?? []) {
-        if (!this.device.features.has(feature)) throw new Error(`${descriptor.name}: the device lacks the ${feature} feature`);
+        if (!this.device.features.has(feature) && !this.options.listing) throw new Error(`${descriptor.name}: the device lacks the ${feature} feature`);
       }
       const { layout, key: layoutKey } = this.layoutFor(bindings);
       const device = this.device;
