@@ -20,7 +20,7 @@ import { loadNodeModel, loadNodeTokenizer } from './runtime.js';
 import { benchmark } from './bench.js';
 import { evaluateNode, formatSummary, loadDataset } from './eval.js';
 import { progressBar } from './progress-bar.js';
-import { deviceLine } from '../../sdk/src/gpu/adapter-info.js';
+import { announceDevice } from './gpu.js';
 
 const USAGE = `webchuan <command> [options]
 
@@ -63,10 +63,6 @@ Commands that use the GPU (generate, bench, eval) print the adapter they run on 
 
 Quantizations: ${QUANTIZATIONS.join(', ')}`;
 
-/** The adapter line every GPU command prints before its work (stderr: stdout carries results). */
-function printDevice(device: GPUDevice): void {
-  process.stderr.write(`webchuan: GPU: ${deviceLine(device)}\n`);
-}
 
 class UsageError extends Error {}
 
@@ -183,7 +179,7 @@ export async function main(argv: string[]): Promise<number> {
           decodeTokens: int(o['decode-tokens'], '--decode-tokens', 8),
           decodeAt: o['decode-at'] === undefined ? undefined : int(o['decode-at'], '--decode-at', 0),
           kernels,
-          onDevice: printDevice,
+          onDevice: announceDevice,
           log: (line) => process.stderr.write(`${line}\n`),
         });
         process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -198,7 +194,6 @@ export async function main(argv: string[]): Promise<number> {
           subjects: o.subjects?.split(',').map((s) => s.trim()).filter(Boolean),
         });
         const model = await loadNodeModel(required(o.model, '--model'));
-        printDevice(model.device);
         try {
           const summary = await evaluateNode(model, subjects, { protocol, shots: int(o.shots, '--shots', 5), limit: o.limit === undefined ? undefined : int(o.limit, '--limit', 0), onProgress: progressBar('evaluating', ' questions') });
           process.stderr.write(formatSummary(summary));
@@ -253,7 +248,6 @@ async function runGenerate(o: GenerateFlags): Promise<number> {
   };
   const prompt = o.prompt ?? '';
   const model = await loadNodeModel(required(o.model, '--model'));
-  printDevice(model.device);
   try {
     const config = model.info.config;
     const context = [...config.promptPrefixTokenIds, ...model.tokenizer.encode(prompt)];

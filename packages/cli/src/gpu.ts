@@ -11,6 +11,7 @@
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { create, globals } from 'webgpu';
+import { deviceLine } from '../../sdk/src/gpu/adapter-info.js';
 
 const SWIFTSHADER_ICDS = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib/chromium-browser/vk_swiftshader_icd.json'];
 /** Mesa's lavapipe (Debian's mesa-vulkan-drivers); Dawn needs Mesa ≥ 25 (bookworm-backports on Debian 12). */
@@ -113,4 +114,18 @@ export async function nodeAdapter(options: NodeAdapterOptions = {}): Promise<GPU
   const adapter = await newInstance().requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new GpuAdapterError(`SwiftShader (${swiftshader}) gives no WebGPU adapter.`);
   return adapter;
+}
+
+const announced = new Set<string>();
+
+/**
+ * Says on stderr (stdout carries results) which adapter and features a device runs on, once per
+ * process and adapter: every command that uses the GPU, and every test and script that loads a model
+ * through loadNodeModel, so no figure is ever without its driver.
+ */
+export function announceDevice(device: GPUDevice): void {
+  const line = deviceLine(device);
+  if (announced.has(line)) return;
+  announced.add(line);
+  process.stderr.write(`webchuan: GPU: ${line}\n`);
 }

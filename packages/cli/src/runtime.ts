@@ -11,7 +11,7 @@ import type { WeightOptions } from '../../sdk/src/gpu/weights.js';
 import { TokenizerRuntime } from '../../sdk/src/tokenizer/runtime.js';
 import { TextTokenizer, tokenizerFormat } from '../../sdk/src/tokenizer/tokenizer.js';
 import { directorySource, shardRecords } from './fs-source.js';
-import { nodeAdapter } from './gpu.js';
+import { announceDevice, nodeAdapter } from './gpu.js';
 
 export interface NodeModel extends LoadedModel {
   device: GPUDevice;
@@ -60,6 +60,7 @@ export async function loadNodeModel(dir: string, options: ForwardOptions & Devic
     allLogits: true,
   });
   const device = await requestModelDevice(await nodeAdapter(), needs, options);
+  announceDevice(device);
   let model: LoadedModel;
   try {
     model = await loadModel(device, source, options);

@@ -9,9 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deviceLine } from '../src/gpu/adapter-info.js';
 import { requestModelDevice } from '../src/gpu/device.js';
-import { nodeAdapter } from '../../cli/src/gpu.js';
+import { announceDevice, nodeAdapter } from '../../cli/src/gpu.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const SHARED = resolve(REPO_ROOT, '../shared');
@@ -32,7 +31,7 @@ export function gpuDevice(): Promise<GPUDevice> {
   device ??= nodeAdapter()
     .then((adapter) => requestModelDevice(adapter))
     .then((d) => {
-      console.log(`[gpu] ${deviceLine(d)}`);
+      announceDevice(d);
       return d;
     });
   return device;

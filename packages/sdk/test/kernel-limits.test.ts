@@ -13,12 +13,11 @@ import { MAX_WORKGROUPS_PER_DIM } from '../src/gpu/kernel.js';
 import { BATCH_TMAX } from '../src/gpu/kernels/matvec_batch.js';
 import { fillRandom, streamRead } from '../src/gpu/kernels/bench.js';
 import { DEFAULT_LIMITS, matrixRowBytes, modelGpuRequirements, type LimitName } from '../src/gpu/limits.js';
-import { deviceLine } from '../src/gpu/adapter-info.js';
 import { compileVariant, engineKernelVariants, everyKernelChoice, storageBindings, type KernelVariant } from '../src/engine/kernel-variants.js';
 import { ForwardPass } from '../src/engine/forward.js';
 import { GpuWeights } from '../src/gpu/weights.js';
 import { BAICHUAN_7B } from '../src/model/config.js';
-import { nodeAdapter } from '../../cli/src/gpu.js';
+import { announceDevice, nodeAdapter } from '../../cli/src/gpu.js';
 import { tinyBaichuanConfig } from '../../cli/src/random-model.js';
 import { laneFeatures } from './helpers.js';
 
@@ -39,7 +38,7 @@ beforeAll(async () => {
   // No required limits: the device has WebGPU's defaults, whatever the adapter could give.
   const features = (['shader-f16', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   device = await adapter.requestDevice({ label: 'default limits', requiredFeatures: features });
-  console.log(`[gpu] ${deviceLine(device)}`);
+  announceDevice(device);
   variants = engineKernelVariants(device, BAICHUAN_7B, { contextWindow: CONTEXT });
   // The benchmark's own kernels, at Baichuan-7B sizes.
   const benchmark = [
