@@ -56,14 +56,18 @@ describe.each(cases)('random Baichuan-layout model, $quant, $kvHeads KV heads', 
         const single = await stepwise.forward.run([prompt[t]!], t, 'logits');
         expect(maxAbsDiff(single, gpuLogits.subarray(t * V, (t + 1) * V))).toBeLessThan(1e-3);
       }
+      // The fast decode of q4f16 runs its dot products in half precision where the device has
+      // shader-f16 (lavapipe): the CPU twin of that (kernels.test.ts) stays within 2e-2 of float32.
+      const f16 = gpu.forward.choice.f16Arithmetic && quant === 'q4f16_1';
       let pos = PREFILL;
       for (let step = 0; step < DECODE; step++, pos++) {
         const token = Math.floor(next() * V);
         const ref = reference.forward([token], pos);
         const batchedThenDecode = await gpu.forward.run([token], pos, 'logits');
         const stepByStep = await stepwise.forward.run([token], pos, 'logits');
-        expect(maxAbsDiff(batchedThenDecode, ref)).toBeLessThan(1e-3);
-        expect(maxAbsDiff(stepByStep, batchedThenDecode)).toBeLessThan(1e-4);
+        expect(maxAbsDiff(batchedThenDecode, ref)).toBeLessThan(f16 ? 2e-2 : 1e-3);
+        expect(maxAbsDiff(stepByStep, batchedThenDecode)).toBeLessThan(f16 ? 2e-2 : 1e-4);
+        if (f16) expect(maxAbsDiff(stepByStep, ref)).toBeLessThan(1e-3); // the portable kernels stay in float32
       }
     } finally {
       gpu.dispose();
