@@ -53,7 +53,7 @@ const lavapipeLane = {
     name: 'lavapipe',
     include: [...LAVAPIPE_ONLY, ...LAVAPIPE_ALSO],
     // vitest 4.1's types call testNamePattern a root option, but a project's own applies to its files
-    // (the lane prints "N tests of these files run in other lanes only": if that ever stops, the
+    // (the lane prints "N tests of these files left out by name": if that ever stops, the
     // count shows it).
     testNamePattern: LAVAPIPE_TESTS,
     env: {

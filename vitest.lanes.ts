@@ -7,7 +7,7 @@ import type { Reporter, TestModule } from 'vitest/node';
 
 interface LaneCount {
   files: number;
-  /** Tests of the lane's files that its testNamePattern leaves to other lanes: not skips. */
+  /** Tests of the lane's files that a name pattern leaves out (the lane's own, or -t): not skips. */
   elsewhere: number;
   passed: number;
   failed: number;
@@ -40,7 +40,7 @@ export default class LanesReporter implements Reporter {
     }
     const lines = ['', 'Lanes:'];
     for (const [name, l] of lanes) {
-      lines.push(`  ${name.padEnd(12)} ${l.files} files, ${l.passed} passed, ${l.failed} failed, ${l.skipped} skipped, ${(l.ms / 1000).toFixed(0)} s${l.elsewhere ? ` (${l.elsewhere} tests of these files run in other lanes only)` : ''}`);
+      lines.push(`  ${name.padEnd(12)} ${l.files} files, ${l.passed} passed, ${l.failed} failed, ${l.skipped} skipped, ${(l.ms / 1000).toFixed(0)} s${l.elsewhere ? ` (${l.elsewhere} tests of these files left out by name)` : ''}`);
       for (const skipped of l.skippedNames.slice(0, 20)) lines.push(`      skipped: ${skipped}`);
       if (l.skippedNames.length > 20) lines.push(`      … and ${l.skippedNames.length - 20} more`);
     }
