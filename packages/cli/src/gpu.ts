@@ -8,8 +8,9 @@
  *   the CPU Vulkan that ships with Chromium. A GPU whose drivers give no adapter falls back to
  *   SwiftShader with a notice on stderr.
  */
-import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { deviceLine } from '../../sdk/src/gpu/adapter-info.js';
 
@@ -76,8 +77,27 @@ function askedFor(options: NodeAdapterOptions): { what: string; icd: string; mat
 
 function useIcd(icd: string): void {
   process.env['VK_ICD_FILENAMES'] = icd;
-  // Software Vulkans probe a window system that wants a runtime dir; compute needs none.
-  process.env['XDG_RUNTIME_DIR'] ??= tmpdir();
+  // Software Vulkans probe a window system that wants a runtime dir; compute needs none. A private
+  // empty one, not /tmp itself: the probe looks for display sockets there, which anyone can plant in /tmp.
+  process.env['XDG_RUNTIME_DIR'] ??= privateRuntimeDir();
+}
+
+/**
+ * A folder only this user can write: ~/.cache/webchuan/runtime (made 0700, reused by every run, so
+ * nothing piles up), or where the home folder cannot hold it, a fresh mkdtemp folder removed at exit.
+ */
+function privateRuntimeDir(): string {
+  const dir = join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'webchuan', 'runtime');
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    if (st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o077) === 0) return dir;
+  } catch {
+    // no writable home: below
+  }
+  const fresh = mkdtempSync(join(tmpdir(), 'webchuan-runtime-'));
+  process.on('exit', () => rmSync(fresh, { recursive: true, force: true }));
+  return fresh;
 }
 
 /** An adapter on the driver asked for, else the machine's GPU, else SwiftShader (see the module's comment). */

@@ -3,14 +3,16 @@
  * an OpenAI-style API over it. Nothing here touches the GPU, so the page's main thread stays free.
  */
 import { proxy, type Remote } from 'comlink';
-import { AbortError } from '../errors.js';
+import { AbortError, WebGPUUnavailableError } from '../errors.js';
 import { modelId } from '../model/identity.js';
 import type { CachedModelSummary } from '../store/cache.js';
 import type { DownloadProgress } from '../store/progress.js';
 import type { Session } from '../worker/engine-hub.js';
+import { chooseBackend } from './auto-backend.js';
 import { backendFor } from './backends.js';
 import { defaultChatTemplate, type ChatTemplate } from './chat-template.js';
 import type {
+  BackendChoice,
   BackendName,
   ChatCompletion,
   ChatCompletionChunk,
@@ -41,10 +43,12 @@ export interface CreateEngineOptions extends LoadOptions {
    */
   chatTemplate?: ChatTemplate;
   /**
-   * Which engine runs the model (default `'webchuan'`). `'webllm'` runs a model library compiled by
-   * MLC (give its URL as `modelLib`) through `@mlc-ai/web-llm`; it needs `import 'webchuan/webllm'`.
+   * Which engine runs the model. `'auto'` (default): webchuan's WebGPU engine on a hardware GPU that
+   * holds the model, else the CPU path. `'webchuan'`: the WebGPU engine only. `'cpu'`: llama.cpp in
+   * WebAssembly only. `'webllm'` runs a model library compiled by MLC (give its URL as `modelLib`)
+   * through `@mlc-ai/web-llm`; it needs `import 'webchuan/webllm'`.
    */
-  backend?: BackendName;
+  backend?: BackendChoice;
 }
 
 /** A completion as the chat API sends it: with the template's own stop strings. */
@@ -62,7 +66,24 @@ const pageUrl = () => globalThis.location?.href;
 /** Starts the engine and loads `options.model` (downloading it once; later visits read IndexedDB). */
 export async function createEngine(options: CreateEngineOptions): Promise<Engine> {
   const id = modelId(options.model, pageUrl());
-  const backend = backendFor(options.backend ?? 'webchuan');
+  const choice = options.backend ?? 'auto';
+  if (choice !== 'auto') return start(backendFor(choice).name, id, options);
+  // Checked for the CPU path too: 'auto' may end there.
+  backendFor('webchuan').checkOptions?.(options);
+  backendFor('cpu').checkOptions?.(options);
+  const { backend } = await chooseBackend();
+  if (backend === 'cpu') return start('cpu', id, options);
+  try {
+    return await start('webchuan', id, options);
+  } catch (error) {
+    // The GPU cannot hold the model (the engine checks before any shard is downloaded): the CPU path can.
+    if (error instanceof WebGPUUnavailableError) return start('cpu', id, options);
+    throw error;
+  }
+}
+
+async function start(name: BackendName, id: string, options: CreateEngineOptions): Promise<Engine> {
+  const backend = backendFor(name);
   backend.checkOptions?.(options);
   const connection = backend.start(options.shared ?? typeof SharedWorker !== 'undefined');
   const engine = new Engine(connection, options.chatTemplate);
@@ -100,7 +121,7 @@ export class Engine {
     return this.connection.kind;
   }
 
-  /** Which engine runs the model: webchuan's own, or WebLLM. */
+  /** Which engine runs the model: webchuan's WebGPU engine, the CPU path (llama.cpp), or WebLLM. */
   get backend(): BackendName {
     return this.model.backend;
   }
@@ -115,7 +136,7 @@ export class Engine {
     const onProgress = options.onProgress ? proxy(options.onProgress) : undefined;
     // Relative URLs are the page's: the worker lives elsewhere, so it gets them absolute.
     const modelLib = options.modelLib === undefined ? undefined : new URL(options.modelLib, pageUrl()).href;
-    this.model = await this.service.load(id, { contextWindow: options.contextWindow, modelLib }, onProgress);
+    this.model = await this.service.load(id, { contextWindow: options.contextWindow, modelLib, threads: options.threads }, onProgress);
     if (previous && previous !== id) await this.service.unload(previous);
     return this.model;
   }
@@ -233,11 +254,14 @@ export class Engine {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     const created = Math.floor(Date.now() / 1000);
+    let sent = '';
     try {
       for (;;) {
         if (signal?.aborted) throw new AbortError();
         while (pieces.length > 0) {
-          yield { id: `cmpl-${id}`, object: 'text_completion', created, model: this.model.url, choices: [{ index: 0, text: pieces.shift()!, finish_reason: null }] };
+          const text = pieces.shift()!;
+          sent += text;
+          yield { id: `cmpl-${id}`, object: 'text_completion', created, model: this.model.url, choices: [{ index: 0, text, finish_reason: null }] };
           if (signal?.aborted) throw new AbortError();
         }
         if (settled) break;
@@ -246,7 +270,15 @@ export class Engine {
       }
       const final = await done;
       while (pieces.length > 0) {
-        yield { id: final.id, object: 'text_completion', created, model: final.model, choices: [{ index: 0, text: pieces.shift()!, finish_reason: null }] };
+        const text = pieces.shift()!;
+        sent += text;
+        yield { id: final.id, object: 'text_completion', created, model: final.model, choices: [{ index: 0, text, finish_reason: null }] };
+      }
+      // The pieces travel through their own message channel and the result through another: a last
+      // piece may still be on its way when the result arrives. The result holds all the text.
+      const whole = final.choices[0]!.text;
+      if (whole.length > sent.length && whole.startsWith(sent)) {
+        yield { id: final.id, object: 'text_completion', created, model: final.model, choices: [{ index: 0, text: whole.slice(sent.length), finish_reason: null }] };
       }
       yield { id: final.id, object: 'text_completion', created, model: final.model, choices: [{ index: 0, text: '', finish_reason: final.choices[0]!.finish_reason }], usage: final.usage };
     } finally {

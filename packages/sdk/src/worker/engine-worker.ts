@@ -2,7 +2,7 @@
  * The worker of webchuan's own engine (dist/engine-worker.js), for both kinds of worker: models run
  * on our WebGPU kernels and are kept in our IndexedDB store.
  */
-import { deleteAllModels, deleteModel, downloadModel, isModelCached, listCachedModels } from '../store/cache.js';
+import { artifactStore } from '../store/model-store.js';
 import { installErrorTransfer } from './comlink-errors.js';
 import { EngineHub } from './engine-hub.js';
 import { ModelEngine, type EngineHost } from './model-engine.js';
@@ -15,14 +15,5 @@ const host: EngineHost = {
   gpu: () => (self.navigator as Navigator & { gpu?: GPU }).gpu,
   tokenizerRuntime,
 };
-const hub = new EngineHub({
-  engine: (id) => new ModelEngine(id, host),
-  store: {
-    list: listCachedModels,
-    has: isModelCached,
-    delete: deleteModel,
-    clear: deleteAllModels,
-    prefetch: async (id, onProgress) => void (await downloadModel(id, { onProgress })),
-  },
-});
+const hub = new EngineHub({ engine: (id) => new ModelEngine(id, host), store: artifactStore });
 serve(hub);

@@ -1,10 +1,14 @@
 /**
- * Debian's Firefox ESR for the browser tests, driven over WebDriver BiDi by puppeteer-core (no browser
- * download), headless, with or without WebGPU. Firefox picks its own Vulkan driver (on a machine
- * without a GPU: Mesa's lavapipe), so a driver chosen for Dawn in this process (VK_ICD_FILENAMES) is
- * not passed on to it.
+ * Debian's Firefox ESR for the browser tests, driven over WebDriver BiDi by puppeteer-core (Firefox's
+ * own remote protocol: no patched browser to download, unlike Playwright's Firefox), headless, with
+ * WebGPU on (the Firefox lane) or off (as in Firefox on Linux and Android by default until recently,
+ * or by policy: the CPU path's tests). Firefox picks its own Vulkan driver (on a machine without a
+ * GPU: Mesa's lavapipe), so a driver chosen for Dawn in this process (VK_ICD_FILENAMES) is not passed
+ * on to it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 
 export const FIREFOX = process.env['FIREFOX_PATH'] ?? '/usr/bin/firefox-esr';
@@ -17,7 +21,7 @@ export function haveFirefox(): boolean {
   return false;
 }
 
-/** Preferences of a test profile: WebGPU on (in workers too, where the engine runs) or off; no network chatter. */
+/** Preferences of a test profile: WebGPU on (in workers too, where the engine runs) or off; no first-run pages, updates or telemetry. */
 function prefs(webgpu: boolean): Record<string, unknown> {
   return {
     'dom.webgpu.enabled': webgpu,
@@ -30,17 +34,22 @@ function prefs(webgpu: boolean): Record<string, unknown> {
   };
 }
 
+/** A headless Firefox with its own throwaway profile; closing the browser removes the profile. */
 export async function launchFirefox(options: { webgpu: boolean }): Promise<Browser> {
   const env: Record<string, string | undefined> = { ...process.env };
   delete env['VK_ICD_FILENAMES'];
-  return puppeteer.launch({
+  const profile = mkdtempSync(join(tmpdir(), 'webchuan-firefox-'));
+  const browser = await puppeteer.launch({
     browser: 'firefox',
     executablePath: FIREFOX,
     headless: true,
     protocol: 'webDriverBiDi',
+    userDataDir: profile,
     extraPrefsFirefox: prefs(options.webgpu),
     env: env as Record<string, string>,
   });
+  browser.on('disconnected', () => rmSync(profile, { recursive: true, force: true }));
+  return browser;
 }
 
 /** The WebGPU adapter `page` gets, as one line: every GPU test says what it ran on. */
