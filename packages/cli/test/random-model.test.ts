@@ -33,7 +33,7 @@ const cases: { quant: Quantization; kvHeads: number }[] = [
 ];
 
 describe.each(cases)('random Baichuan-layout model, $quant, $kvHeads KV heads', ({ quant, kvHeads }) => {
-  it(`GPU logits equal the CPU reference within 1e-3 over a ${PREFILL}-token prefill and ${DECODE} decode steps`, async () => {
+  it(`GPU logits equal the CPU reference within 1e-3 over a ${PREFILL}-token prefill and ${DECODE} decode steps (2e-2 where q4f16 decodes in half precision)`, async () => {
     const config = tinyBaichuanConfig({ numKvHeads: kvHeads, numLayers: 2 });
     const out = `${dir.path}/${quant}-${kvHeads}`;
     await writeRandomModel(out, config, quant, 1000 + kvHeads);
