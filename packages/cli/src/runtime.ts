@@ -7,11 +7,12 @@ import { requestModelDevice, type DeviceOptions } from '../../sdk/src/gpu/device
 import { modelGpuRequirements } from '../../sdk/src/gpu/limits.js';
 import { loadModel, type LoadedModel } from '../../sdk/src/engine/model.js';
 import type { ForwardOptions } from '../../sdk/src/engine/forward.js';
+import type { WeightOptions } from '../../sdk/src/gpu/weights.js';
 import { TokenizerRuntime } from '../../sdk/src/tokenizer/runtime.js';
 import { TextTokenizer, tokenizerFormat } from '../../sdk/src/tokenizer/tokenizer.js';
 import { directorySource, shardRecords } from './fs-source.js';
 import { readRegularFile } from './input-file.js';
-import { nodeAdapter } from './gpu.js';
+import { announceDevice, nodeAdapter } from './gpu.js';
 
 export interface NodeModel extends LoadedModel {
   device: GPUDevice;
@@ -49,7 +50,7 @@ export async function loadNodeTokenizer(pathOrDir: string): Promise<TextTokenize
  * Loads an artifact on this machine's GPU, on a device with exactly the limits the model needs
  * (including the buffers for reading back every position's logits, which tests and scoring use).
  */
-export async function loadNodeModel(dir: string, options: ForwardOptions & DeviceOptions = {}): Promise<NodeModel> {
+export async function loadNodeModel(dir: string, options: ForwardOptions & DeviceOptions & WeightOptions = {}): Promise<NodeModel> {
   const source = directorySource(dir);
   const { info } = await openArtifact(source);
   await shardRecords(dir); // an artifact that cannot be verified fails here, before a GPU is asked for
@@ -60,6 +61,7 @@ export async function loadNodeModel(dir: string, options: ForwardOptions & Devic
     allLogits: true,
   });
   const device = await requestModelDevice(await nodeAdapter(), needs, options);
+  announceDevice(device);
   let model: LoadedModel;
   try {
     model = await loadModel(device, source, options);

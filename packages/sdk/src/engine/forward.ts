@@ -17,7 +17,7 @@ import type { ModelConfig } from '../model/config.js';
 import { classifierName, EMBED_NAME, FINAL_NORM_NAME, layerParamNames } from '../model/params.js';
 import { ropeTables } from '../model/rope.js';
 import { readbackBuffer, storageBuffer, storageBufferWith, uniformBuffer } from '../gpu/buffers.js';
-import { KernelCache, type Dispatch, type StepShape } from '../gpu/kernel.js';
+import { KernelCache, type Dispatch, type KernelDescriptor, type StepShape } from '../gpu/kernel.js';
 import { argmax } from '../gpu/kernels/argmax.js';
 import { DEFAULT_CHUNK } from '../gpu/kernels/attention_split.js';
 import type { KvDtype } from '../gpu/kernels/formats.js';
@@ -61,7 +61,7 @@ export interface KernelTiming {
 }
 
 /** llama2.c's RunState: the activations one forward step flows through, [tokens, width] each. */
-interface RunState {
+export interface RunState {
   tokenIds: GPUBuffer;
   step: GPUBuffer;
   /** The residual stream. */
@@ -100,6 +100,47 @@ interface Compiled {
  */
 function lastToken(shape: StepShape): StepShape {
   return { tokens: 1, startPos: shape.startPos + shape.tokens - 1 };
+}
+
+/** The weights as the steps name them (GpuWeights, or stand-ins of the right shapes). */
+export type StepWeights = Pick<GpuWeights, 'matrix' | 'vector'>;
+
+/**
+ * The forward pass, in order: the body (embedding and every layer: run for every token) and the head
+ * (final norm and classifier on the last token only: what generation needs).
+ */
+export function forwardSteps(c: ModelConfig, w: StepWeights, s: RunState): { body: Op[]; head: Op[] } {
+  const body: Op[] = [{ name: 'embed', op: 'embed', ids: s.tokenIds, table: w.matrix(EMBED_NAME), out: s.x }];
+  for (let l = 0; l < c.numLayers; l++) {
+    const p = layerParamNames(c, l);
+    const at = (what: string) => `layer ${l} ${what}`;
+    const kCache = s.kCache[l]!;
+    const vCache = s.vCache[l]!;
+    body.push(
+      { name: at('attention norm'), op: 'rmsnorm', x: s.x, weight: w.vector(p.inputNorm), out: s.xb },
+      { name: at('qkv'), op: 'matmul', x: s.xb, w: w.matrix(p.qkv), out: s.qkv },
+      { name: at('rope'), op: 'rope', qkv: s.qkv, q: s.q, kCache, vCache },
+      { name: at('attention'), op: 'attention', q: s.q, kCache, vCache, out: s.att },
+      { name: at('o_proj'), op: 'matmul', x: s.att, w: w.matrix(p.o), out: s.x, residual: true }, // x += o_proj·att
+      { name: at('ffn norm'), op: 'rmsnorm', x: s.x, weight: w.vector(p.postNorm), out: s.xb },
+      { name: at('gate_up'), op: 'matmul', x: s.xb, w: w.matrix(p.gateUp), out: s.gateUp },
+      { name: at('swiglu'), op: 'swiglu', gateUp: s.gateUp, out: s.act },
+      { name: at('down'), op: 'matmul', x: s.act, w: w.matrix(p.down), out: s.x, residual: true }, // x += down·act
+    );
+  }
+  const head: Op[] = [
+    { name: 'final norm', op: 'rmsnorm', x: s.x, weight: w.vector(FINAL_NORM_NAME), out: s.xbLast, lastRow: true },
+    { name: 'classifier', op: 'matmul', x: s.xbLast, w: w.matrix(classifierName(c)), out: s.logits },
+  ];
+  return { body, head };
+}
+
+/** Norm + classifier over every position into `out` ([tokens, vocab]), for tests and scoring. */
+export function allLogitsSteps(c: ModelConfig, w: StepWeights, s: RunState, out: GPUBuffer): Op[] {
+  return [
+    { name: 'final norm (all)', op: 'rmsnorm', x: s.x, weight: w.vector(FINAL_NORM_NAME), out: s.xb },
+    { name: 'classifier (all)', op: 'matmul', x: s.xb, w: w.matrix(classifierName(c)), out },
+  ];
 }
 
 export class ForwardPass {
@@ -172,32 +213,15 @@ export class ForwardPass {
     };
 
     // The forward pass, in order.
-    const w = weights;
-    const steps: Op[] = [{ name: 'embed', op: 'embed', ids: s.tokenIds, table: w.matrix(EMBED_NAME), out: s.x }];
-    for (let l = 0; l < c.numLayers; l++) {
-      const p = layerParamNames(c, l);
-      const at = (what: string) => `layer ${l} ${what}`;
-      const kCache = s.kCache[l]!;
-      const vCache = s.vCache[l]!;
-      steps.push(
-        { name: at('attention norm'), op: 'rmsnorm', x: s.x, weight: w.vector(p.inputNorm), out: s.xb },
-        { name: at('qkv'), op: 'matmul', x: s.xb, w: w.matrix(p.qkv), out: s.qkv },
-        { name: at('rope'), op: 'rope', qkv: s.qkv, q: s.q, kCache, vCache },
-        { name: at('attention'), op: 'attention', q: s.q, kCache, vCache, out: s.att },
-        { name: at('o_proj'), op: 'matmul', x: s.att, w: w.matrix(p.o), out: s.x, residual: true }, // x += o_proj·att
-        { name: at('ffn norm'), op: 'rmsnorm', x: s.x, weight: w.vector(p.postNorm), out: s.xb },
-        { name: at('gate_up'), op: 'matmul', x: s.xb, w: w.matrix(p.gateUp), out: s.gateUp },
-        { name: at('swiglu'), op: 'swiglu', gateUp: s.gateUp, out: s.act },
-        { name: at('down'), op: 'matmul', x: s.act, w: w.matrix(p.down), out: s.x, residual: true }, // x += down·act
-      );
-    }
-    const head: Op[] = [
-      { name: 'final norm', op: 'rmsnorm', x: s.x, weight: w.vector(FINAL_NORM_NAME), out: s.xbLast, lastRow: true },
-      { name: 'classifier', op: 'matmul', x: s.xbLast, w: w.matrix(classifierName(c)), out: s.logits },
-    ];
-    this.body = steps.map((op) => this.compile(op));
+    const { body, head } = forwardSteps(c, weights, s);
+    this.body = body.map((op) => this.compile(op));
     this.lastTokenHead = head.map((op) => this.compile(op));
     this.argmax = this.kernels.compile(argmax, { vocab: c.vocabSize }).bind({ logits: s.logits, result: s.argmax }, 'argmax');
+  }
+
+  /** Every kernel this pass has bound, with its parameters (its pipelines compile on first use). */
+  get assembledKernels(): { descriptor: KernelDescriptor<unknown, string>; params: unknown }[] {
+    return this.kernels.specialisations;
   }
 
   private compile(op: Op): Compiled {
@@ -386,12 +410,7 @@ export class ForwardPass {
       const bytes = this.maxBatchTokens * c.vocabSize * 4;
       const buffer = this.own(storageBuffer(this.device, bytes, 'all logits'));
       const read = this.own(readbackBuffer(this.device, bytes, 'all logits read'));
-      const s = this.s;
-      const head: Op[] = [
-        { name: 'final norm (all)', op: 'rmsnorm', x: s.x, weight: this.weights.vector(FINAL_NORM_NAME), out: s.xb },
-        { name: 'classifier (all)', op: 'matmul', x: s.xb, w: this.weights.matrix(classifierName(c)), out: buffer },
-      ];
-      this.allLogits = { buffer, read, head: head.map((op) => this.compile(op)) };
+      this.allLogits = { buffer, read, head: allLogitsSteps(c, this.weights, this.s, buffer).map((op) => this.compile(op)) };
     }
     return this.allLogits;
   }
