@@ -96,7 +96,7 @@ export async function generate(forward: ForwardPass, prompt: readonly number[], 
       finishReason = 'stop';
       break;
     }
-    if (constraint && !constraint.accept(next)) throw new Error(`generate: the grammar refused token ${next}, which its own mask allowed`);
+    if (constraint && !constraint.accept(next)) throw new Error(`generate: the grammar refused token ${next} (generated token ${ids.length}), which its own mask allowed`);
     ids.push(next);
     context.push(next);
     if (options.onToken?.(next, tokenLogprobs?.[ids.length - 1]) === false) {

@@ -25,8 +25,13 @@ export interface GrammarVocabulary {
   prependSpace?: boolean;
 }
 
-/** Whitespace allowed between JSON elements: pretty-printing fits, a run of spaces cannot go on for ever. */
-export const MAX_JSON_WHITESPACE = 16;
+/**
+ * How a held JSON reply is laid out: on one line, with OpenAI's and Python's separators (`{"a": 1,
+ * "b": [2, 3]}`). No whitespace is left to the model: with free layout a sampled reply can spend its
+ * tokens on spaces and newlines (on random weights most replies did, and ran out of max_tokens
+ * before the JSON closed); fixed, every token goes to content and a short schema's reply is short.
+ */
+const JSON_LAYOUT = { anyWhitespace: false, indent: -1, separators: [', ', ': '] as [string, string] };
 /** Compiled grammars kept per model. */
 const CACHED_GRAMMARS = 8;
 
@@ -47,7 +52,7 @@ function key(spec: GrammarSpec): string {
  * translation of the schema with its start rule renamed, beside a rule for plain text.
  */
 export async function jsonOrTextGrammar(schema: string): Promise<string> {
-  const json = await Testings._jsonSchemaToEBNF(schema, true, undefined, undefined, true, MAX_JSON_WHITESPACE);
+  const json = await Testings._jsonSchemaToEBNF(schema, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, true);
   const renamed = json.replace(/^root ::=/m, 'json_reply ::=').replace(/(?<![\w"])root(?![\w"])/g, 'json_reply');
   return `${renamed}\nroot ::= json_reply | text_reply\ntext_reply ::= [^{ \\t\\n] [^\\0]*\n`;
 }
@@ -88,7 +93,7 @@ export class ModelGrammars {
     try {
       if (spec.kind === 'ebnf') grammar = await this.compiler.compileGrammar(spec.grammar);
       else if (spec.kind === 'json_or_text') grammar = await this.compiler.compileGrammar(await jsonOrTextGrammar(spec.schema));
-      else grammar = await this.compiler.compileJSONSchema(spec.schema ?? '{"type":"object"}', true, undefined, undefined, spec.schema === undefined ? false : spec.strict, MAX_JSON_WHITESPACE);
+      else grammar = await this.compiler.compileJSONSchema(spec.schema ?? '{"type":"object"}', JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, spec.schema === undefined ? false : spec.strict);
     } catch (error) {
       const what = spec.kind === 'ebnf' ? 'response_format.grammar' : spec.kind === 'json' ? 'response_format.schema' : 'tools';
       throw new InvalidRequestError(what, `${what}: XGrammar could not compile it: ${errorText(error)}`);
