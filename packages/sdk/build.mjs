@@ -3,6 +3,8 @@
 //
 //   dist/engine-worker.js    the engine's worker (Worker and SharedWorker alike), self-contained
 //   dist/sentencepiece.wasm  the tokenizer runtime, fetched once by the worker and cached
+//   dist/xgrammar.wasm       XGrammar (structured output), fetched by the worker at the first request
+//                            with response_format or tools, and cached
 //   dist/index.js            the SDK, self-contained: for pages without a build step (a CDN)
 //   dist/elements.js         the elements, self-contained and self-registering (a CDN's <script>)
 //   dist/eval.js             C-Eval/MMLU-style evaluation of a loaded model (webchuan/eval)
@@ -81,6 +83,7 @@ async function build(input, options, out) {
 
 await build({ 'engine-worker': join(here, 'src/worker/engine-worker.ts') }, {}, { dir: dist, codeSplitting: false });
 copyFileSync(join(here, 'src/tokenizer/sentencepiece.wasm'), join(dist, 'sentencepiece.wasm'));
+copyFileSync(join(here, 'src/grammar/xgrammar.wasm'), join(dist, 'xgrammar.wasm'));
 await build(entries, {}, { dir: dist, minify: true });
 await build(entries, { external, plugins: [rawText, oneFolderUp('engine-worker.js')] }, { dir: join(dist, 'esm') });
 await build(webllmWorker, {}, { dir: dist, codeSplitting: false, minify: true });

@@ -128,14 +128,27 @@ interface MLCCompletions {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'];
+const ENGINE_CONFIG_FIELDS: readonly string[] = ['appConfig', 'initProgressCallback', 'logLevel', 'chatTemplate', 'shared'];
+/** ModelRecord fields: the ones webchuan uses, and the informational ones it accepts (sizes, features). */
+const RECORD_FIELDS: readonly string[] = ['model', 'model_id', 'model_lib', 'overrides', 'vram_required_MB', 'low_resource_required', 'buffer_size_required_bytes', 'required_features', 'model_type'];
 /** ChatOptions webchuan applies as request defaults (a request's own value wins). */
 const REQUEST_DEFAULTS = ['temperature', 'top_p', 'repetition_penalty', 'presence_penalty', 'frequency_penalty'] as const;
 
 /** The record of `id` in `appConfig`, or (an id that names no record but is a URL) a record for that artifact. */
 export function findModelRecord(id: string, appConfig: AppConfig = prebuiltAppConfig): ModelRecord {
   if (typeof id !== 'string' || id === '') throw new InvalidRequestError('modelId', 'modelId: give a model_id of the AppConfig, or an artifact URL.');
+  if (!Array.isArray(appConfig?.model_list)) throw new InvalidRequestError('appConfig', 'appConfig: needs a model_list.');
   const record = appConfig.model_list.find((m) => m.model_id === id);
-  if (record) return record;
+  if (record) {
+    for (const key of Object.keys(record)) {
+      if (RECORD_FIELDS.includes(key)) continue;
+      const why = key === 'integrity' ? 'webchuan checks every shard against the SHA-256 (or MD5) its tensor-cache.json lists; SRI hashes are not supported' : `not a field of a ModelRecord (${RECORD_FIELDS.join(', ')})`;
+      throw new InvalidRequestError(`model_list.${key}`, `model_list.${key}: ${why}.`);
+    }
+    if (typeof record.model !== 'string' || record.model === '') throw new InvalidRequestError('model_list.model', `model_list.model: the record of "${id}" needs the URL of its artifact.`);
+    if (record.model_type !== undefined && record.model_type !== 0) throw new InvalidRequestError('model_list.model_type', `model_list.model_type: "${id}" is not a text-generation model (ModelType.LLM, 0); webchuan runs only those.`);
+    return record;
+  }
   if (/^(https?:|\.{0,2}\/)/.test(id)) return { model: id, model_id: id };
   throw new InvalidRequestError('modelId', `modelId: "${id}" is not in the AppConfig's model_list (${appConfig.model_list.map((m) => m.model_id).join(', ') || 'empty'}), nor an artifact URL.`);
 }
@@ -214,6 +227,12 @@ export class MLCEngine implements MLCEngineInterface {
   private readonly options: MLCEngineConfig;
 
   constructor(engineConfig: MLCEngineConfig = {}) {
+    for (const key of Object.keys(engineConfig ?? {})) {
+      if (!ENGINE_CONFIG_FIELDS.includes(key)) {
+        const why = key === 'logitProcessorRegistry' ? 'webchuan applies its logit processing on the GPU and runs no page-supplied logit processors' : `it is not a field of MLCEngineConfig (${ENGINE_CONFIG_FIELDS.join(', ')})`;
+        throw new InvalidRequestError(key, `${key}: ${why}.`);
+      }
+    }
     this.options = engineConfig;
     this.appConfig = engineConfig.appConfig ?? prebuiltAppConfig;
     this.initProgressCallback = engineConfig.initProgressCallback;

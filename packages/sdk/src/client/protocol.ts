@@ -178,7 +178,7 @@ export interface RequestFields {
 
 export interface CompletionCreateParamsBase extends Omit<RequestFields, 'logprobs'> {
   prompt: string;
-  /** Return the prompt before the generated text (streamed first). */
+  /** Return the prompt before the generated text (streamed first). With `logprobs`, as WebLLM: only the generated tokens have log-probabilities. */
   echo?: boolean | null;
   /** OpenAI's legacy form `logprobs: N` (0…5) means `logprobs: true, top_logprobs: N`. */
   logprobs?: boolean | number | null;

@@ -122,7 +122,6 @@ export function checkRequest(raw: WorkerCompletionRequest, vocabSize: number): C
     if (!logprobs) fail('top_logprobs', 'needs logprobs: true');
   }
   const echo = optionalBoolean('echo', r.echo) ?? false;
-  if (echo && logprobs) fail('echo', 'with logprobs would need the prompt\'s own log-probabilities, which webchuan does not compute; ask for one or the other');
   const ignoreEos = optionalBoolean('ignore_eos', r.ignore_eos) ?? false;
   optionalBoolean('parallel_tool_calls', r.parallel_tool_calls);
   if (r.parallel_tool_calls !== undefined && r.grammar === undefined) fail('parallel_tool_calls', 'applies to chat requests with tools only');

@@ -1,0 +1,12 @@
+// As WebLLM's JSON mode example: chatCompletion() with response_format json_object and two choices.
+export async function run(webllm) {
+  const engine = await webllm.CreateMLCEngine('poetry-q4f32_1');
+  const reply = await engine.chatCompletion({
+    stream: false,
+    messages: [{ role: 'user', content: 'Write a short JSON file introducing yourself.' }],
+    n: 2,
+    max_tokens: 160,
+    response_format: { type: 'json_object' },
+  });
+  return { reply, last: await engine.getMessage() };
+}

@@ -1,0 +1,55 @@
+// As WebLLM's JSON schema example: a schema given as a JSON string (WebLLM's json_object + schema), the
+// Harry Potter schema with enums and a nested object, OpenAI's json_schema form, streaming, an EBNF
+// grammar (the example's JSON grammar), and function calling, here as OpenAI's tools.
+export const SIMPLE = { properties: { size: { title: 'Size', type: 'integer', minimum: 0, maximum: 99 }, is_accepted: { title: 'Is Accepted', type: 'boolean' }, num: { title: 'Num', type: 'integer', maximum: 9, minimum: 0 } }, required: ['size', 'is_accepted', 'num'], title: 'Schema', type: 'object' };
+export const HARRY = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', maxLength: 12 },
+    house: { enum: ['Gryffindor', 'Hufflepuff', 'Ravenclaw', 'Slytherin'] },
+    blood_status: { enum: ['Pure-blood', 'Half-blood', 'Muggle-born'] },
+    occupation: { enum: ['Student', 'Professor', 'Ministry of Magic', 'Other'] },
+    wand: { type: 'object', properties: { wood: { type: 'string', maxLength: 8 }, core: { type: 'string', maxLength: 8 }, length: { type: 'integer', minimum: 5, maximum: 15 } }, required: ['wood', 'core', 'length'] },
+    alive: { type: 'boolean' },
+    patronus: { type: 'string', maxLength: 8 },
+  },
+  required: ['name', 'house', 'blood_status', 'occupation', 'wand', 'alive', 'patronus'],
+};
+const GRAMMAR = String.raw`
+root ::= basic_array | basic_object
+basic_any ::= basic_number | basic_string | basic_boolean | basic_null | basic_array | basic_object
+basic_number ::= ("0" | "-"? [1-9] [0-9]*) ("." [0-9]+)? ([eE] [+-]? [0-9]+)?
+basic_string ::= (([\"] basic_string_1 [\"]))
+basic_string_1 ::= "" | [^"\\\x00-\x1F] basic_string_1 | "\\" escape basic_string_1
+escape ::= ["\\/bfnrt] | "u" [A-Fa-f0-9] [A-Fa-f0-9] [A-Fa-f0-9] [A-Fa-f0-9]
+basic_boolean ::= "true" | "false"
+basic_null ::= "null"
+basic_array ::= "[" ("" | ws basic_any (ws "," ws basic_any)*) ws "]"
+basic_object ::= "{" ("" | ws basic_string ws ":" ws basic_any ( ws "," ws basic_string ws ":" ws basic_any)*) ws "}"
+ws ::= [ \n\t]{0,2}
+`;
+export const TOOLS = [
+  {
+    type: 'function',
+    function: {
+      name: 'get_current_weather',
+      description: 'Get the current weather in a given location',
+      parameters: { type: 'object', properties: { location: { type: 'string', maxLength: 12 }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } }, required: ['location', 'unit'] },
+    },
+  },
+];
+
+export async function run(webllm) {
+  const engine = await webllm.CreateMLCEngine('poetry-q4f32_1');
+  const ask = (content, response_format, extra = {}) => engine.chatCompletion({ stream: false, messages: [{ role: 'user', content }], max_tokens: 200, temperature: 0.8, seed: 3, response_format, ...extra });
+  const simple = await ask('Generate a json containing three fields: size, is_accepted and num.', { type: 'json_object', schema: JSON.stringify(SIMPLE) });
+  const harry = await ask('Hermione Granger, in JSON.', { type: 'json_object', schema: JSON.stringify(HARRY) });
+  const openai = await ask('Hermione Granger, in JSON.', { type: 'json_schema', json_schema: { name: 'character', schema: HARRY, strict: true } });
+  let streamed = '';
+  for await (const chunk of await engine.chatCompletion({ stream: true, messages: [{ role: 'user', content: 'x' }], max_tokens: 200, seed: 4, response_format: { type: 'json_object', schema: JSON.stringify(SIMPLE) } })) streamed += chunk.choices[0]?.delta?.content ?? '';
+  const grammar = await ask('Introduce yourself in JSON', { type: 'grammar', grammar: GRAMMAR }, { max_tokens: 400 });
+  const tools = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'What is the current weather in celsius in Pittsburgh?' }], tools: TOOLS, tool_choice: 'required', max_tokens: 200, seed: 5 });
+  const toolsStreamed = [];
+  for await (const chunk of await engine.chat.completions.create({ stream: true, messages: [{ role: 'user', content: 'Weather in Tokyo?' }], tools: TOOLS, tool_choice: 'required', max_tokens: 200, seed: 6 })) toolsStreamed.push(chunk);
+  return { simple, harry, openai, streamed, grammar, tools, toolsStreamed, usage: harry.usage };
+}
