@@ -184,7 +184,7 @@ describe.skipIf(!haveChromium())('WebLLM programs on the packed package', () => 
     const call = r.tools.choices[0]!;
     expect(call.finish_reason).toBe('tool_calls');
     expect(call.message.content).toBeNull();
-    expect(call.message.tool_calls![0]!.function.name).toBe('get_current_weather');
+    expect(call.message.tool_calls![0]!.function.name).toBe('get_weather');
     valid(TOOLS[0]!.function.parameters, call.message.tool_calls![0]!.function.arguments);
     const streamedCall = r.toolsStreamed.find((c) => c.choices[0]?.delta.tool_calls)!.choices[0]!;
     expect(streamedCall.finish_reason).toBe('tool_calls');

@@ -31,11 +31,8 @@ ws ::= [ \n\t]{0,2}
 export const TOOLS = [
   {
     type: 'function',
-    function: {
-      name: 'get_current_weather',
-      description: 'Get the current weather in a given location',
-      parameters: { type: 'object', properties: { location: { type: 'string', maxLength: 12 }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } }, required: ['location', 'unit'] },
-    },
+    // Short: the poetry model spells English a byte a token, and the offer must fit its 512-token window.
+    function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 8 }, unit: { enum: ['C', 'F'] } }, required: ['city', 'unit'] } },
   },
 ];
 
@@ -48,8 +45,8 @@ export async function run(webllm) {
   let streamed = '';
   for await (const chunk of await engine.chatCompletion({ stream: true, messages: [{ role: 'user', content: 'x' }], max_tokens: 200, seed: 4, response_format: { type: 'json_object', schema: JSON.stringify(SIMPLE) } })) streamed += chunk.choices[0]?.delta?.content ?? '';
   const grammar = await ask('Introduce yourself in JSON', { type: 'grammar', grammar: GRAMMAR }, { max_tokens: 400 });
-  const tools = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'What is the current weather in celsius in Pittsburgh?' }], tools: TOOLS, tool_choice: 'required', max_tokens: 200, seed: 5 });
+  const tools = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Weather in Pittsburgh?' }], tools: TOOLS, tool_choice: 'required', max_tokens: 100, seed: 5 });
   const toolsStreamed = [];
-  for await (const chunk of await engine.chat.completions.create({ stream: true, messages: [{ role: 'user', content: 'Weather in Tokyo?' }], tools: TOOLS, tool_choice: 'required', max_tokens: 200, seed: 6 })) toolsStreamed.push(chunk);
+  for await (const chunk of await engine.chat.completions.create({ stream: true, messages: [{ role: 'user', content: 'Weather in Tokyo?' }], tools: TOOLS, tool_choice: 'required', max_tokens: 100, seed: 6 })) toolsStreamed.push(chunk);
   return { simple, harry, openai, streamed, grammar, tools, toolsStreamed, usage: harry.usage };
 }

@@ -72,19 +72,36 @@ const spec = { kind: 'json' as const, schema: JSON.stringify(SCHEMA), strict: tr
 const first = await grammars.constraint(spec);
 const cached = await grammars.constraint(spec);
 cached.constraint.dispose();
-const ids = tokenizer.encode(REPLY);
+// The reply's tokens as a model would produce them under the grammar: at each step, of the tokens the
+// mask allows, the longest that the rest of the reply begins with (SentencePiece's own encoding starts
+// with `▁{`, a space the grammar does not allow).
+const tokenBytes = tokens.map((piece) => {
+  const byte = /^<0x([0-9A-F]{2})>$/.exec(piece);
+  return byte ? Uint8Array.of(parseInt(byte[1]!, 16)) : new TextEncoder().encode(piece.replaceAll('▁', ' '));
+});
+const target = new TextEncoder().encode(REPLY);
+const ids: number[] = [];
 const maskMs: number[] = [];
 const acceptMs: number[] = [];
 const masks: Uint32Array[] = [];
-for (const id of ids) {
+for (let at = 0; at < target.length; ) {
   t = performance.now();
   const mask = await first.constraint.allowedTokens();
   maskMs.push(performance.now() - t);
   masks.push(mask);
-  if (((mask[id >>> 5]! >>> (id & 31)) & 1) === 0) throw new Error(`the reply's token ${id} (${tokens[id]}) is not allowed by the mask`);
+  let best = -1;
+  for (let id = 0; id < tokens.length; id++) {
+    if (((mask[id >>> 5]! >>> (id & 31)) & 1) === 0) continue;
+    const b = tokenBytes[id]!;
+    if (b.length === 0 || at + b.length > target.length || (best >= 0 && b.length <= tokenBytes[best]!.length)) continue;
+    if (b.every((x, k) => x === target[at + k])) best = id;
+  }
+  if (best < 0) throw new Error(`no allowed token continues the reply at byte ${at}`);
   t = performance.now();
-  if (!first.constraint.accept(id)) throw new Error(`XGrammar refused the reply's token ${id}`);
+  if (!first.constraint.accept(best)) throw new Error(`XGrammar refused token ${best}, which its mask allowed`);
   acceptMs.push(performance.now() - t);
+  ids.push(best);
+  at += tokenBytes[best]!.length;
 }
 const allowed = masks.map((m) => m.reduce((n, w) => n + popcount(w), 0));
 first.constraint.dispose();
