@@ -20,8 +20,10 @@ import type {
   ChatCompletionRequestBase,
   ChatCompletionRequestNonStreaming,
   ChatCompletionRequestStreaming,
+  ChatCompletionTokenLogprob,
   Completion,
   CompletionChunk,
+  CompletionLogprobs,
   CompletionCreateParamsBase,
   CompletionCreateParamsNonStreaming,
   CompletionCreateParamsStreaming,
@@ -93,6 +95,22 @@ function asMessageParam(m: TemplateMessage): ChatCompletionMessageParam {
   if (m.role === 'tool') return { role: 'tool', content: m.content, tool_call_id: m.tool_call_id ?? '' };
   if (m.role === 'assistant') return { role: 'assistant', content: m.content, ...(m.tool_calls ? { tool_calls: m.tool_calls } : {}) };
   return { role: m.role, content: m.content };
+}
+
+/** A chunk's tokens in both of a completion's logprobs shapes (offsets from the choice's start). */
+function chunkLogprobs(content: ChatCompletionTokenLogprob[], at: number): CompletionLogprobs {
+  let offset = at;
+  return {
+    tokens: content.map((t) => t.token),
+    token_logprobs: content.map((t) => t.logprob),
+    top_logprobs: content.map((t) => Object.fromEntries(t.top_logprobs.map((a) => [a.token, a.logprob]))),
+    text_offset: content.map((t) => {
+      const start = offset;
+      offset += t.token.length;
+      return start;
+    }),
+    content,
+  };
 }
 
 export class Engine {
@@ -295,13 +313,19 @@ export class Engine {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     const created = Math.floor(Date.now() / 1000);
-    const chunk = (d: WorkerDelta, chunkId = `cmpl-${id}`, model = this.model.url): CompletionChunk => ({
-      id: chunkId,
-      object: 'text_completion',
-      created,
-      model,
-      choices: [{ index: d.choice, text: d.text, finish_reason: null, ...(d.logprobs ? { logprobs: { tokens: [], token_logprobs: [], top_logprobs: null, text_offset: [], content: d.logprobs } } : {}) }],
-    });
+    /** Characters of each choice streamed so far: where the next chunk's tokens begin (text_offset). */
+    const streamed = new Map<number, number>();
+    const chunk = (d: WorkerDelta, chunkId = `cmpl-${id}`, model = this.model.url): CompletionChunk => {
+      const at = streamed.get(d.choice) ?? 0;
+      streamed.set(d.choice, at + d.text.length);
+      return {
+        id: chunkId,
+        object: 'text_completion',
+        created,
+        model,
+        choices: [{ index: d.choice, text: d.text, finish_reason: null, ...(d.logprobs ? { logprobs: chunkLogprobs(d.logprobs, at) } : {}) }],
+      };
+    };
     try {
       for (;;) {
         if (signal?.aborted) throw new AbortError();

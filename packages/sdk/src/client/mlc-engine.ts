@@ -307,10 +307,11 @@ export class MLCEngine implements MLCEngineInterface {
   async chatCompletion(request: ChatCompletionRequestBase): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
     const model = this.pick(request?.model ?? undefined, 'ChatCompletionRequest');
     const params = { ...model.defaults, ...request, model: model.engine.model.url };
-    if (params.stream === true) return this.track(model, model.engine.chat.completions.create(params as ChatCompletionRequestStreaming), (c) => c.choices.at(-1)?.delta.content ?? '');
+    const last = (request.n ?? 1) - 1;
+    if (params.stream === true) return this.track(model, model.engine.chat.completions.create(params as ChatCompletionRequestStreaming), (c) => (c.choices[0]?.index === last ? (c.choices[0].delta.content ?? '') : ''));
     const reply = await model.engine.chat.completions.create(params as ChatCompletionRequestNonStreaming);
-    const last = reply.choices.at(-1)?.message;
-    model.lastMessage = last?.content ?? JSON.stringify(last?.tool_calls ?? []);
+    const message = reply.choices.at(-1)?.message;
+    model.lastMessage = message?.content ?? JSON.stringify(message?.tool_calls ?? []);
     model.lastUsage = reply.usage;
     return { ...reply, model: model.record.model_id, usage: webllmUsage(reply.usage) };
   }
@@ -321,7 +322,8 @@ export class MLCEngine implements MLCEngineInterface {
   async completion(request: CompletionCreateParamsBase): Promise<AsyncIterable<CompletionChunk> | Completion> {
     const model = this.pick(request?.model ?? undefined, 'CompletionCreateParams');
     const params = { ...model.defaults, ...request, model: model.engine.model.url };
-    if (params.stream === true) return this.track(model, model.engine.completions.create(params as CompletionCreateParamsStreaming), (c) => c.choices.at(-1)?.text ?? '');
+    const last = (request.n ?? 1) - 1;
+    if (params.stream === true) return this.track(model, model.engine.completions.create(params as CompletionCreateParamsStreaming), (c) => (c.choices[0]?.index === last ? c.choices[0].text : ''));
     const reply = await model.engine.completions.create(params as CompletionCreateParamsNonStreaming);
     model.lastMessage = reply.choices.at(-1)?.text ?? '';
     model.lastUsage = reply.usage;
@@ -332,7 +334,7 @@ export class MLCEngine implements MLCEngineInterface {
     return Promise.reject(new InvalidRequestError('embeddings', 'embeddings: webchuan runs text generation models only; it has no embedding models.'));
   }
 
-  /** The last reply's text (the last choice's): WebLLM's getMessage(). */
+  /** The last reply's text (the last choice's; a tool call's JSON): WebLLM's getMessage(). */
   async getMessage(modelId?: string): Promise<string> {
     return this.pick(modelId, 'getMessage').lastMessage;
   }
