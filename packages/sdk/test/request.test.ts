@@ -11,6 +11,8 @@ import { checkStreamFields } from '../src/client/request-fields.js';
 import { templateMessages } from '../src/client/messages.js';
 import { parseToolCalls, toolCallSchema, toolOffer } from '../src/client/tools.js';
 import { defaultChatTemplate } from '../src/client/chat-template.js';
+import { Engine } from '../src/client/engine.js';
+import type { WorkerConnection } from '../src/client/worker-start.js';
 
 const VOCAB = 100;
 const request = (fields: Record<string, unknown>): WorkerCompletionRequest => ({ requestId: 'r1', prompt: 'Hello', ...fields }) as WorkerCompletionRequest;
@@ -142,6 +144,14 @@ describe('the page\'s stream fields', () => {
     rejects(() => checkStreamFields({ stream: 1 }), 'stream');
     expect(checkStreamFields({ stream: true })).toEqual({ stream: true, includeUsage: undefined });
     expect(checkStreamFields({ stream: null })).toEqual({ stream: false, includeUsage: undefined });
+  });
+
+  it('create({ stream: "yes" }) throws at once, before anything reaches the worker (it used to stream)', () => {
+    // A connection whose every use fails the test: the refusal must come before the worker is asked.
+    const unreachable = new Proxy({}, { get: () => { throw new Error('the worker was asked'); } });
+    const engine = new Engine({ service: unreachable, kind: 'dedicated', close: () => undefined } as unknown as WorkerConnection, undefined);
+    rejects(() => engine.completions.create({ prompt: 'x', stream: 'yes' } as never), 'stream');
+    rejects(() => engine.chat.completions.create({ messages: [{ role: 'user', content: 'x' }], stream: 'yes' } as never), 'stream');
   });
 
   it('stream_options only with stream: true, include_usage a boolean', () => {
