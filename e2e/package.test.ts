@@ -100,7 +100,8 @@ describe.skipIf(!haveChromium())('the packed package in fresh apps', () => {
 
     const assets = readdirSync(join(app, 'dist/assets'));
     expect(assets.filter((f) => f.startsWith('engine-worker'))).toHaveLength(1);
-    expect(assets.filter((f) => f.endsWith('.wasm'))).toHaveLength(1);
+    // The tokenizer's wasm, and XGrammar's (fetched only by a request with response_format or tools).
+    expect(assets.filter((f) => f.endsWith('.wasm')).map((f) => f.replace(/-[\w-]{8}\.wasm$/, '.wasm')).sort()).toEqual(['sentencepiece.wasm', 'xgrammar.wasm']);
     // The optional WebLLM backend is not installed here, and nothing of it was bundled.
     expect(readdirSync(join(app, 'node_modules')).includes('@mlc-ai')).toBe(false);
     expect(assets.filter((f) => f.startsWith('webllm') || readFileSync(join(app, 'dist/assets', f), 'latin1').includes('Fetching param cache'))).toEqual([]);
@@ -148,7 +149,7 @@ describe.skipIf(!haveChromium())('the packed package in fresh apps', () => {
     writeFileSync(join(app, 'dist/index.html'), `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">${APP_BODY}<script src="main.js"></script>\n`);
     cpSync(model, join(app, 'dist/model'), { recursive: true });
     const files = readdirSync(join(app, 'dist'));
-    expect(files.filter((f) => f.endsWith('.wasm'))).toHaveLength(1);
+    expect(files.filter((f) => f.endsWith('.wasm'))).toHaveLength(2); // the tokenizer's and XGrammar's
     console.log(`[sizes] webpack app dist: ${JSON.stringify(Object.fromEntries(files.filter((f) => statSync(join(app, 'dist', f)).isFile()).map((f) => [f, statSync(join(app, 'dist', f)).size])))}`);
     const server = await serveStatic({ '/': join(app, 'dist') });
     try {
