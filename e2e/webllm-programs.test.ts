@@ -25,7 +25,8 @@ interface ProgramError {
   param?: string;
 }
 
-describe.skipIf(!haveChromium())('WebLLM programs on the packed package', () => {
+// Each case runs a whole program on SwiftShader: minutes on a busy 2-core machine.
+describe.skipIf(!haveChromium())('WebLLM programs on the packed package', { timeout: 600_000 }, () => {
   const dir = tempDir('webchuan-webllm-programs-');
   let server: StaticServer;
   let browser: Browser;
@@ -169,17 +170,17 @@ describe.skipIf(!haveChromium())('WebLLM programs on the packed package', () => 
   });
 
   it('json-schema: WebLLM\'s schema string, OpenAI\'s json_schema, streaming, an EBNF grammar and tools all validate', async () => {
-    const r = await program<{ simple: ChatCompletion; harry: ChatCompletion; openai: ChatCompletion; streamed: string; grammar: ChatCompletion; tools: ChatCompletion; toolsStreamed: ChatCompletionChunk[] }>('json-schema');
+    const r = await program<{ simple: ChatCompletion; harry: ChatCompletion; streamed: string; grammar: ChatCompletion; tools: ChatCompletion; toolsStreamed: ChatCompletionChunk[] }>('json-schema');
     const valid = (schema: object, text: string | null) => {
       const validate = ajv.compile(schema);
       expect(validate(JSON.parse(text!)), `${text} ${ajv.errorsText(validate.errors)}`).toBe(true);
     };
     valid(SIMPLE, r.simple.choices[0]!.message.content);
     valid(HARRY, r.harry.choices[0]!.message.content);
-    valid(HARRY, r.openai.choices[0]!.message.content);
     valid(SIMPLE, r.streamed);
     expect(r.grammar.choices[0]!.finish_reason).toBe('stop');
-    expect(() => JSON.parse(r.grammar.choices[0]!.message.content!)).not.toThrow();
+    expect(r.grammar.choices[0]!.message.content).toMatch(/^\{ ?"[a-z]{1,8}" ?: ?(true|false|null|[0-9]{1,3})( ?, ?"[a-z]{1,8}" ?: ?(true|false|null|[0-9]{1,3})){0,2} ?\}$/);
+    expect(typeof JSON.parse(r.grammar.choices[0]!.message.content!)).toBe('object');
     expect(r.harry.usage.extra.grammar_per_token_s).toBeGreaterThan(0);
     const call = r.tools.choices[0]!;
     expect(call.finish_reason).toBe('tool_calls');

@@ -15,18 +15,12 @@ export const HARRY = {
   },
   required: ['name', 'house', 'blood_status', 'occupation', 'wand', 'alive', 'patronus'],
 };
+// An EBNF grammar of small JSON objects (XGrammar's dialect, as WebLLM takes it): every reply is short.
 const GRAMMAR = String.raw`
-root ::= basic_array | basic_object
-basic_any ::= basic_number | basic_string | basic_boolean | basic_null | basic_array | basic_object
-basic_number ::= ("0" | "-"? [1-9] [0-9]*) ("." [0-9]+)? ([eE] [+-]? [0-9]+)?
-basic_string ::= (([\"] basic_string_1 [\"]))
-basic_string_1 ::= "" | [^"\\\x00-\x1F] basic_string_1 | "\\" escape basic_string_1
-escape ::= ["\\/bfnrt] | "u" [A-Fa-f0-9] [A-Fa-f0-9] [A-Fa-f0-9] [A-Fa-f0-9]
-basic_boolean ::= "true" | "false"
-basic_null ::= "null"
-basic_array ::= "[" ("" | ws basic_any (ws "," ws basic_any)*) ws "]"
-basic_object ::= "{" ("" | ws basic_string ws ":" ws basic_any ( ws "," ws basic_string ws ":" ws basic_any)*) ws "}"
-ws ::= [ \n\t]{0,2}
+root ::= "{" ws pair (ws "," ws pair){0,2} ws "}"
+pair ::= "\"" [a-z]{1,8} "\"" ws ":" ws value
+value ::= "true" | "false" | "null" | [0-9]{1,3}
+ws ::= [ ]?
 `;
 export const TOOLS = [
   {
@@ -41,12 +35,12 @@ export async function run(webllm) {
   const ask = (content, response_format, extra = {}) => engine.chatCompletion({ stream: false, messages: [{ role: 'user', content }], max_tokens: 200, temperature: 0.8, seed: 3, response_format, ...extra });
   const simple = await ask('Generate a json containing three fields: size, is_accepted and num.', { type: 'json_object', schema: JSON.stringify(SIMPLE) });
   const harry = await ask('Hermione Granger, in JSON.', { type: 'json_object', schema: JSON.stringify(HARRY) });
-  const openai = await ask('Hermione Granger, in JSON.', { type: 'json_schema', json_schema: { name: 'character', schema: HARRY, strict: true } });
+  // OpenAI's json_schema form, streamed.
   let streamed = '';
-  for await (const chunk of await engine.chatCompletion({ stream: true, messages: [{ role: 'user', content: 'x' }], max_tokens: 200, seed: 4, response_format: { type: 'json_object', schema: JSON.stringify(SIMPLE) } })) streamed += chunk.choices[0]?.delta?.content ?? '';
-  const grammar = await ask('Introduce yourself in JSON', { type: 'grammar', grammar: GRAMMAR }, { max_tokens: 400 });
+  for await (const chunk of await engine.chatCompletion({ stream: true, messages: [{ role: 'user', content: 'x' }], max_tokens: 200, seed: 4, response_format: { type: 'json_schema', json_schema: { name: 'simple', schema: SIMPLE, strict: true } } })) streamed += chunk.choices[0]?.delta?.content ?? '';
+  const grammar = await ask('Introduce yourself in JSON', { type: 'grammar', grammar: GRAMMAR });
   const tools = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Weather in Pittsburgh?' }], tools: TOOLS, tool_choice: 'required', max_tokens: 100, seed: 5 });
   const toolsStreamed = [];
   for await (const chunk of await engine.chat.completions.create({ stream: true, messages: [{ role: 'user', content: 'Weather in Tokyo?' }], tools: TOOLS, tool_choice: 'required', max_tokens: 100, seed: 6 })) toolsStreamed.push(chunk);
-  return { simple, harry, openai, streamed, grammar, tools, toolsStreamed, usage: harry.usage };
+  return { simple, harry, streamed, grammar, tools, toolsStreamed, usage: harry.usage };
 }
