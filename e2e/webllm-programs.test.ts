@@ -171,6 +171,7 @@ describe.skipIf(!haveChromium())('WebLLM programs on the packed package', { time
 
   it('json-schema: WebLLM\'s schema string, OpenAI\'s json_schema, streaming, an EBNF grammar and tools all validate', async () => {
     const r = await program<{ simple: ChatCompletion; harry: ChatCompletion; streamed: string; grammar: ChatCompletion; tools: ChatCompletion; toolsStreamed: ChatCompletionChunk[] }>('json-schema');
+    for (const reply of [r.simple, r.harry, r.tools]) expect(reply.choices[0]!.finish_reason, JSON.stringify(reply.choices[0])).not.toBe('length');
     const valid = (schema: object, text: string | null) => {
       const validate = ajv.compile(schema);
       expect(validate(JSON.parse(text!)), `${text} ${ajv.errorsText(validate.errors)}`).toBe(true);
@@ -185,6 +186,7 @@ describe.skipIf(!haveChromium())('WebLLM programs on the packed package', { time
     const call = r.tools.choices[0]!;
     expect(call.finish_reason).toBe('tool_calls');
     expect(call.message.content).toBeNull();
+    expect(call.message.tool_calls).toHaveLength(1); // parallel_tool_calls: false
     expect(call.message.tool_calls![0]!.function.name).toBe('get_weather');
     valid(TOOLS[0]!.function.parameters, call.message.tool_calls![0]!.function.arguments);
     const streamedCall = r.toolsStreamed.find((c) => c.choices[0]?.delta.tool_calls)!.choices[0]!;

@@ -78,12 +78,13 @@ const cases: Case[] = [
       await writeRandomModel(out, tinyBaichuanConfig({ contextWindow: 256 }), 'q4f32_1', 17, tokenizer);
       return out;
     },
-    schemas: ['record', 'tool_call'],
+    schemas: ['record'],
   },
   { name: 'poetry model', path: async () => `${REPO_ROOT}/models/poetry/q4f32_1`, schemas: ['nested', 'tool_call'] },
 ];
 
-describe.each(cases)('structured output on the $name', ({ path, schemas }) => {
+// Several replies per case on SwiftShader: minutes when the 2-core machine is busy.
+describe.each(cases)('structured output on the $name', { timeout: 400_000 }, ({ path, schemas }) => {
   let model: NodeModel | undefined;
   let grammars: ModelGrammars;
 
