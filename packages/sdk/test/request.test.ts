@@ -154,6 +154,18 @@ describe('the page\'s stream fields', () => {
     rejects(() => engine.chat.completions.create({ messages: [{ role: 'user', content: 'x' }], stream: 'yes' } as never), 'stream');
   });
 
+  it('chat fields the page handles are refused before the worker is asked: tools with a template that cannot offer them, parallel_tool_calls without tools', () => {
+    const unreachable = new Proxy({}, { get: () => { throw new Error('the worker was asked'); } });
+    const engine = new Engine({ service: unreachable, kind: 'dedicated', close: () => undefined } as unknown as WorkerConnection, undefined);
+    engine.model = { chatTemplate: 'page' } as typeof engine.model;
+    const messages = [{ role: 'user' as const, content: 'x' }];
+    const tools = [{ type: 'function' as const, function: { name: 'f' } }];
+    const plain = Object.assign((m: { content: string }[]) => ({ prompt: m.map((x) => x.content).join('\n'), stop: [] }), {});
+    rejects(() => engine.chat.completions.create({ messages, tools, template: plain }), 'tools');
+    rejects(() => engine.chat.completions.create({ messages, parallel_tool_calls: false } as never), 'parallel_tool_calls');
+    rejects(() => engine.chat.completions.create({ messages, tools, response_format: { type: 'json_object' } }), 'response_format');
+  });
+
   it('stream_options only with stream: true, include_usage a boolean', () => {
     rejects(() => checkStreamFields({ stream_options: { include_usage: true } }), 'stream_options');
     rejects(() => checkStreamFields({ stream: true, stream_options: { include_usage: 'yes' } }), 'stream_options.include_usage');

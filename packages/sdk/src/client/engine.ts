@@ -268,8 +268,9 @@ export class Engine {
     }
     if (offer && rest.response_format !== undefined && rest.response_format !== null) throw new InvalidRequestError('response_format', 'response_format: cannot be combined with tools: a tool call is already held to its JSON.');
     const { prompt, stop } = apply(list, offer);
-    const { parallel_tool_calls: parallel, ...fields } = rest as typeof rest & { parallel_tool_calls?: boolean };
-    const request = { ...fields, prompt, template_stop: stop, ...(offer ? { grammar: toolGrammar(offer, parallel !== false), ...(parallel !== undefined ? { parallel_tool_calls: parallel } : {}) } : {}) };
+    const { parallel_tool_calls: parallel, ...fields } = rest as typeof rest & { parallel_tool_calls?: boolean | null };
+    if (parallel !== undefined && parallel !== null && !offer) throw new InvalidRequestError('parallel_tool_calls', 'parallel_tool_calls: applies to requests that offer tools.');
+    const request = { ...fields, prompt, template_stop: stop, ...(offer ? { grammar: toolGrammar(offer, parallel !== false), ...(parallel !== undefined && parallel !== null ? { parallel_tool_calls: parallel } : {}) } : {}) };
     return { run: (id, onDelta) => this.service.complete(this.model.url, { ...request, requestId: id }, onDelta && proxy(onDelta)), tools: offer !== undefined };
   }
 
