@@ -5,11 +5,17 @@
 //   dist/sentencepiece.wasm  the tokenizer runtime, fetched once by the worker and cached
 //   dist/xgrammar.wasm       XGrammar (structured output), fetched by the worker at the first request
 //                            with response_format or tools, and cached
+//   dist/cpu-worker.js       the CPU path's worker, self-contained like engine-worker.js: llama.cpp through
+//                            @wllama/wllama (bundled in: its JS must match the wasm files shipped here),
+//                            started only where that path runs
+//   dist/wllama.wasm, dist/wllama-compat.wasm, dist/wllama-compat-glue.txt
+//                            llama.cpp's wasm builds (default, and compat for browsers without Memory64
+//                            or JSPI), fetched by the CPU worker only, only the one the browser runs
 //   dist/index.js            the SDK, self-contained: for pages without a build step (a CDN)
 //   dist/elements.js         the elements, self-contained and self-registering (a CDN's <script>)
 //   dist/eval.js             C-Eval/MMLU-style evaluation of a loaded model (webchuan/eval)
-//   dist/esm/*.js            the same entries for bundlers: lit, comlink and idb-keyval stay
-//                            imports, so an app that has them shares one copy
+//   dist/esm/*.js            the same entries for bundlers: lit, comlink, idb-keyval and papaparse
+//                            stay imports, so an app that has them shares one copy
 //   dist/types/              declarations (tsc), for both
 //
 // and the optional WebLLM backend, referenced by nothing above:
@@ -69,7 +75,7 @@ const entries = {
 };
 const webllmWorker = { 'webllm-worker': join(here, 'src/webllm/worker.ts') };
 const shared = { platform: 'browser', tsconfig: join(here, 'tsconfig.json'), plugins: [rawText] };
-const external = (id) => /^(lit|lit-html|lit-element|@lit\/[^/]+|@lit-labs\/[^/]+|comlink|idb-keyval)(\/|$)/.test(id);
+const external = (id) => /^(lit|lit-html|lit-element|@lit\/[^/]+|@lit-labs\/[^/]+|comlink|idb-keyval|papaparse)(\/|$)/.test(id);
 const webllm = (id) => /^@mlc-ai\/web-llm(\/|$)/.test(id);
 
 rmSync(dist, { recursive: true, force: true });
@@ -84,8 +90,12 @@ async function build(input, options, out) {
 await build({ 'engine-worker': join(here, 'src/worker/engine-worker.ts') }, {}, { dir: dist, codeSplitting: false });
 copyFileSync(join(here, 'src/tokenizer/sentencepiece.wasm'), join(dist, 'sentencepiece.wasm'));
 copyFileSync(join(here, 'src/grammar/xgrammar.wasm'), join(dist, 'xgrammar.wasm'));
+const cpuWorker = { 'cpu-worker': join(here, 'src/cpu/worker.ts') };
+const cpuFiles = ['wllama.wasm', 'wllama-compat.wasm', 'wllama-compat-glue.txt'];
+await build(cpuWorker, {}, { dir: dist, codeSplitting: false });
+for (const file of cpuFiles) copyFileSync(join(here, 'src/cpu', file), join(dist, file));
 await build(entries, {}, { dir: dist, minify: true });
-await build(entries, { external, plugins: [rawText, oneFolderUp('engine-worker.js')] }, { dir: join(dist, 'esm') });
+await build(entries, { external, plugins: [rawText, oneFolderUp('engine-worker.js'), oneFolderUp('cpu-worker.js')] }, { dir: join(dist, 'esm') });
 await build(webllmWorker, {}, { dir: dist, codeSplitting: false, minify: true });
 await build(webllmWorker, { external: (id) => external(id) || webllm(id), plugins: [rawText, oneFolderUp('sentencepiece.wasm')] }, { dir: join(dist, 'esm'), codeSplitting: false });
 execFileSync(process.execPath, [join(here, '../../node_modules/typescript/bin/tsc'), '-p', join(here, 'tsconfig.build.json')], { stdio: 'inherit' });

@@ -4,10 +4,11 @@
  * really ZIP64 — then converts it and prints the converter's peak RSS. The checkpoint is generated
  * in a child process so its memory is not counted.
  *
- *   npx tsx packages/cli/scripts/bench-convert.ts [--layers 9] [--quant q4f16_1] [--dir /tmp/webchuan-bench]
+ *   npx tsx packages/cli/scripts/bench-convert.ts [--layers 9] [--quant q4f16_1] [--dir ~/.cache/webchuan/bench]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +21,7 @@ import { tinyTokenizerModel } from '../src/tiny-tokenizer.js';
 import { torchSave, type TensorToSave } from './torch-save.js';
 
 const { values: o } = parseArgs({
-  options: { layers: { type: 'string', default: '9' }, quant: { type: 'string', default: 'q4f16_1' }, dir: { type: 'string', default: '/tmp/webchuan-bench' }, 'generate-only': { type: 'boolean' } },
+  options: { layers: { type: 'string', default: '9' }, quant: { type: 'string', default: 'q4f16_1' }, dir: { type: 'string', default: join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'webchuan', 'bench') }, 'generate-only': { type: 'boolean' } },
 });
 const layers = Number(o.layers);
 const dir = o.dir!;

@@ -4,11 +4,12 @@
  * On SwiftShader the GPU buffers live in the process too, so the floor is the weights themselves;
  * everything above that is what the loading path holds on the way.
  *
- *   npx tsx packages/cli/scripts/bench-load-memory.ts [--layers 1] [--vocab 8000] [--quant q0f32] [--dir /tmp/webchuan-loadmem]
+ *   npx tsx packages/cli/scripts/bench-load-memory.ts [--layers 1] [--vocab 8000] [--quant q0f32] [--dir ~/.cache/webchuan/loadmem]
  *       [--compare /path/to/older/tree]   (a checkout with node_modules, e.g. `git archive` of an older commit)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,7 @@ const { values: o } = parseArgs({
     layers: { type: 'string', default: '1' },
     vocab: { type: 'string', default: '8000' },
     quant: { type: 'string', default: 'q0f32' },
-    dir: { type: 'string', default: '/tmp/webchuan-loadmem' },
+    dir: { type: 'string', default: join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'webchuan', 'loadmem') },
     compare: { type: 'string', multiple: true },
   },
 });

@@ -16,12 +16,13 @@
  * On SwiftShader a TinyLlama decode step takes ~10 s and WebLLM's warm-up ~5 minutes: keep runs short.
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, normalize, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { createServer, type Plugin } from 'vite';
+import { jsonObjectWith, writeOutputFile } from '../src/output-file.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -203,5 +204,5 @@ const summary = {
   when: new Date().toISOString(),
 };
 console.log(JSON.stringify(summary, null, 2));
-if (o.out) writeFileSync(o.out, `${JSON.stringify(summary, null, 2)}\n`);
+if (o.out) writeOutputFile(o.out, `${JSON.stringify(summary, null, 2)}\n`, { inputs: [harness], isOurs: (t) => jsonObjectWith(t, ['webllm', 'webchuan', 'when']), ours: 'a result of this script' });
 process.exit(ours.status === 'done' ? 0 : 1);

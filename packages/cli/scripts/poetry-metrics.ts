@@ -15,7 +15,7 @@
  * one file that says exactly what was measured. Prints the JSON of this run.
  */
 import { register } from 'node:module';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ const m = await import('../src/poetry-metrics.js');
 const { convertHf } = await import('../src/convert.js');
 const { loadNodeModel } = await import('../src/runtime.js');
 const { tempDir } = await import('../../sdk/test/helpers.js');
+const { jsonObjectWith, writeOutputFile } = await import('../src/output-file.js');
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const paths = m.poetryPaths(ROOT);
@@ -126,5 +127,6 @@ const file = {
     + 'each section says the sample it ran on. Made by packages/cli/scripts/poetry-metrics.ts; PyTorch\'s figures are in metrics.json.',
   engine: previous.engine,
 };
-writeFileSync(values.out, `${JSON.stringify(file, null, 1)}\n`);
+// The rules of every command's output file (output-file.ts): an earlier metrics file of ours is merged and replaced, nothing else.
+writeOutputFile(values.out, `${JSON.stringify(file, null, 1)}\n`, { inputs: [paths.checkpoint], isOurs: (t) => jsonObjectWith(t, ['note', 'engine']), ours: 'an engine-metrics file of this script' });
 console.error(`wrote ${values.out}`);

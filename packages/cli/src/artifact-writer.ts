@@ -8,9 +8,10 @@
  * (output-dir.ts): only a new path, an empty folder or one of our artifacts is ever replaced.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { copyFile, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHAT_CONFIG_FILE, TENSOR_CACHE_FILE, type ChatConfigJson, type ShardRecord, type TensorCacheJson } from '../../sdk/src/model/artifact.js';
+import { readRegularFile } from './input-file.js';
 import { removeIfInterrupted } from './interrupt.js';
 import { checkOutput, makeStagingFolder, moveIntoPlace } from './output-dir.js';
 
@@ -94,9 +95,14 @@ export class ArtifactWriter {
     this.current = undefined;
   }
 
-  /** Copies a file (the tokenizer) into the artifact. */
+  /** Copies a file (the tokenizer) into the artifact; only a regular file is read (a FIFO would block). */
   async copyFile(from: string, name: string): Promise<void> {
-    await copyFile(from, join(this.tmpDir, name));
+    await this.writeFile(name, await readRegularFile(from));
+  }
+
+  /** Writes a small file (a tokenizer, a config) into the artifact. */
+  async writeFile(name: string, data: Uint8Array | string): Promise<void> {
+    await writeFile(join(this.tmpDir, name), data, { flag: 'wx' });
   }
 
   /** Writes the JSON files and moves the finished artifact into place (replacing an old one). */

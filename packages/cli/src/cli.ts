@@ -2,7 +2,6 @@
  * The `webchuan` command line: import and generate models, run them on the GPU through Dawn,
  * tokenize, benchmark. Results go to stdout; figures and progress to stderr.
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { isQuantization, QUANTIZATIONS, type Quantization } from '../../sdk/src/model/quant.js';
@@ -11,7 +10,10 @@ import { checkSamplingParams } from '../../sdk/src/engine/sampler.js';
 import { StreamingDetokenizer } from '../../sdk/src/tokenizer/tokenizer.js';
 import { describeModelLibMismatch, modelLibDifferences, readArtifactIndex, readModelLibMetadata } from '../../sdk/src/model/model-lib.js';
 import { convertHf } from './convert.js';
+import { writeGgufFiles } from './gguf.js';
+import { GGUF_WEIGHT_TYPES, type GgufWeightType } from '../../sdk/src/model/gguf-artifact.js';
 import { directorySource } from './fs-source.js';
+import { readRegularFile } from './input-file.js';
 import { importLlama2c } from './import-llama2c.js';
 import { tinyBaichuanConfig, writeRandomModel } from './random-model.js';
 import { writeRandomModelForLib } from './random-model-for-lib.js';
@@ -20,16 +22,25 @@ import { loadNodeModel, loadNodeTokenizer } from './runtime.js';
 import { benchmark } from './bench.js';
 import { evaluateNode, formatSummary, loadDataset } from './eval.js';
 import { progressBar } from './progress-bar.js';
+import { compileLib } from './compile-lib.js';
+import { checkOutputFile, jsonObjectWith, writeOutputFile } from './output-file.js';
+
+/** An earlier `eval` summary (which `eval --out` may replace without --force). */
+const isEvalSummary = (text: string) => jsonObjectWith(text, ['protocol', 'shots', 'subjects', 'macroAccuracy', 'microAccuracy']);
 
 const USAGE = `webchuan <command> [options]
 
   import-llama2c <model.bin> --tokenizer <tok.model> --quant <q> --out <dir>
       Import a llama2.c checkpoint into an MLC-layout artifact.
-  convert <hf-model-dir> --quant <q> --out <dir>
-      Convert a Hugging Face checkpoint (Baichuan-7B or LLaMA-family; .bin, sharded, safetensors).
-  random-model --out <dir> [--quant <q>] [--seed N] [--kv-heads N] [--layers N] [--tokenizer <tok.model>]
-      Write a tiny random model in Baichuan-7B's layout (for tests and the demo); without --tokenizer
-      it gets a small generated SentencePiece tokenizer.
+  convert <hf-model-dir> [--quant <q>] --out <dir> [--gguf]
+      Convert a Hugging Face checkpoint (Baichuan-7B or LLaMA-family; .bin, sharded, safetensors);
+      --quant q4f16_1 by default. The artifact serves both paths: WebGPU, and the CPU path, which
+      builds its GGUF from it in the tab. --gguf also writes that GGUF into the artifact folder
+      (model.gguf, for llama.cpp's own tools; the browser never downloads it).
+  random-model --out <dir> [--quant <q>] [--seed N] [--kv-heads N] [--layers N] [--hidden N] [--tokenizer <tok.model>]
+      Write a tiny random model in Baichuan-7B's layout (for tests, benchmarks and the demo); without
+      --tokenizer it gets a small generated SentencePiece tokenizer. --hidden N (a multiple of 64):
+      heads of 64, an MLP 2.75 N wide (--hidden 1024 --layers 8 with the poetry tokenizer: 113M parameters).
   random-model --for-lib <model-lib.wasm> --out <dir> [--vocab N] [--seed N] [--bf16]
       Write a random-weight artifact that fits an MLC model library (WebLLM) exactly, with a synthetic
       tokenizer.json; --vocab where the library leaves the vocabulary size open; --bf16 stores
@@ -39,6 +50,11 @@ const USAGE = `webchuan <command> [options]
       Print the continuation of the prompt (stdout; greedy unless --temperature > 0); figures go to stderr.
   tokenize --tokenizer <tokenizer.model|model dir>
       Read one JSON string per line on stdin, print one JSON array of token ids per line.
+  bench --backend cpu --model <dir> [--decode-tokens D] [--context N] [--threads T]
+      The CPU path (llama.cpp in WebAssembly) beside the WebGPU engine on the same model, in the same
+      page of one Chromium: one JSON line with each engine's load time, first request, prefill and
+      decode tokens/s and greedy text, and the page's CPU probe. --threads T > 1 serves the page
+      cross-origin isolated so llama.cpp can use T threads.
   bench (--model <dir> | --shape baichuan-7b [--layers N] [--quant <q>]) [--context N] [--prompt-tokens P]
         [--decode-tokens D] [--decode-at POS] [--kernels fast|baseline|both]
       Print one JSON line: prefill and decode tokens/s per kernel set, the adapter's measured
@@ -46,14 +62,27 @@ const USAGE = `webchuan <command> [options]
       bandwidth) and per-kernel GPU time of a decode step and a prefill (timestamp-query). --shape
       generates random weights of that model's real shapes in GPU memory (no file).
   eval --model <dir> --data <dataset dir> [--protocol ceval|mmlu] [--split val|test] [--subjects a,b]
-       [--shots 5] [--limit N] [--out summary.json]
+       [--shots 5] [--limit N] [--out summary.json [--force]]
       Multiple-choice accuracy as in Baichuan-7B's C-Eval/MMLU tables: k-shot prompts from dev/, the
       answer whose letter has the highest next-token logit; --limit scores only the first N questions of
       each subject (the demo's Evaluate panel takes the same limit). A table on stderr, the JSON summary on stdout
-      (or in --out).
+      (or in --out: never inside the model or the dataset; over an existing file only if it is an
+      earlier summary, or with --force).
+  gguf <artifact dir> --out <dir> [--type auto|F32|F16|Q8_0|Q4_0] [--split-mb N] [--force]
+      Write the artifact as llama.cpp GGUF (model.gguf, or model-0000N-of-0000M.gguf past N MiB, 512):
+      the file the browser's CPU path builds in the tab. --type auto (default) is lossless: q0f32 as
+      F32, 4-bit groups repacked bit for bit into Q4_0. An existing file is replaced only if it is a
+      GGUF file (or with --force); the files are staged beside --out and renamed into place.
   check-lib <model-lib.wasm> <artifact dir>
       Compare the parameters an MLC model library (WebLLM) was compiled for with an artifact's
       tensor-cache.json; exit 1 naming every difference, the first first.
+  compile-lib <artifact dir> [--out <model-lib.wasm>] [--toolchain <dir>] [--quick]
+      Compile a WebGPU model library (for WebLLM) for a Baichuan artifact with TVM, from its
+      mlc-chat-config.json alone (no weights needed); check it against the artifact's tensor-cache.json
+      when there is one. The first run makes the toolchain (a Python venv with apache-tvm, TVM's web
+      runtime built by Emscripten; needs python3-venv and emscripten) in ~/.cache/webchuan. Default
+      --out: <artifact dir>-webgpu.wasm. --quick links without wasm-opt -O3 (seconds, not minutes;
+      the library is ~1.3× larger gzipped).
 
 Quantizations: ${QUANTIZATIONS.join(', ')}`;
 
@@ -107,6 +136,15 @@ const OPTIONS = {
   shape: { type: 'string' },
   context: { type: 'string' },
   kernels: { type: 'string' },
+  force: { type: 'boolean' },
+  type: { type: 'string' },
+  'split-mb': { type: 'string' },
+  gguf: { type: 'boolean' },
+  hidden: { type: 'string' },
+  backend: { type: 'string' },
+  threads: { type: 'string' },
+  toolchain: { type: 'string' },
+  quick: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -123,27 +161,37 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'convert': {
         const dir = required(positionals[0], '<hf-model-dir>');
-        const config = await convertHf(dir, quant(o.quant), required(o.out, '--out'), {
+        const config = await convertHf(dir, quant(o.quant, 'q4f16_1'), required(o.out, '--out'), {
           onNote: (note) => process.stderr.write(`note: ${note}\n`),
           onProgress: progressBar('converting', ' params'),
         });
         process.stderr.write(`converted ${dir}: ${config.modelType}, ${config.numLayers} layers, hidden ${config.hiddenSize} → ${o.out}\n`);
+        if (o.gguf) {
+          const gguf = await writeGgufFiles(o.out!, o.out!);
+          process.stderr.write(`wrote ${gguf.files.join(', ')} (${gguf.totalBytes} bytes, matrices as ${gguf.weightType})\n`);
+        }
         return 0;
       }
       case 'random-model': {
         if (o['for-lib']) {
-          const lib = readModelLibMetadata(new Uint8Array(await readFile(o['for-lib'])));
+          const lib = readModelLibMetadata(await readRegularFile(o['for-lib']), o['for-lib']);
           const vocab = o.vocab === undefined ? undefined : int(o.vocab, '--vocab', 0);
-          await writeRandomModelForLib(required(o.out, '--out'), lib, { vocabSize: vocab, seed: int(o.seed, '--seed', 1), bf16: o.bf16 === true });
+          await writeRandomModelForLib(required(o.out, '--out'), lib, { vocabSize: vocab, seed: int(o.seed, '--seed', 1), bf16: o.bf16 === true, inputs: [o['for-lib']] });
           process.stderr.write(`wrote a random ${lib.model_type} ${lib.quantization} model for ${o['for-lib']} to ${o.out}\n`);
           return 0;
         }
         // Without --tokenizer, a small generated SentencePiece model sets the vocabulary.
         const tokenizer = o.tokenizer ? await loadNodeTokenizer(o.tokenizer) : undefined;
+        const hidden = o.hidden === undefined ? undefined : int(o.hidden, '--hidden', 64);
+        if (hidden !== undefined && (hidden === 0 || hidden % 64 !== 0)) throw new UsageError('--hidden must be a positive multiple of 64');
+        const layers = int(o.layers, '--layers', 2);
+        // A bound here keeps a typo from describing a model larger than memory (the bytes are checked again before writing).
+        if (layers > 1024) throw new UsageError(`--layers ${layers}: random models have at most 1024 layers`);
         const config = tinyBaichuanConfig({
-          numKvHeads: int(o['kv-heads'], '--kv-heads', 4),
-          numLayers: int(o.layers, '--layers', 2),
+          numKvHeads: int(o['kv-heads'], '--kv-heads', hidden ? hidden / 64 : 4),
+          numLayers: layers,
           vocabSize: tokenizer?.vocabSize ?? tinyTokenizerPieces().length,
+          ...(hidden ? { hiddenSize: hidden, numHeads: hidden / 64, headDim: 64, intermediateSize: Math.round((2.75 * hidden) / 32) * 32, contextWindow: 1024 } : {}),
         });
         tokenizer?.dispose();
         await writeRandomModel(required(o.out, '--out'), config, quant(o.quant, 'q4f16_1'), int(o.seed, '--seed', 0), o.tokenizer ?? 'tiny');
@@ -154,9 +202,41 @@ export async function main(argv: string[]): Promise<number> {
         return await runGenerate(o);
       case 'tokenize':
         return await tokenize(required(o.tokenizer, '--tokenizer'));
+      case 'gguf': {
+        const dir = required(positionals[0], '<artifact dir>');
+        const type = (o.type ?? 'auto') as GgufWeightType;
+        if (!GGUF_WEIGHT_TYPES.includes(type)) throw new UsageError(`--type must be one of ${GGUF_WEIGHT_TYPES.join(', ')}`);
+        const splitMb = o['split-mb'] === undefined ? undefined : int(o['split-mb'], '--split-mb', 512);
+        if (splitMb === 0) throw new UsageError('--split-mb must be at least 1');
+        const result = await writeGgufFiles(dir, required(o.out, '--out'), { weightType: type, maxFileBytes: splitMb === undefined ? undefined : splitMb * 1024 * 1024, force: o.force === true });
+        process.stderr.write(`wrote ${result.files.length} GGUF file(s), ${result.totalBytes} bytes, matrices as ${result.weightType}: ${result.files.join(', ')}\n`);
+        return 0;
+      }
       case 'check-lib':
         return await checkLib(required(positionals[0], '<model-lib.wasm>'), required(positionals[1], '<artifact dir>'));
+      case 'compile-lib': {
+        const dir = required(positionals[0], '<artifact dir>');
+        const lib = await compileLib(dir, { out: o.out, toolchain: o.toolchain, quick: o.quick, onProgress: (line) => process.stderr.write(`${line}\n`) });
+        const checked = lib.checkedParams === undefined ? 'no tensor-cache.json to check it against' : `fits ${dir}: all ${lib.checkedParams} parameters match`;
+        process.stdout.write(`${lib.out}\n`);
+        process.stderr.write(`compiled ${dir} → ${lib.out} (${(lib.bytes / 1e6).toFixed(1)} MB, ${lib.seconds.toFixed(0)} s); ${checked}\n`);
+        return 0;
+      }
       case 'bench': {
+        if (o.backend !== undefined && o.backend !== 'webchuan') {
+          if (o.backend !== 'cpu') throw new UsageError("--backend must be webchuan (this machine's GPU, in Node) or cpu (the CPU path beside the WebGPU engine, in Chromium)");
+          const { benchBrowser } = await import('./bench-browser.js');
+          const result = await benchBrowser({
+            model: required(o.model, '--model'),
+            backends: ['webchuan', 'cpu'],
+            decodeTokens: int(o['decode-tokens'], '--decode-tokens', 32),
+            contextWindow: o.context === undefined ? undefined : int(o.context, '--context', 0),
+            threads: o.threads === undefined ? undefined : int(o.threads, '--threads', 1),
+            log: (line) => process.stderr.write(`${line}\n`),
+          });
+          process.stdout.write(`${JSON.stringify(result)}\n`);
+          return 0;
+        }
         const kernels = o.kernels ?? 'both';
         if (kernels !== 'fast' && kernels !== 'baseline' && kernels !== 'both') throw new UsageError('--kernels must be fast, baseline or both');
         if (!o.model && !o.shape) throw new UsageError('bench needs --model <dir> or --shape <name>');
@@ -178,6 +258,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'eval': {
         const protocol = o.protocol ?? 'ceval';
         if (protocol !== 'ceval' && protocol !== 'mmlu') throw new UsageError('--protocol must be ceval or mmlu');
+        const out = o.out;
+        const outOptions = { inputs: [required(o.model, '--model'), required(o.data, '--data')], isOurs: isEvalSummary, ours: 'a webchuan eval summary', force: o.force === true };
+        if (out) checkOutputFile(out, outOptions); // before the evaluation: a refused --out costs nothing
         const subjects = loadDataset(required(o.data, '--data'), {
           protocol,
           split: o.split ?? (protocol === 'ceval' ? 'val' : 'test'),
@@ -188,7 +271,7 @@ export async function main(argv: string[]): Promise<number> {
           const summary = await evaluateNode(model, subjects, { protocol, shots: int(o.shots, '--shots', 5), limit: o.limit === undefined ? undefined : int(o.limit, '--limit', 0), onProgress: progressBar('evaluating', ' questions') });
           process.stderr.write(formatSummary(summary));
           const json = `${JSON.stringify(summary, null, 1)}\n`;
-          if (o.out) await writeFile(o.out, json);
+          if (out) writeOutputFile(out, json, outOptions);
           else process.stdout.write(json);
         } finally {
           model.dispose();
@@ -271,7 +354,7 @@ async function runGenerate(o: GenerateFlags): Promise<number> {
 }
 
 async function checkLib(libPath: string, artifactDir: string): Promise<number> {
-  const lib = readModelLibMetadata(new Uint8Array(await readFile(libPath)));
+  const lib = readModelLibMetadata(await readRegularFile(libPath), libPath);
   const { chatConfig, cache, cacheFile } = await readArtifactIndex(directorySource(artifactDir));
   const differences = modelLibDifferences(lib, cache, chatConfig);
   if (differences.length === 0) {

@@ -5,7 +5,6 @@
  * Parameters are read, fused (W_pack / q|k|v, gate|up), quantized and written one at a time.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
 import { BadCheckpointError } from '../../sdk/src/errors.js';
 import { validateConfig, type ModelConfig } from '../../sdk/src/model/config.js';
@@ -14,6 +13,7 @@ import type { Quantization } from '../../sdk/src/model/quant.js';
 import { PyTorchReader } from './checkpoint/pytorch.js';
 import { SafetensorsReader } from './checkpoint/safetensors.js';
 import type { CheckpointReader, TensorEntry } from './checkpoint/tensor-file.js';
+import { openRegularFile, readRegularText } from './input-file.js';
 import { checkOutput } from './output-dir.js';
 import { writeArtifact, type ParamSource, type WriteArtifactOptions } from './write-model.js';
 
@@ -32,6 +32,48 @@ interface HfConfig {
   tie_word_embeddings?: boolean;
   bos_token_id?: number;
   eos_token_id?: number | number[];
+  hidden_act?: string;
+  rope_scaling?: unknown;
+}
+
+/** Fields whose value, when present, must be a number (null counts as absent, as in transformers). */
+const NUMBER_FIELDS = [
+  'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim',
+  'vocab_size', 'max_position_embeddings', 'rms_norm_eps', 'rope_theta', 'bos_token_id',
+] as const;
+
+/**
+ * Refuses what the engine would run differently from the checkpoint's own code: a field of the wrong
+ * type (`"rms_norm_eps": "1e-6"`, `"tie_word_embeddings": "false"`), an activation other than SiLU,
+ * RoPE scaling, and BOS/EOS ids outside the vocabulary. Each would convert, and then generate
+ * something other than the model.
+ */
+function checkHfFields(hf: Record<string, unknown>, file: string): void {
+  const fail = (problem: string): never => {
+    throw new BadCheckpointError(file, problem);
+  };
+  for (const key of NUMBER_FIELDS) {
+    const v = hf[key];
+    if (v != null && (typeof v !== 'number' || !Number.isFinite(v))) fail(`${key} must be a number, got ${JSON.stringify(v)}`);
+  }
+  if (hf['tie_word_embeddings'] != null && typeof hf['tie_word_embeddings'] !== 'boolean') {
+    fail(`tie_word_embeddings must be true or false, got ${JSON.stringify(hf['tie_word_embeddings'])}`);
+  }
+  // Baichuan-7B and LLaMA use SiLU in their gated MLP; the engine's kernels compute SwiGLU and nothing else.
+  const act = hf['hidden_act'];
+  if (act != null && act !== 'silu') fail(`hidden_act ${JSON.stringify(act)} is not supported: the engine computes SiLU (SwiGLU) only`);
+  if (hf['rope_scaling'] != null) fail(`rope_scaling ${JSON.stringify(hf['rope_scaling'])} is not supported: the engine applies plain RoPE, and would run this model with other positions than it was trained on`);
+  const vocab = hf['vocab_size'];
+  const inVocab = (id: unknown) => typeof id === 'number' && Number.isInteger(id) && id >= 0 && (typeof vocab !== 'number' || id < vocab);
+  const range = typeof vocab === 'number' ? `0…${vocab - 1}` : 'non-negative integers';
+  if (hf['bos_token_id'] != null && !inVocab(hf['bos_token_id'])) fail(`bos_token_id ${JSON.stringify(hf['bos_token_id'])} is not a token of the ${vocab}-token vocabulary (${range})`);
+  const eos = hf['eos_token_id'];
+  if (eos != null) {
+    const ids = Array.isArray(eos) ? eos : [eos];
+    if (ids.length === 0) fail('eos_token_id is an empty list');
+    const bad = ids.find((id) => !inVocab(id));
+    if (bad !== undefined) fail(`eos_token_id ${JSON.stringify(eos)}: ${JSON.stringify(bad)} is not a token of the ${vocab}-token vocabulary (${range})`);
+  }
 }
 
 /** Our config from Hugging Face's `config.json` (+ `tokenizer_config.json`'s BOS policy). */
@@ -39,6 +81,7 @@ export function configFromHf(hf: HfConfig, addBos: boolean, file = 'config.json'
   if (hf.model_type !== 'baichuan' && hf.model_type !== 'llama') {
     throw new BadCheckpointError(file, `model_type "${hf.model_type}" is not supported (baichuan or llama)`);
   }
+  checkHfFields(hf as Record<string, unknown>, file);
   const heads = hf.num_attention_heads ?? 0;
   const eos = hf.eos_token_id ?? 2;
   const config: ModelConfig = {
@@ -63,16 +106,20 @@ export function configFromHf(hf: HfConfig, addBos: boolean, file = 'config.json'
   } catch (error) {
     throw new BadCheckpointError(file, (error as Error).message);
   }
+  // The defaults (BOS 1, EOS 2) must be tokens too: a one-token vocabulary has neither.
+  for (const id of [config.bosTokenId, ...config.stopTokenIds]) {
+    if (id >= config.vocabSize) throw new BadCheckpointError(file, `token id ${id} (BOS/EOS, by default 1 and 2) is outside the ${config.vocabSize}-token vocabulary`);
+  }
   return config;
 }
 
 /** The JSON object in a small file of the checkpoint (configs, indexes), or a BadCheckpointError. */
 async function readJsonObject(path: string): Promise<Record<string, unknown>> {
   // Config files are a few KB; a huge one is not a config, and reading it would only cost memory.
-  if ((await stat(path)).size > 16 * 1024 * 1024) throw new BadCheckpointError(path, 'is larger than 16 MB: not a config file');
+  const text = await readRegularText(path, { maxBytes: 16 * 1024 * 1024, fail: (problem) => new BadCheckpointError(path, problem) });
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(path, 'utf8'));
+    json = JSON.parse(text);
   } catch (error) {
     throw new BadCheckpointError(path, `is not JSON (${(error as Error).message})`);
   }
@@ -167,9 +214,13 @@ export async function convertHf(dir: string, quantization: Quantization, outDir:
   const configPath = need('config.json');
   const hf = (await readJsonObject(configPath)) as HfConfig;
   const tokenizerModel = need('tokenizer.model');
+  await (await openRegularFile(tokenizerModel, (problem) => new BadCheckpointError(tokenizerModel, problem))).close(); // before any weight is read
   const tokConfigPath = join(dir, 'tokenizer_config.json');
   const tokConfig = existsSync(tokConfigPath) ? ((await readJsonObject(tokConfigPath)) as { add_bos_token?: boolean }) : {};
   // Baichuan-7B's tokenizer class defaults to add_bos_token=True, but its tokenizer_config sets false.
+  if (tokConfig.add_bos_token != null && typeof tokConfig.add_bos_token !== 'boolean') {
+    throw new BadCheckpointError(tokConfigPath, `add_bos_token must be true or false, got ${JSON.stringify(tokConfig.add_bos_token)}`);
+  }
   const config = configFromHf(hf, tokConfig.add_bos_token ?? hf.model_type === 'llama', configPath);
   const reader = await openCheckpoint(dir);
   try {

@@ -4,10 +4,10 @@
  * Datasets are read in their published layout: `<root>/dev/<subject>_dev.csv` (the shots) and
  * `<root>/<split>/<subject>_<split>.csv`, plus C-Eval's `subject_mapping.json` for subject names.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Papa from 'papaparse';
-import { argmaxLetter, evaluate, LETTERS, letterTokens, questionsFromRows, type Chooser, type EvalSummary, type Letter, type Protocol, type Subject } from '../../sdk/src/eval/multiple-choice.js';
+import { argmaxLetter, evaluate, LETTERS, letterTokens, parseCsv, questionsFromRows, type Chooser, type EvalSummary, type Letter, type Protocol, type Subject } from '../../sdk/src/eval/multiple-choice.js';
+import { readRegularTextSync } from './input-file.js';
 import type { NodeModel } from './runtime.js';
 
 export interface DatasetOptions {
@@ -18,11 +18,13 @@ export interface DatasetOptions {
   subjects?: string[];
 }
 
+/** A CSV file's rows, parsed exactly as the tab parses the same file (the SDK's parseCsv, papaparse). */
 function readCsv(file: string): string[][] {
-  const parsed = Papa.parse<string[]>(readFileSync(file, 'utf8'), { skipEmptyLines: true });
-  const fatal = parsed.errors.find((e) => e.type !== 'Delimiter');
-  if (fatal) throw new Error(`${file}: row ${(fatal.row ?? 0) + 1}: ${fatal.message}`);
-  return parsed.data;
+  try {
+    return parseCsv(readRegularTextSync(file));
+  } catch (error) {
+    throw new Error(`${file}: ${(error as Error).message}`);
+  }
 }
 
 /** The subjects of a dataset directory, dev split (shots) and the scored split. */
@@ -34,7 +36,7 @@ export function loadDataset(root: string, options: DatasetOptions): Subject[] {
   const unknown = names.filter((n) => !available.includes(n));
   if (unknown.length) throw new Error(`${root}: no dev file for ${unknown.join(', ')} (subjects here: ${available.join(', ')})`);
   const mappingFile = join(root, 'subject_mapping.json');
-  const mapping = existsSync(mappingFile) ? (JSON.parse(readFileSync(mappingFile, 'utf8')) as Record<string, string[]>) : {};
+  const mapping = existsSync(mappingFile) ? (JSON.parse(readRegularTextSync(mappingFile)) as Record<string, string[]>) : {};
   return names.map((name) => {
     const file = join(root, options.split, `${name}_${options.split}.csv`);
     if (!existsSync(file)) throw new Error(`${file} is missing`);

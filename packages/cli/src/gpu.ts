@@ -2,8 +2,9 @@
  * WebGPU in Node through Dawn (the npm package `webgpu`). A real GPU's Vulkan driver is used when
  * there is one; otherwise we fall back to SwiftShader, the CPU Vulkan that ships with Chromium.
  */
-import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 
 const SWIFTSHADER_ICDS = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib/chromium-browser/vk_swiftshader_icd.json'];
@@ -47,6 +48,25 @@ export async function nodeAdapter(): Promise<GPUAdapter> {
 
 function useSwiftShader(icd: string): void {
   process.env['VK_ICD_FILENAMES'] = icd;
-  // SwiftShader's window-system probe complains without a runtime dir; compute needs none.
-  process.env['XDG_RUNTIME_DIR'] ??= tmpdir();
+  // SwiftShader's window-system probe complains without a runtime dir; compute needs none. A private
+  // empty one, not /tmp itself: the probe looks for display sockets there, which anyone can plant in /tmp.
+  process.env['XDG_RUNTIME_DIR'] ??= privateRuntimeDir();
+}
+
+/**
+ * A folder only this user can write: ~/.cache/webchuan/runtime (made 0700, reused by every run, so
+ * nothing piles up), or where the home folder cannot hold it, a fresh mkdtemp folder removed at exit.
+ */
+function privateRuntimeDir(): string {
+  const dir = join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'webchuan', 'runtime');
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    if (st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o077) === 0) return dir;
+  } catch {
+    // no writable home: below
+  }
+  const fresh = mkdtempSync(join(tmpdir(), 'webchuan-runtime-'));
+  process.on('exit', () => rmSync(fresh, { recursive: true, force: true }));
+  return fresh;
 }

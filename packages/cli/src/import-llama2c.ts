@@ -6,7 +6,7 @@
  * (i, i + head_dim/2), as Hugging Face does. Like HF's LLaMA converter we permute the rows of wq and
  * wk so that the two conventions compute the same attention scores.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { concatFloat32 } from '../../sdk/src/model/arrays.js';
@@ -14,6 +14,8 @@ import type { ModelConfig } from '../../sdk/src/model/config.js';
 import { paramSpecs } from '../../sdk/src/model/params.js';
 import type { Quantization } from '../../sdk/src/model/quant.js';
 import { withRemoveExtraWhitespaces } from './sentencepiece-model.js';
+import { readRegularFile } from './input-file.js';
+import { BadCheckpointError } from '../../sdk/src/errors.js';
 import { removeIfInterrupted } from './interrupt.js';
 import { checkOutput } from './output-dir.js';
 import { memoryParam, writeArtifact, type WriteArtifactOptions } from './write-model.js';
@@ -124,13 +126,13 @@ export async function importLlama2c(
   options: WriteArtifactOptions = {},
 ): Promise<ModelConfig> {
   checkOutput(outDir, [checkpoint, tokenizerModel]); // before reading anything
-  const { config, params } = parseLlama2c(new Uint8Array(await readFile(checkpoint)), checkpoint);
+  const { config, params } = parseLlama2c(await readRegularFile(checkpoint, { fail: (problem) => new BadCheckpointError(checkpoint, problem) }), checkpoint);
   const sources = paramSpecs(config).map((spec) => memoryParam(spec.name, params.get(spec.name)!, spec.shape.at(-1)!));
   // Tokenize as run.c does: keep runs of spaces (see withRemoveExtraWhitespaces).
   const tokenizerCopy = join(await mkdtemp(join(tmpdir(), 'webchuan-')), 'tokenizer.model');
   const untrack = removeIfInterrupted(dirname(tokenizerCopy)); // Ctrl-C leaves no temporary folder either
   try {
-    await writeFile(tokenizerCopy, withRemoveExtraWhitespaces(new Uint8Array(await readFile(tokenizerModel)), false));
+    await writeFile(tokenizerCopy, withRemoveExtraWhitespaces(await readRegularFile(tokenizerModel, { fail: (problem) => new BadCheckpointError(tokenizerModel, problem) }), false));
     await writeArtifact(outDir, config, quantization, sources, { tokenizerModel: tokenizerCopy, ...options, inputs: [checkpoint, tokenizerModel, ...(options.inputs ?? [])] });
   } finally {
     await rm(dirname(tokenizerCopy), { recursive: true, force: true });

@@ -1,6 +1,6 @@
 /**
- * Just enough protobuf wire format for SentencePiece model files: writing fields, and walking the
- * top-level fields of a message so one can be replaced.
+ * Just enough protobuf wire format for SentencePiece model files: writing fields (reading them is
+ * the SDK's, which reads tokenizer.model in the browser too).
  */
 
 export function varint(value: number | bigint): number[] {
@@ -25,48 +25,4 @@ export function floatField(field: number, f: number): number[] {
   return [...tag(field, 5), ...b];
 }
 
-export interface RawField {
-  field: number;
-  wire: number;
-  /** The whole field, tag included, as it appears in the message. */
-  bytes: Uint8Array;
-  /** For length-delimited fields, the payload. */
-  payload?: Uint8Array;
-}
-
-function readVarint(data: Uint8Array, at: number): [bigint, number] {
-  let value = 0n;
-  let shift = 0n;
-  for (;;) {
-    if (at >= data.length) throw new Error('protobuf: truncated varint');
-    const byte = data[at++]!;
-    value |= BigInt(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) return [value, at];
-    shift += 7n;
-  }
-}
-
-/** The top-level fields of a message, in order. */
-export function readFields(data: Uint8Array): RawField[] {
-  const fields: RawField[] = [];
-  let at = 0;
-  while (at < data.length) {
-    const start = at;
-    const [key, afterKey] = readVarint(data, at);
-    at = afterKey;
-    const field = Number(key >> 3n);
-    const wire = Number(key & 7n);
-    let payload: Uint8Array | undefined;
-    if (wire === 0) at = readVarint(data, at)[1];
-    else if (wire === 1) at += 8;
-    else if (wire === 5) at += 4;
-    else if (wire === 2) {
-      const [length, afterLength] = readVarint(data, at);
-      payload = data.subarray(afterLength, afterLength + Number(length));
-      at = afterLength + Number(length);
-    } else throw new Error(`protobuf: unsupported wire type ${wire}`);
-    if (at > data.length) throw new Error('protobuf: truncated message');
-    fields.push({ field, wire, bytes: data.subarray(start, at), payload });
-  }
-  return fields;
-}
+export { readFields, type RawField } from '../../sdk/src/model/protobuf.js';

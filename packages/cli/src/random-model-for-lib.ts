@@ -9,13 +9,14 @@
  * uniform in ±0.02, so activations stay finite through the layers. Bytes are streamed from a few
  * pools of random values at random offsets, so a multi-gigabyte model is written in seconds.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { formatBytes } from '../../sdk/src/errors.js';
 import type { ChatConfigJson, ConvTemplateJson } from '../../sdk/src/model/artifact.js';
 import { f32ToBf16Bits, f32ToF16Bits } from '../../sdk/src/model/half.js';
 import type { ModelLibMetadata, ModelLibParam } from '../../sdk/src/model/model-lib.js';
 import { mulberry32 } from '../../sdk/src/model/random.js';
 import { ArtifactWriter, DEFAULT_SHARD_BYTES, type TensorMeta } from './artifact-writer.js';
+import { checkRoom, MAX_RANDOM_MODEL_BYTES } from './disk-space.js';
+import { checkOutput } from './output-dir.js';
 
 export interface RandomForLibOptions {
   /** The vocabulary size, where the library leaves it symbolic (`"vocab_size"`); else read from it. */
@@ -24,6 +25,8 @@ export interface RandomForLibOptions {
   /** Store float32 tensors as bfloat16 (MLC's 'f32-to-bf16', as `mlc_llm convert_weight` does): half the bytes. */
   bf16?: boolean;
   shardBytes?: number;
+  /** Files the output may never be or hold (the library itself). */
+  inputs?: string[];
 }
 
 /** Special tokens of the synthetic vocabulary, at the top of it: its ChatML template's markers and end. */
@@ -143,27 +146,62 @@ function modelConfigOf(lib: ModelLibMetadata, vocabSize: number): Record<string,
   };
 }
 
+/** The largest vocabulary of the synthetic tokenizer (real ones reach 256k): its tokenizer.json is built in memory. */
+export const MAX_SYNTHETIC_VOCAB = 1_000_000;
+
+/** One tensor to write, fully sized before anything is written. */
+interface PlannedTensor {
+  param: ModelLibParam;
+  meta: TensorMeta;
+  count: number;
+  encoding: 'f32' | 'f16' | 'bf16' | 'u32';
+}
+
+/**
+ * Every tensor the library declares with its concrete shape and stored bytes, checked before any
+ * byte is written: dimensions must be non-negative integers, dtypes ones this generator writes, and
+ * the total must stay under MAX_RANDOM_MODEL_BYTES and fit the free space of the output's disk.
+ */
+function planTensors(lib: ModelLibMetadata, vocabSize: number, bf16: boolean): { tensors: PlannedTensor[]; totalBytes: number } {
+  let totalBytes = 0;
+  const tensors = lib.params.map((p): PlannedTensor => {
+    const shape = p.shape.map((d) => (d === 'vocab_size' ? vocabSize : d));
+    for (const d of shape) {
+      if (typeof d !== 'number') throw new Error(`${p.name}: symbolic dimension "${d}" in ${JSON.stringify(p.shape)}`);
+      if (!Number.isSafeInteger(d) || d < 0) throw new Error(`${p.name}: dimension ${d} in ${JSON.stringify(p.shape)} is not a size`);
+    }
+    if (p.dtype !== 'float32' && p.dtype !== 'float16' && p.dtype !== 'uint32') throw new Error(`${p.name}: dtype ${p.dtype} is not written by this generator`);
+    const dtype: StoredDtype = p.dtype;
+    const count = (shape as number[]).reduce((a, b) => a * b, 1);
+    const asBf16 = dtype === 'float32' && bf16;
+    const encoding = dtype === 'uint32' ? 'u32' : dtype === 'float16' ? 'f16' : asBf16 ? 'bf16' : 'f32';
+    const nbytes = count * (encoding === 'f32' || encoding === 'u32' ? 4 : 2);
+    totalBytes += nbytes;
+    // Checked as the sum grows: a [1e9, 1e9] tensor must not overflow into a small-looking number.
+    if (!Number.isSafeInteger(totalBytes) || totalBytes > MAX_RANDOM_MODEL_BYTES) {
+      throw new Error(`the library declares ${formatBytes(totalBytes)} of parameters or more (${p.name} alone is ${JSON.stringify(shape)} ${dtype}), over the ${formatBytes(MAX_RANDOM_MODEL_BYTES)} a random model may take: nothing was written`);
+    }
+    return { param: p, meta: { name: p.name, shape: shape as number[], dtype, nbytes, ...(asBf16 ? { format: 'f32-to-bf16' as const } : {}) }, count, encoding };
+  });
+  return { tensors, totalBytes };
+}
+
 export async function writeRandomModelForLib(outDir: string, lib: ModelLibMetadata, options: RandomForLibOptions = {}): Promise<ChatConfigJson> {
   const seed = options.seed ?? 1;
   const concrete = lib.params.find((p) => p.name.startsWith('model.embed_tokens.'))?.shape[0];
   const vocabSize = typeof concrete === 'number' ? concrete : options.vocabSize;
   if (!vocabSize) throw new Error('the library leaves vocab_size symbolic: give vocabSize');
+  if (!Number.isSafeInteger(vocabSize) || vocabSize <= SPECIAL_TOKENS.length || vocabSize > MAX_SYNTHETIC_VOCAB) {
+    throw new Error(`a vocabulary of ${vocabSize} tokens: the synthetic tokenizer needs between ${SPECIAL_TOKENS.length + 1} and ${MAX_SYNTHETIC_VOCAB}`);
+  }
+  const { tensors, totalBytes } = planTensors(lib, vocabSize, options.bf16 === true);
+  checkOutput(outDir, options.inputs ?? []); // a refused --out is named before the size is
+  await checkRoom(outDir, totalBytes + vocabSize * 32); // the tensors, and the tokenizer (about 20 bytes a token)
   const pool = pools(seed);
   const next = mulberry32(seed ^ 0x5eed);
-  const writer = await ArtifactWriter.create(outDir, options.shardBytes ?? DEFAULT_SHARD_BYTES);
+  const writer = await ArtifactWriter.create(outDir, options.shardBytes ?? DEFAULT_SHARD_BYTES, options.inputs ?? []);
   try {
-    for (const p of lib.params) {
-      const shape = p.shape.map((d) => (d === 'vocab_size' ? vocabSize : d));
-      if (shape.some((d) => typeof d !== 'number')) throw new Error(`${p.name}: symbolic dimension in ${JSON.stringify(p.shape)}`);
-      if (p.dtype !== 'float32' && p.dtype !== 'float16' && p.dtype !== 'uint32') throw new Error(`${p.name}: dtype ${p.dtype} is not written by this generator`);
-      const dtype: StoredDtype = p.dtype;
-      const count = (shape as number[]).reduce((a, b) => a * b, 1);
-      const bf16 = dtype === 'float32' && options.bf16 === true;
-      const encoding = dtype === 'uint32' ? 'u32' : dtype === 'float16' ? 'f16' : bf16 ? 'bf16' : 'f32';
-      const nbytes = count * (encoding === 'f32' || encoding === 'u32' ? 4 : 2);
-      const meta: TensorMeta = { name: p.name, shape: shape as number[], dtype, nbytes, ...(bf16 ? { format: 'f32-to-bf16' as const } : {}) };
-      await writer.addTensor(meta, draw(pool(kindOf(p), encoding), nbytes, next), count);
-    }
+    for (const t of tensors) await writer.addTensor(t.meta, draw(pool(kindOf(t.param), t.encoding), t.meta.nbytes, next), t.count);
     const chatConfig: ChatConfigJson = {
       version: '0.1.0',
       model_type: lib.model_type,
@@ -187,8 +225,9 @@ export async function writeRandomModelForLib(outDir: string, lib: ModelLibMetada
       bos_token_id: vocabSize - SPECIAL_TOKENS.length,
       eos_token_id: vocabSize - 1,
     };
+    // Inside the artifact before it moves into place: the folder appears whole, tokenizer included.
+    await writer.writeFile('tokenizer.json', JSON.stringify(syntheticTokenizer(vocabSize)));
     await writer.finish(chatConfig);
-    await writeFile(join(outDir, 'tokenizer.json'), JSON.stringify(syntheticTokenizer(vocabSize)));
     return chatConfig;
   } catch (error) {
     await writer.abort();

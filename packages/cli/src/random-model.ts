@@ -2,13 +2,14 @@
 import { BAICHUAN_7B, type ModelConfig } from '../../sdk/src/model/config.js';
 import type { Quantization } from '../../sdk/src/model/quant.js';
 import { randomParams } from '../../sdk/src/model/random.js';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeIfInterrupted } from './interrupt.js';
 import { tinyTokenizerModel } from './tiny-tokenizer.js';
 import { paramSpecs } from '../../sdk/src/model/params.js';
 import { memoryParam, writeArtifact } from './write-model.js';
+import { MAX_RANDOM_MODEL_BYTES } from './disk-space.js';
 
 /** A tiny model in Baichuan-7B's exact layout: fused W_pack, untied lm_head, its 64,000-token vocabulary. */
 export function tinyBaichuanConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {
@@ -35,20 +36,23 @@ export async function writeRandomModel(
   shardBytes?: number,
 ): Promise<void> {
   let tokenizerFile = tokenizerModel;
+  let scratch: string | undefined;
   let untrack: () => void = () => {};
   if (tokenizerModel === 'tiny') {
-    tokenizerFile = join(tmpdir(), `webchuan-tiny-tokenizer-${process.pid}.model`);
-    untrack = removeIfInterrupted(tokenizerFile); // Ctrl-C leaves no temporary file either
-    await writeFile(tokenizerFile, tinyTokenizerModel());
+    // A private folder (mode 0700, an unpredictable name): a fixed name in /tmp could be a planted symlink.
+    scratch = await mkdtemp(join(tmpdir(), 'webchuan-tokenizer-'));
+    untrack = removeIfInterrupted(scratch); // Ctrl-C leaves no temporary folder either
+    tokenizerFile = join(scratch, 'tokenizer.model');
+    await writeFile(tokenizerFile, tinyTokenizerModel(), { flag: 'wx' });
   }
   const cols = new Map(paramSpecs(config).map((s) => [s.name, s.shape.at(-1)!]));
   const params = (function* () {
     for (const p of randomParams(config, seed)) yield memoryParam(p.name, p.values, cols.get(p.name)!);
   })();
   try {
-    await writeArtifact(outDir, config, quantization, params, { tokenizerModel: tokenizerFile, shardBytes });
+    await writeArtifact(outDir, config, quantization, params, { tokenizerModel: tokenizerFile, shardBytes, maxBytes: MAX_RANDOM_MODEL_BYTES });
   } finally {
-    if (tokenizerModel === 'tiny' && tokenizerFile) await rm(tokenizerFile, { force: true });
+    if (scratch) await rm(scratch, { recursive: true, force: true });
     untrack();
   }
 }

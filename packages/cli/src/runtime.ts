@@ -11,6 +11,7 @@ import { startGrammarRuntime } from '../../sdk/src/grammar/runtime.js';
 import { TokenizerRuntime } from '../../sdk/src/tokenizer/runtime.js';
 import { TextTokenizer, tokenizerFormat } from '../../sdk/src/tokenizer/tokenizer.js';
 import { directorySource, shardRecords } from './fs-source.js';
+import { readRegularFile } from './input-file.js';
 import { nodeAdapter } from './gpu.js';
 
 export interface NodeModel extends LoadedModel {
@@ -42,7 +43,7 @@ export async function loadNodeTokenizer(pathOrDir: string): Promise<TextTokenize
     file = join(pathOrDir, 'tokenizer.model');
     if (!existsSync(file) && existsSync(join(pathOrDir, 'tokenizer.json'))) file = join(pathOrDir, 'tokenizer.json');
   }
-  return TextTokenizer.load(await nodeTokenizerRuntime(), { format: tokenizerFormat(file), bytes: new Uint8Array(await readFile(file)) });
+  return TextTokenizer.load(await nodeTokenizerRuntime(), { format: tokenizerFormat(file), bytes: await readRegularFile(file) });
 }
 
 /**

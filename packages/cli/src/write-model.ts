@@ -10,6 +10,9 @@ import { paramLayout } from '../../sdk/src/model/encode.js';
 import { paramSpecs, type ParamSpec } from '../../sdk/src/model/params.js';
 import type { Quantization } from '../../sdk/src/model/quant.js';
 import { ArtifactWriter } from './artifact-writer.js';
+import { checkRoom } from './disk-space.js';
+import { checkOutput } from './output-dir.js';
+import { formatBytes, OutputPathError } from '../../sdk/src/errors.js';
 
 /** One parameter's values, readable a block of rows at a time (rows of a matrix, or the whole vector). */
 export interface ParamSource {
@@ -27,6 +30,18 @@ export interface WriteArtifactOptions {
   blockValues?: number;
   /** The files and folders being converted: the output may never be, or hold, any of them. */
   inputs?: string[];
+  /** Refuse before writing when the artifact's weights would take more than this many bytes. */
+  maxBytes?: number;
+}
+
+/** Bytes of an artifact's weights under a quantization, from its config alone (what the shards will hold). */
+export function artifactBytesOf(config: ModelConfig, quantization: Quantization): number {
+  let bytes = 0;
+  for (const spec of paramSpecs(config)) {
+    const layout = paramLayout(spec, quantization);
+    bytes += layout.main.nbytes + (layout.scales?.nbytes ?? 0);
+  }
+  return bytes;
 }
 
 /** A parameter held in memory as a source. */
@@ -58,6 +73,12 @@ export async function writeArtifact(
   const specs = new Map(paramSpecs(config).map((s) => [s.name, s]));
   const totalValues = [...specs.values()].reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   const inputs = [...(options.inputs ?? []), ...(options.tokenizerModel ? [options.tokenizerModel] : [])];
+  checkOutput(outDir, inputs); // a refused --out is named before the size is
+  const bytes = artifactBytesOf(config, quantization);
+  if (options.maxBytes !== undefined && bytes > options.maxBytes) {
+    throw new OutputPathError(outDir, `the model would take ${formatBytes(bytes)}, over the ${formatBytes(options.maxBytes)} allowed: nothing was written`);
+  }
+  await checkRoom(outDir, bytes);
   const writer = await ArtifactWriter.create(outDir, options.shardBytes, inputs);
   try {
     const seen = new Set<string>();

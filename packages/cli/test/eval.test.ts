@@ -1,11 +1,10 @@
 /**
  * The multiple-choice evaluation harness: the protocol's prompt and letter tokens, the CSV layouts of
- * C-Eval and MMLU, and `webchuan eval` end to end — whose choices, made with the KV cache reused across
+ * C-Eval and MMLU read identically in a tab and in the CLI, and `webchuan eval` end to end — whose choices, made with the KV cache reused across
  * questions, must be those of a full forward pass on the CPU reference.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import Papa from 'papaparse';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { argmaxLetter, buildPrompt, evaluate, LETTERS, letterTokens, parseCsv, questionsFromRows, type EvalSummary, type Letter, type Question } from '../../sdk/src/eval/multiple-choice.js';
@@ -75,18 +74,56 @@ describe('the protocol', () => {
     await expect(evaluate(subjects, chooser, { A: 1, B: 2, C: 3, D: 4 }, { protocol: 'ceval', maxPromptTokens: 1e6, limit: -1 })).rejects.toThrow(/limit/);
   });
 
-  it('splits CSV text as papaparse does (quotes, doubled quotes, commas and newlines in fields, CRLF, blank lines)', () => {
-    const text = '\ufeffid,question,A\r\n1,"a, ""quoted""\nline",x\r\n\r\n2,plain,"y"\n';
-    expect(parseCsv(text)).toEqual([['id', 'question', 'A'], ['1', 'a, "quoted"\nline', 'x'], ['2', 'plain', 'y']]);
-    expect(() => parseCsv('a,"b')).toThrow(/quoted/);
-    // The poetry quiz the demo reads in the page: identical to what the CLI reads.
-    const quiz = join(REPO_ROOT, 'models/poetry/data/quiz');
-    for (const split of ['dev', 'val']) {
-      for (const file of readdirSync(join(quiz, split))) {
-        const text = readFileSync(join(quiz, split, file), 'utf8');
-        expect(parseCsv(text), file).toEqual(Papa.parse<string[]>(text, { skipEmptyLines: true }).data);
+  it('reads ten kinds of CSV input identically in the tab (webchuan/eval, as the demo imports it) and in the CLI (loadDataset)', async () => {
+    // The tab's path is the built package's entry, exactly what the demo's Evaluate panel imports.
+    const tab = await import('webchuan/eval');
+    const header = 'id,question,A,B,C,D,answer';
+    const row = (id: number, question: string, answer = 'B') => `${id},${question},甲,乙,丙,丁,${answer}`;
+    const inputs: Record<string, { text: string; questions?: string[] }> = {
+      'a quote inside a field': { text: `${header}\n${row(0, '他说"好"吗')}\n`, questions: ['他说"好"吗'] },
+      'text after a closing quote': { text: `${header}\n${row(0, '"问题"之后')}\n` }, // malformed: refused by both
+      'a lone CR between rows': { text: `${header}\r${row(0, '甲问')}\r${row(1, '乙问')}\r`, questions: ['甲问', '乙问'] },
+      'a quoted formula cell': { text: `${header}\n${row(0, '="0123"')}\n`, questions: ['="0123"'] },
+      'a ; delimiter': { text: `${header.replaceAll(',', ';')}\n${row(0, '分号').replaceAll(',', ';')}\n`, questions: ['分号'] },
+      'a byte-order mark': { text: `\ufeff${header}\n${row(0, '标记')}\n`, questions: ['标记'] },
+      'CRLF line ends': { text: `${header}\r\n${row(0, '一')}\r\n${row(1, '二')}\r\n`, questions: ['一', '二'] },
+      'doubled quotes, a comma and a newline in a quoted field': { text: `${header}\n${row(0, '"a, ""b""\nc"')}\n`, questions: ['a, "b"\nc'] },
+      'blank lines between rows': { text: `${header}\n\n${row(0, '一')}\n\n\n${row(1, '二')}\n`, questions: ['一', '二'] },
+      'no newline at the end': { text: `${header}\n${row(0, '末')}`, questions: ['末'] },
+    };
+    for (const [kind, { text, questions }] of Object.entries(inputs)) {
+      const root = join(dir.path, `csv-${kind.replace(/\W+/g, '-')}`);
+      for (const split of ['dev', 'val']) {
+        mkdirSync(join(root, split), { recursive: true });
+        writeFileSync(join(root, split, `s_${split}.csv`), text);
       }
+      const read = (how: () => Question[]) => {
+        try {
+          return { questions: how() };
+        } catch (error) {
+          return { error: (error as Error).message };
+        }
+      };
+      const cli = read(() => loadDataset(root, { protocol: 'ceval', split: 'val' })[0]!.questions);
+      const inTab = read(() => tab.questionsFromRows(tab.parseCsv(text), 's_val.csv'));
+      expect(inTab.questions, `${kind}: tab ${inTab.error ?? ''} / CLI ${cli.error ?? ''}`).toEqual(cli.questions);
+      expect(!!inTab.error, kind).toBe(!!cli.error);
+      if (questions) expect(cli.questions?.map((q) => q.question), kind).toEqual(questions);
+      else expect(cli.error, kind).toMatch(/row 2: .*(quote|Quote)/);
     }
+    // The poetry quiz the demo reads in the page: identical on both paths.
+    const quiz = join(REPO_ROOT, 'models/poetry/data/quiz');
+    const subjects = loadDataset(quiz, { protocol: 'ceval', split: 'val' });
+    for (const subject of subjects) {
+      const text = readFileSync(join(quiz, 'val', `${subject.name}_val.csv`), 'utf8');
+      expect(tab.questionsFromRows(tab.parseCsv(text), subject.name)).toEqual(subject.questions);
+    }
+    expect(() => parseCsv('a,"b')).toThrow(/row 1: .*[Qq]uote/);
+  });
+
+  it('refuses a row short of fields instead of reading it with options missing', () => {
+    expect(() => questionsFromRows([['id', 'question', 'A', 'B', 'C', 'D', 'answer'], ['1', 'q', 'a', 'b']], 'x.csv')).toThrow(/x\.csv: row 1 has 4 fields, the header names 7/);
+    expect(() => questionsFromRows([['q', 'a', 'b', 'c']], 'mmlu.csv')).toThrow(/row 1 has 4 fields, MMLU rows have 5 or 6/);
   });
 
   it('picks the letter with the highest logit, the first among equals', () => {

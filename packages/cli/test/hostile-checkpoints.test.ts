@@ -3,12 +3,15 @@
  * and a message naming the file and the problem, within 20 s, and writes no output. None of them may
  * loop, exhaust memory, crash Node, read outside the model folder or turn into garbage weights.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../sdk/test/helpers.js';
 import { stateDictPickle, writeZip } from '../scripts/torch-save.js';
 import { startCli } from './cli-run.js';
+import { configFromHf } from '../src/convert.js';
+import { BadCheckpointError } from '../../sdk/src/errors.js';
 import { hfDir, safetensorsBytes, shapes, TINY, torchCheckpoint, values, type TensorShapes } from './checkpoints.js';
 
 const dir = tempDir();
@@ -159,5 +162,60 @@ describe('hostile checkpoints through `webchuan convert`', () => {
     writeFileSync(join(input, 'model-00001-of-00002.safetensors'), safetensorsBytes(all));
     writeFileSync(join(input, 'model-00002-of-00002.safetensors'), safetensorsBytes(all.slice(0, 1)));
     await expectRejected(input, /model-0000[12]-of-00002\.safetensors: .*model\.embed_tokens\.weight.*also in/);
+  });
+  it('a FIFO where a weight file, config.json or tokenizer.model should be: refused at once, not waited on', async () => {
+    // Nothing ever writes to these pipes: a converter that opens one for reading blocks forever.
+    const weights = hfDir(dir.path, 'fifo-weights');
+    execFileSync('mkfifo', [join(weights, 'pytorch_model.bin')]);
+    await expectRejected(weights, /pytorch_model\.bin: is a FIFO \(named pipe\), not a regular file/);
+    const config = await torchCheckpoint(dir.path, 'fifo-config');
+    rmSync(join(config, 'config.json'));
+    execFileSync('mkfifo', [join(config, 'config.json')]);
+    await expectRejected(config, /config\.json: is a FIFO/);
+    const tokenizer = await torchCheckpoint(dir.path, 'fifo-tokenizer');
+    rmSync(join(tokenizer, 'tokenizer.model'));
+    execFileSync('mkfifo', [join(tokenizer, 'tokenizer.model')]);
+    await expectRejected(tokenizer, /tokenizer\.model: is a FIFO/);
+  });
+
+  it('hidden_act other than silu, and BOS/EOS ids outside the vocabulary: refused, not converted quietly', async () => {
+    const withConfig = async (name: string, fields: Record<string, unknown>) => {
+      const input = await torchCheckpoint(dir.path, name);
+      const config = JSON.parse(readFileSync(join(input, 'config.json'), 'utf8'));
+      writeFileSync(join(input, 'config.json'), JSON.stringify({ ...config, ...fields }));
+      return input;
+    };
+    await expectRejected(await withConfig('gelu', { hidden_act: 'gelu' }), /config\.json: hidden_act "gelu" is not supported/);
+    await expectRejected(await withConfig('bos-out', { bos_token_id: TINY.vocab }), new RegExp(`config\\.json: bos_token_id ${TINY.vocab} is not a token of the ${TINY.vocab}-token vocabulary`));
+    await expectRejected(await withConfig('eos-out', { eos_token_id: [2, 99_999] }), /config\.json: eos_token_id \[2,99999\]: 99999 is not a token/);
+  });
+
+  it('other config.json fields the engine would read differently: types, RoPE scaling, negative ids (configFromHf)', () => {
+    const base = { model_type: 'baichuan', vocab_size: 100, hidden_size: 64, intermediate_size: 172, num_hidden_layers: 1, num_attention_heads: 4, hidden_act: 'silu' };
+    expect(configFromHf(base, false).vocabSize).toBe(100); // the base is fine
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ hidden_act: 'relu' }, /hidden_act "relu"/],
+      [{ hidden_act: 5 }, /hidden_act 5/],
+      [{ rope_scaling: { type: 'linear', factor: 2 } }, /rope_scaling/],
+      [{ tie_word_embeddings: 'false' }, /tie_word_embeddings must be true or false/],
+      [{ rms_norm_eps: '1e-6' }, /rms_norm_eps must be a number/],
+      [{ rope_theta: Number.NaN }, /rope_theta must be a number/],
+      [{ bos_token_id: -1 }, /bos_token_id -1 is not a token/],
+      [{ bos_token_id: 1.5 }, /bos_token_id 1\.5 is not a token/],
+      [{ eos_token_id: 100 }, /eos_token_id 100/],
+      [{ eos_token_id: [] }, /eos_token_id is an empty list/],
+      [{ eos_token_id: ['2'] }, /eos_token_id \["2"\]/],
+      [{ vocab_size: 2 }, /token id 2 \(BOS\/EOS, by default 1 and 2\) is outside the 2-token vocabulary/],
+    ];
+    for (const [fields, message] of cases) {
+      let caught: unknown;
+      try {
+        configFromHf({ ...base, ...fields }, false);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, JSON.stringify(fields)).toBeInstanceOf(BadCheckpointError);
+      expect((caught as Error).message).toMatch(message);
+    }
   });
 });

@@ -4,20 +4,24 @@
  * order) against those real ones, and `webchuan check-lib` on our converter's output for the
  * PyTorch-made tiny Baichuan checkpoint — a match, and mismatches that name their first difference.
  *
- * No Baichuan library exists here (compiling one needs mlc_llm + TVM + Emscripten, see wasm-build/),
- * so the matching Baichuan library is the parameter list built from our own specs, embedded in a
- * small wasm module of ours the way mlc_llm embeds it (a JSON string in a data segment).
+ * Here the matching Baichuan library is the parameter list built from our own specs, embedded in a
+ * small wasm module of ours the way mlc_llm embeds it (a JSON string in a data segment), so these
+ * cases need no compiler; real Baichuan libraries compiled by TVM (`webchuan compile-lib`) are
+ * checked in compile-lib.test.ts and run in packages/sdk/test/webllm-tvm.browser.test.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BAICHUAN_7B, type ModelConfig } from '../../sdk/src/model/config.js';
 import { paramLayout } from '../../sdk/src/model/encode.js';
 import { expectedModelLibMetadata, modelLibDifferences, ModelLibFormatError, readArtifactIndex, readModelLibMetadata, type ModelLibMetadata } from '../../sdk/src/model/model-lib.js';
 import { parseChatConfig } from '../../sdk/src/model/artifact.js';
 import { directorySource } from '../src/fs-source.js';
+import { tinyBaichuanConfig, writeRandomModel } from '../src/random-model.js';
+import { BadArtifactError } from '../../sdk/src/errors.js';
 import { REPO_ROOT, sharedFile, tempDir } from '../../sdk/test/helpers.js';
+import { fakeLib, wasmWithData } from './fake-lib.js';
 
 const libs = sharedFile('data/webllm-libs');
 const tiny = sharedFile('reference/baichuan-tiny');
@@ -25,34 +29,6 @@ const QWEN = 'Qwen2-0.5B-Instruct-q4f32_1-ctx4k_cs1k-webgpu.wasm';
 const TINYLLAMA = 'TinyLlama-1.1B-Chat-v0.4-q0f32-ctx2k_cs1k-webgpu.wasm';
 
 const webchuan = (...args: string[]) => spawnSync(join(REPO_ROOT, 'node_modules/.bin/webchuan'), args, { encoding: 'utf8' });
-
-/** Unsigned LEB128, as the wasm binary format writes sizes. */
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
-
-/** A valid wasm module with one memory and one active data segment holding `data` at address 1024. */
-function wasmWithData(data: Uint8Array): Uint8Array {
-  const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
-  const pages = Math.ceil((1024 + data.length) / 65536);
-  const memory = section(5, [1, 0x00, ...leb(pages)]);
-  const segment = [0x00, 0x41, ...leb(1024), 0x0b, ...leb(data.length), ...data]; // i32.const 1024 is positive and < 2^13, so its signed LEB equals the unsigned one
-  const dataSection = section(11, [1, ...segment]);
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...memory, ...dataSection]);
-}
-
-/** A library of ours that declares `meta`, surrounded by other strings as a real data segment is. */
-function fakeLib(meta: ModelLibMetadata): Uint8Array {
-  const text = `\u0000runtime strings {"not":"it"}\u0000${JSON.stringify(meta)}\u0000more strings\u0000`;
-  return wasmWithData(new TextEncoder().encode(text));
-}
 
 describe.skipIf(!libs)('MLC model-library metadata', () => {
   const read = (name: string) => readModelLibMetadata(new Uint8Array(readFileSync(join(libs!, name))));
@@ -142,5 +118,122 @@ describe.skipIf(!libs || !tiny)('`webchuan check-lib` on our converter\'s output
     const params = modelLibDifferences(readModelLibMetadata(new Uint8Array(readFileSync(join(libs!, QWEN)))), cache);
     expect(params[0]).toBe('parameter model.embed_tokens.q_weight: the library expects shape [151936, 112], the artifact has [64000, 8]');
     expect(params).toContain('tensor model.layers.0.self_attn.W_pack.q_weight of the artifact is not a parameter of the library');
+  });
+});
+
+describe('library metadata of the wrong types: a typed error naming the field, never a bare TypeError', () => {
+  const dir = tempDir();
+  const artifact = join(dir.path, 'tiny');
+  beforeAll(() => writeRandomModel(artifact, tinyBaichuanConfig({ vocabSize: 300 }), 'q0f32', 1));
+  afterAll(() => dir.remove());
+
+  const good = { model_type: 'llama', quantization: 'q0f32', context_window_size: 256, prefill_chunk_size: 256, params: [{ name: 'model.norm.weight', shape: [64], dtype: 'float32', preprocs: [] }] };
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['model_type a number', { ...good, model_type: 5 }, /model_type must be a string, got 5/],
+    ['params an object', { ...good, params: { a: 1 } }, /params must be a list/],
+    ['a parameter that is a string', { ...good, params: ['model.norm.weight'] }, /params\[0\] must be an object/],
+    ['a parameter name that is a number', { ...good, params: [{ name: 7, shape: [64], dtype: 'float32' }] }, /params\[0\]\.name must be a non-empty string, got 7/],
+    ['a shape that is a string', { ...good, params: [{ name: 'w', shape: '64', dtype: 'float32' }] }, /params\[0\]\.shape must be a list, got "64"/],
+    ['a negative dimension', { ...good, params: [{ name: 'w', shape: [64, -1], dtype: 'float32' }] }, /params\[0\]\.shape\[1\] \(w\) must be a size/],
+    ['a dtype that is null', { ...good, params: [{ name: 'w', shape: [64], dtype: null }] }, /params\[0\]\.dtype must be a string, got null/],
+    ['a context window that is text', { ...good, context_window_size: 'big' }, /context_window_size must be an integer, got "big"/],
+    ['kv_cache head counts as text', { ...good, kv_cache: { num_hidden_layers: 'two' } }, /kv_cache\.num_hidden_layers must be a non-negative integer/],
+  ];
+  const libFor = (what: string, meta: Record<string, unknown>) => {
+    const lib = join(dir.path, `${what.replaceAll(' ', '-')}.wasm`);
+    writeFileSync(lib, fakeLib(meta));
+    return lib;
+  };
+
+  it('the reader: ModelLibFormatError (a BadArtifactError, code bad-artifact) naming the field, for each', () => {
+    for (const [what, meta, message] of cases) {
+      const lib = libFor(what, meta);
+      let caught: unknown;
+      try {
+        readModelLibMetadata(new Uint8Array(readFileSync(lib)), lib);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, what).toBeInstanceOf(ModelLibFormatError);
+      expect(caught).toBeInstanceOf(BadArtifactError);
+      expect((caught as BadArtifactError).code).toBe('bad-artifact');
+      expect((caught as Error).message).toMatch(message);
+      expect((caught as Error).message.startsWith(`${lib}: `)).toBe(true);
+    }
+  });
+
+  it('`check-lib` and `random-model --for-lib`: exit 1 with the library and the field named', () => {
+    for (const [what, meta, message] of [cases[3]!, cases[4]!]) {
+      const lib = libFor(what, meta);
+      for (const args of [['check-lib', lib, artifact], ['random-model', '--for-lib', lib, '--out', join(dir.path, 'out')]]) {
+        const run = webchuan(...args);
+        expect(run.status, run.stderr).toBe(1);
+        expect(run.stderr).toMatch(message);
+        expect(run.stderr).toContain(lib);
+        expect(run.stderr).not.toMatch(/TypeError|is not a function|Cannot read properties/);
+      }
+    }
+  });
+
+  it('an artifact whose mlc-chat-config.json is null or whose tensor-cache.json has a shape of the wrong type: BadArtifactError naming the file', async () => {
+    const source = (files: Record<string, string>) => ({ text: async (f: string) => files[f] ?? Promise.reject(new Error('missing')), bytes: async () => new Uint8Array() });
+    const cache = JSON.parse(readFileSync(join(artifact, 'tensor-cache.json'), 'utf8'));
+    const config = readFileSync(join(artifact, 'mlc-chat-config.json'), 'utf8');
+    await expect(readArtifactIndex(source({ 'mlc-chat-config.json': 'null', 'tensor-cache.json': JSON.stringify(cache) }))).rejects.toThrow(BadArtifactError);
+    await expect(readArtifactIndex(source({ 'mlc-chat-config.json': '{"model_type": 1}', 'tensor-cache.json': JSON.stringify(cache) }))).rejects.toThrow(/model_type must be a string/);
+    await expect(readArtifactIndex(source({ 'mlc-chat-config.json': 'not json', 'tensor-cache.json': JSON.stringify(cache) }))).rejects.toThrow(/mlc-chat-config\.json is not JSON/);
+    cache.records[0].records[0].shape = 'big';
+    await expect(readArtifactIndex(source({ 'mlc-chat-config.json': config, 'tensor-cache.json': JSON.stringify(cache) }))).rejects.toThrow(/tensor-cache\.json: params_shard_0\.bin record 0 \(.*\): shape must be a list of sizes, got "big"/);
+  });
+});
+
+describe('`webchuan random-model` (--for-lib or not) sizes the model before it writes a byte', () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+  const libWith = (name: string, params: { name: string; shape: (number | string)[]; dtype: string }[]) => {
+    const lib = join(dir.path, `${name}.wasm`);
+    writeFileSync(lib, fakeLib({ model_type: 'llama', quantization: 'q0f32', context_window_size: 256, prefill_chunk_size: 256, params: [{ name: 'model.embed_tokens.weight', shape: [1000, 64], dtype: 'float32' }, ...params] }));
+    return lib;
+  };
+  /** The run must fail at once, leaving nothing where it would have written (no output, no hidden partial). */
+  const expectRefused = (lib: string, out: string, message: RegExp) => {
+    const started = performance.now();
+    const run = webchuan('random-model', '--for-lib', lib, '--out', out);
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(message);
+    expect(performance.now() - started).toBeLessThan(30_000);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dirname(out)).filter((f) => f.startsWith('.'))).toEqual([]);
+  };
+
+  it('a [1e9, 1000] float32 tensor (4 TB): over the bound, refused before anything is written', () => {
+    expectRefused(libWith('huge', [{ name: 'model.layers.0.mlp.down_proj.weight', shape: [1e9, 1000], dtype: 'float32' }]), join(dir.path, 'huge-out'), /4\.0 TB of parameters or more .*over the 68\.7 GB a random model may take: nothing was written/);
+  });
+
+  it('a vocabulary the synthetic tokenizer cannot hold (its tokenizer.json is built in memory)', () => {
+    const vocab = join(dir.path, 'vocab.wasm');
+    writeFileSync(vocab, fakeLib({ model_type: 'llama', quantization: 'q0f32', params: [{ name: 'model.embed_tokens.weight', shape: ['vocab_size', 64], dtype: 'float32' }] }));
+    const run = webchuan('random-model', '--for-lib', vocab, '--vocab', '1000000000', '--out', join(dir.path, 'vocab-out'));
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/a vocabulary of 1000000000 tokens/);
+    expect(existsSync(join(dir.path, 'vocab-out'))).toBe(false);
+  });
+
+  it('random-model --layers 100000 (about 20 GB of a tiny shape): refused before anything is written', () => {
+    const out = join(dir.path, 'many-layers');
+    const run = webchuan('random-model', '--layers', '100000', '--out', out);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/--layers 100000: random models have at most 1024 layers/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it.skipIf(!existsSync('/dev/shm') || statfsSync('/dev/shm').bavail * statfsSync('/dev/shm').bsize > 60e9)('60 GB (under the bound) where /dev/shm has less free: refused for the free space', () => {
+    const out = join('/dev/shm', `webchuan-test-${process.pid}`, 'model');
+    mkdirSync(dirname(out));
+    try {
+      expectRefused(libWith('sixty', [{ name: 'model.layers.0.mlp.down_proj.weight', shape: [15_000_000, 1000], dtype: 'float32' }]), out, /needs 60\.\d GB on disk, and .* is free there: nothing was written/);
+    } finally {
+      rmSync(dirname(out), { recursive: true, force: true });
+    }
   });
 });

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamingDetokenizer, TokenizerCrashError, type TextTokenizer } from '../../sdk/src/tokenizer/tokenizer.js';
 import { loadNodeTokenizer } from '../src/runtime.js';
+import { tinyTokenizerModel } from '../src/tiny-tokenizer.js';
+import { InvalidRequestError } from '../../sdk/src/errors.js';
 import { importLlama2c } from '../src/import-llama2c.js';
 import { REPO_ROOT, sharedFile, tempDir } from '../../sdk/test/helpers.js';
 
@@ -121,6 +123,49 @@ describe("Hugging Face tokenizer.json (the kind WebLLM's LLaMA-family artifacts 
       expect(tokenizer.encode('w5 w17  w99 nope')).toEqual([5, 17, 99, 0]);
       expect(tokenizer.decode([5, 17, 99])).toBe('w5 w17 w99');
       expect(tokenizer.idToToken(42)).toBe('w42');
+    } finally {
+      tokenizer.dispose();
+    }
+  });
+});
+
+describe('decode of ids that are not tokens', () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+
+  it('is an InvalidRequestError naming the first bad id (param "ids"), never "" or another token; a stream skips them', async () => {
+    const file = join(dir.path, 'tokenizer.model');
+    writeFileSync(file, tinyTokenizerModel());
+    const tokenizer = await loadNodeTokenizer(file);
+    try {
+      const size = tokenizer.vocabSize;
+      const cases: [unknown, RegExp][] = [
+        [[-1], /ids\[0\]: -1 is not a token id/],
+        [[5, size], new RegExp(`ids\\[1\\]: ${size} is not a token id of this tokenizer \\(integers 0…${size - 1}\\)`)],
+        [[1.5], /ids\[0\]: 1\.5 is not/],
+        [[Number.NaN], /ids\[0\]: NaN is not/],
+        [['5'], /ids\[0\]: "5" is not/],
+        [[2 ** 32 + 5], /ids\[0\]: 4294967301 is not/], // Int32Array would wrap it to 5
+        ['not a list', /ids: must be a list of token ids, got string/],
+      ];
+      for (const [ids, message] of cases) {
+        let caught: unknown;
+        try {
+          tokenizer.decode(ids as number[]);
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught, JSON.stringify(ids)).toBeInstanceOf(InvalidRequestError);
+        expect((caught as InvalidRequestError).param).toBe('ids');
+        expect((caught as Error).message).toMatch(message);
+      }
+      expect(() => tokenizer.encode(42 as unknown as string)).toThrow(/text: must be a string, got number/);
+      // Generation may sample an id the model has and the tokenizer lacks (a vocabulary padded for the
+      // GPU): a stream gives it no text, as before, instead of failing the request.
+      const ids = tokenizer.encode('hello');
+      const detok = new StreamingDetokenizer(tokenizer, []);
+      const streamed = [...ids.flatMap((id) => [id, size + 3])].map((id) => detok.push(id)).join('') + detok.flush();
+      expect(streamed).toBe(tokenizer.decode(ids));
     } finally {
       tokenizer.dispose();
     }

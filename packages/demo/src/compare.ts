@@ -1,6 +1,7 @@
-// "Compare engines": one prompt on webchuan's engine and on WebLLM (a model library compiled by MLC
-// for the same artifact), one after the other on this GPU, with both speeds side by side. WebLLM
-// (webchuan/webllm and its worker) is downloaded only when this panel runs.
+// "Compare engines": one prompt, greedy, on every engine this page can run the model on — our WebGPU
+// kernels and the CPU path (llama.cpp) always, WebLLM when a model library for the artifact is given —
+// one after the other, with their speeds side by side. WebLLM (webchuan/webllm and its worker) is
+// downloaded only when a library is given and this panel runs.
 import { createEngine, type BackendName, type Completion } from 'webchuan';
 
 interface Row {
@@ -11,18 +12,22 @@ interface Row {
 }
 
 const ENGINES: { backend: BackendName; label: string }[] = [
-  { backend: 'webchuan', label: 'webchuan (our WGSL kernels)' },
-  { backend: 'webllm', label: 'WebLLM (MLC-compiled library)' },
+  { backend: 'webchuan', label: 'webchuan on WebGPU (our WGSL kernels)' },
+  { backend: 'cpu', label: 'webchuan on the CPU (llama.cpp)' },
+  { backend: 'webllm', label: 'WebLLM (TVM-compiled library)' },
 ];
 
 const HEADINGS = ['Engine', 'Prefill tok/s', 'Decode tok/s', 'First token', 'Text'];
 
+/** Fills in the library's URL (the link's ?lib=, once it may be used: main.ts asks first for another origin's). */
+export function setLibrary(url: string): void {
+  const lib = document.querySelector<HTMLInputElement>('#compare-lib');
+  if (lib) lib.value = url;
+}
+
 export function setupCompare(modelUrl: string): void {
   const form = document.querySelector<HTMLFormElement>('#compare-form');
   if (!form) return;
-  const lib = document.querySelector<HTMLInputElement>('#compare-lib')!;
-  const params = new URLSearchParams(location.search);
-  if (params.get('lib')) lib.value = params.get('lib')!;
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void run(modelUrl, form);
@@ -37,15 +42,13 @@ async function run(modelUrl: string, form: HTMLFormElement): Promise<void> {
   const rows: Row[] = [];
   button.disabled = true;
   try {
-    for (const { backend } of ENGINES) {
+    // WebLLM needs a library compiled for this artifact: without one it is not a row at all.
+    for (const { backend } of ENGINES.filter((e) => e.backend !== 'webllm' || modelLib)) {
       const row: Row = { backend };
       rows.push(row);
       render(rows, backend);
       try {
-        if (backend === 'webllm') {
-          if (!modelLib) throw new Error('Give the URL of a WebLLM model library compiled for this model.');
-          await import('webchuan/webllm');
-        }
+        if (backend === 'webllm') await import('webchuan/webllm');
         // Disposed before the other engine loads (the page's elements may keep webchuan's copy of the model).
         const engine = await createEngine({ model: modelUrl, backend, ...(backend === 'webllm' ? { modelLib } : {}) });
         try {

@@ -29,7 +29,7 @@ async function loadSubjects(index: QuizIndex, names: string[], mapping: Record<s
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
-export async function setupEvaluate(modelUrl: string): Promise<void> {
+export async function setupEvaluate(modelUrl: string, backend?: 'webchuan' | 'cpu'): Promise<void> {
   const form = document.querySelector<HTMLFormElement>('#eval-form')!;
   const box = document.querySelector<HTMLElement>('#eval-subjects')!;
   const status = document.querySelector<HTMLElement>('#eval-status')!;
@@ -74,7 +74,7 @@ export async function setupEvaluate(modelUrl: string): Promise<void> {
       progress.value = 0;
       status.textContent = 'Loading the model and the questions…';
       try {
-        const [engine, subjects] = await Promise.all([engineFor(modelUrl).get(), loadSubjects(index, names, mapping)]);
+        const [engine, subjects] = await Promise.all([engineFor(modelUrl, { backend }).get(), loadSubjects(index, names, mapping)]);
         const summary = await evaluateEngine(engine, subjects, {
           protocol: 'ceval',
           shots: 5,

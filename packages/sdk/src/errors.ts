@@ -5,6 +5,7 @@
 
 export type WebchuanErrorCode =
   | 'webgpu-unavailable'
+  | 'cpu-unavailable'
   | 'model-not-found'
   | 'bad-artifact'
   | 'integrity'
@@ -97,20 +98,43 @@ export class WebGPUUnavailableError extends WebchuanError {
   }
 }
 
-/** The prompt and the requested output do not fit the context window. */
+/**
+ * The CPU path (llama.cpp in WebAssembly) cannot run here: the browser lacks a WebAssembly feature
+ * every build needs (SIMD, exception handling), or the model does not fit llama.cpp's wasm memory
+ * (`neededBytes` against `limitBytes`; 0 when the problem is not memory).
+ */
+export class CpuUnavailableError extends WebchuanError {
+  override name = 'CpuUnavailableError';
+  constructor(
+    message: string,
+    readonly neededBytes = 0,
+    readonly limitBytes = 0,
+  ) {
+    super('cpu-unavailable', message);
+  }
+}
+
+/**
+ * The prompt and the requested output do not fit the context window. `bound` says what promptTokens
+ * is: the exact count, a lower bound (a prompt too long to be worth tokenizing), or — when max_tokens
+ * alone fills the window, so the prompt was not even counted — only the tokens the model puts before
+ * every prompt (its BOS). The message names the real cause in each case.
+ */
 export class ContextOverflowError extends WebchuanError {
   override name = 'ContextOverflowError';
   constructor(
     readonly promptTokens: number,
     readonly maxTokens: number,
     readonly contextWindow: number,
-    /** 'at least' when the prompt was too long to be worth tokenizing and promptTokens is a lower bound. */
-    bound: 'exactly' | 'at least' = 'exactly',
+    bound: 'exactly' | 'at least' | 'max_tokens alone' = 'exactly',
   ) {
     super(
       'context-overflow',
-      `The prompt has ${bound === 'at least' ? 'at least ' : ''}${promptTokens} tokens and asks for up to ${maxTokens} more, but the context window holds ${contextWindow}. ` +
-        "Shorten the prompt, lower max_tokens, or pass truncation: 'left'.",
+      bound === 'max_tokens alone'
+        ? `max_tokens is ${maxTokens}, but the context window holds ${contextWindow} tokens in all, the prompt included${promptTokens > 0 ? ` (and ${promptTokens} of them start every prompt)` : ''}: ` +
+            `no room is left for the prompt, whatever it is. Lower max_tokens to at most ${Math.max(0, contextWindow - promptTokens - 1)}.`
+        : `The prompt has ${bound === 'at least' ? 'at least ' : ''}${promptTokens} tokens and asks for up to ${maxTokens} more, but the context window holds ${contextWindow}. ` +
+            "Shorten the prompt, lower max_tokens, or pass truncation: 'left'.",
     );
   }
 }
@@ -212,6 +236,7 @@ export function serializeError(error: unknown): SerializedError {
 
 const ERROR_CLASSES: Record<WebchuanErrorCode, abstract new (...args: never[]) => WebchuanError> = {
   'webgpu-unavailable': WebGPUUnavailableError,
+  'cpu-unavailable': CpuUnavailableError,
   'model-not-found': ModelNotFoundError,
   'bad-artifact': BadArtifactError,
   integrity: IntegrityError,

@@ -33,7 +33,7 @@ export {
 export type * from './client/protocol.js';
 export type { SamplingParams } from './engine/sampler.js';
 export * from './errors.js';
-export { modelId } from './model/identity.js';
+export { artifactFileUrl, modelId } from './model/identity.js';
 export { deleteAllModels, deleteModel, isModelCached, listCachedModels, type CachedModelSummary } from './store/cache.js';
 export type { DownloadProgress } from './store/progress.js';
 export {
@@ -53,9 +53,12 @@ export {
   isSoftwareAdapter,
   softwareSecondsPerToken,
   type AdapterFacts,
+  type CpuFacts,
   type DeviceFacts,
   type DeviceVerdict,
   type ModelFacts,
 } from './engine/device-fit.js';
+export { cpuCapabilities, type CpuCapabilities } from './cpu/capabilities.js';
+export { probeCpuBytesPerSecond, cpuSecondsPerToken } from './cpu/probe.js';
 export { BAICHUAN_7B, type ModelConfig } from './model/config.js';
 export { buildChatConfig, type ChatConfigJson } from './model/artifact.js';

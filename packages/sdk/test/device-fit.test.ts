@@ -4,10 +4,11 @@
  * numbers exactly when a load would be refused.
  */
 import { describe, expect, it } from 'vitest';
-import { deviceVerdict, isSoftwareAdapter, softwareSecondsPerToken, type AdapterFacts } from '../src/engine/device-fit.js';
+import { deviceVerdict, isSoftwareAdapter, softwareSecondsPerToken, type AdapterFacts, type CpuFacts } from '../src/engine/device-fit.js';
 import { engineFit } from '../src/engine/requirements.js';
 import { buildChatConfig } from '../src/model/artifact.js';
 import { BAICHUAN_7B } from '../src/model/config.js';
+import { InvalidRequestError } from '../src/errors.js';
 
 const baichuan = buildChatConfig(BAICHUAN_7B, 'q4f16_1', { tokenizerFiles: ['tokenizer.model'] });
 const GB = 1e9;
@@ -69,5 +70,83 @@ describe('deviceVerdict', () => {
   it('says when there is no WebGPU or no adapter', () => {
     expect(deviceVerdict(model, { adapter: undefined }).kind).toBe('no-webgpu');
     expect(deviceVerdict(model, { adapter: null }).summary).toMatch(/no GPU adapter/);
+  });
+
+  it('a limit reported as NaN (or text, or negative) is unknown: never "allows NaN MB", never "Runs here."', () => {
+    for (const bad of [Number.NaN, 'lots', -1, Infinity]) {
+      const v = deviceVerdict(model, { adapter: { ...desktop, limits: { ...desktop.limits, maxStorageBufferBindingSize: bad as number } }, storage: { quota: 100 * GB, usage: 0 } });
+      expect(v.kind, String(bad)).toBe('unknown');
+      expect(v.summary).not.toMatch(/NaN MB|Runs here/);
+      expect(v.summary).toMatch(/^Cannot tell whether it runs here.*maxStorageBufferBindingSize \(this browser reports .*; the model needs a [\d.]+ MB buffer\)/);
+      expect(v.unchecked).toHaveLength(1);
+    }
+    // A limit that is known and too small still says "does not fit", with its numbers.
+    const both = deviceVerdict(model, { adapter: { ...small, limits: { maxBufferSize: Number.NaN, maxStorageBufferBindingSize: 1e6 } } });
+    expect(both.kind).toBe('does-not-fit');
+    expect(both.summary).toMatch(/this GPU allows 1\.0 MB \(maxStorageBufferBindingSize\)/);
+    expect(both.summary).not.toMatch(/NaN/);
+  });
+
+  it('a storage quota reported as NaN: storage is named as not checked, never a plain "Runs here."', () => {
+    for (const storage of [{ quota: Number.NaN, usage: 0 }, { quota: 100 * GB, usage: Number.NaN }, { quota: undefined as unknown as number, usage: 0 }]) {
+      const v = deviceVerdict(model, { adapter: desktop, storage });
+      expect(v.kind).toBe('runs');
+      expect(v.summary).not.toBe('Runs here.');
+      expect(v.summary).toMatch(/^Runs on this GPU\. Not checked: storage \(this browser reports its quota as .* and its usage as .*; the model needs 3\.9 GB\)\.$/);
+    }
+    const software = deviceVerdict(model, { adapter: swiftshader, storage: { quota: Number.NaN, usage: 0 } });
+    expect(software.summary).toMatch(/per token\. Not checked: storage/);
+    // Nothing left to store (all cached): nothing to check either.
+    expect(deviceVerdict({ ...model, cachedBytes: model.downloadBytes }, { adapter: desktop, storage: { quota: Number.NaN, usage: 0 } }).summary).toBe('Runs here.');
+  });
+
+  it('missing limits (or features) are WebGPU\'s defaults, which every adapter has: an answer, not a throw', () => {
+    const adapter = { vendor: 'x' } as unknown as AdapterFacts;
+    const v = deviceVerdict(model, { adapter });
+    expect(v.kind).toBe(deviceVerdict(model, { adapter: small }).kind);
+    expect(v.summary).toBe(deviceVerdict(model, { adapter: small }).summary);
+    expect(deviceVerdict(model, { adapter: { limits: undefined, features: 5 } as unknown as AdapterFacts }).kind).toBe('runs');
+  });
+
+  it('model facts that are not numbers are the caller\'s error, named: InvalidRequestError', () => {
+    expect(() => deviceVerdict({ ...model, downloadBytes: Number.NaN }, { adapter: desktop })).toThrow(InvalidRequestError);
+    expect(() => deviceVerdict({ ...model, contextWindow: Number.NaN }, { adapter: desktop })).toThrow(/contextWindow: must be a positive integer, got NaN/);
+    // A cached size that is no number counts as nothing cached (the storage check errs on the safe side).
+    const v = deviceVerdict({ ...model, cachedBytes: Number.NaN }, { adapter: desktop, storage: { quota: 5 * GB, usage: 2 * GB } });
+    expect(v.kind).toBe('does-not-fit');
+  });
+
+  describe("with the CPU path's facts (backend 'auto')", () => {
+    const cpu: CpuFacts = { wasm: true, memory64: true, jspi: true, threads: false, cores: 2, probeBytesPerSecond: 2e9 };
+    const poetry = { chatConfig: buildChatConfig({ ...BAICHUAN_7B, hiddenSize: 256, intermediateSize: 704, numLayers: 4, numHeads: 4, numKvHeads: 4, headDim: 64, vocabSize: 5000, contextWindow: 512 }, 'q4f16_1', { tokenizerFiles: [] }), downloadBytes: 3.6e6 };
+
+    it('keeps a hardware GPU that holds the model on WebGPU', () => {
+      expect(deviceVerdict(model, { adapter: desktop, cpu }).path).toBe('webgpu');
+    });
+
+    it('sends no WebGPU and a software adapter to the CPU path, with a speed from the probe', () => {
+      for (const adapter of [undefined, null, swiftshader]) {
+        const v = deviceVerdict(poetry, { adapter, cpu });
+        expect(v.kind).toBe('cpu');
+        if (v.kind !== 'cpu') return;
+        expect(v.path).toBe('cpu');
+        expect(v.summary).toMatch(/^Runs on the CPU \(llama\.cpp, 1 thread\) because (no WebGPU here|the only GPU here is a software one): expect about \d+ tokens\/s\.$/);
+      }
+      const slow = deviceVerdict(poetry, { adapter: undefined, cpu: { ...cpu, probeBytesPerSecond: 1e9 } });
+      const fast = deviceVerdict(poetry, { adapter: undefined, cpu });
+      expect(slow.kind === 'cpu' && fast.kind === 'cpu' && fast.tokensPerSecond / slow.tokensPerSecond).toBeCloseTo(2, 5);
+      const threaded = deviceVerdict(poetry, { adapter: undefined, cpu: { ...cpu, threads: true, cores: 8 } });
+      expect(threaded.kind === 'cpu' && threaded.threads).toBe(4);
+      // The WebGPU engine alone, when asked for: a software GPU stays a software GPU.
+      expect(deviceVerdict(poetry, { adapter: swiftshader, cpu }, { backend: 'webchuan' }).kind).toBe('software');
+    });
+
+    it('says when neither path can hold the model, with the CPU\'s numbers', () => {
+      const v = deviceVerdict(model, { adapter: undefined, cpu });
+      expect(v.kind).toBe('does-not-fit');
+      expect(v.path).toBeNull();
+      expect(v.summary).toMatch(/^Does not fit: on the CPU, it needs [\d.]+ GB even with a context window of 256 tokens \([\d.]+ GB of weights.*llama\.cpp's wasm memory holds 4\.3 GB/);
+      expect(deviceVerdict(poetry, { adapter: undefined, cpu: { ...cpu, wasm: false } }).summary).toMatch(/SIMD or exception handling/);
+    });
   });
 });

@@ -111,6 +111,12 @@ describe.skipIf(!haveChromium())('SDK in Chromium', () => {
     expect(overflow.error).toMatchObject({ name: 'ContextOverflowError', code: 'context-overflow', isWebchuanError: true });
     const truncated = await page.evaluate((p) => window.sdk.complete({ prompt: p, max_tokens: 8, temperature: 0, truncation: 'left' }), long);
     expect(truncated.result!.usage.prompt_tokens).toBe(120);
+    // max_tokens alone fills the window: the message names that cause, not "The prompt has 0 tokens".
+    for (const truncation of ['none', 'left'] as const) {
+      const greedy = await page.evaluate((t) => window.sdk.complete({ prompt: 'Once upon a time', max_tokens: 1e9, truncation: t }), truncation);
+      expect(greedy.error).toMatchObject({ name: 'ContextOverflowError', code: 'context-overflow' });
+      expect(greedy.error!.message).toBe('max_tokens is 1000000000, but the context window holds 128 tokens in all, the prompt included: no room is left for the prompt, whatever it is. Lower max_tokens to at most 127.');
+    }
 
     const other = await openPage();
     const missing = await other.evaluate((url) => window.sdk.start(url, false), `${harness.origin}/artifacts/nope/`);

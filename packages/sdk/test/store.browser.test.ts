@@ -220,6 +220,19 @@ describe.skipIf(!haveChromium())('model cache in Chromium', () => {
   const diskDigests = (folder: string, c: TensorCacheJson) =>
     Object.fromEntries(c.records.map((r) => [r.dataPath, createHash('sha256').update(readFileSync(join(folder, r.dataPath))).digest('hex')]));
 
+  it('a model URL with a query string (/tiny/?v=1): file names resolve against the path, every request keeps the query', async () => {
+    const { context, page } = await freshPage();
+    harness.artifacts.log.length = 0;
+    const url = `${modelUrl}?v=1`;
+    const { error } = await page.evaluate((u) => window.harness.download(u), url);
+    expect(error, JSON.stringify(error)).toBeUndefined();
+    const requests = harness.artifacts.log.filter((r) => r.file.startsWith(`${MODEL}/`));
+    expect(new Set(requests.map((r) => r.file))).toEqual(new Set(['mlc-chat-config.json', 'tensor-cache.json', 'tokenizer.model', ...cache.records.map((r) => r.dataPath)].map((f) => `${MODEL}/${f}`)));
+    expect(requests.every((r) => r.query === '?v=1' && r.status === 200)).toBe(true);
+    expect(await page.evaluate((u) => window.harness.isCached(u), url)).toBe(true);
+    await context.close();
+  });
+
   it('a host that ignores Range and serves a truncated shard: a bounded number of requests, then a NetworkError saying what it sent', async () => {
     const { context, page } = await freshPage();
     harness.artifacts.log.length = 0;

@@ -1,7 +1,8 @@
 /** What every checkpoint reader offers: tensor metadata, and one tensor's values on demand. */
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { BadCheckpointError } from '../../../sdk/src/errors.js';
 import { bf16ArrayToF32, f16ArrayToF32 } from '../../../sdk/src/model/half.js';
+import { openRegularFile } from '../input-file.js';
 
 export type SourceDtype = 'float32' | 'float16' | 'bfloat16';
 
@@ -81,7 +82,8 @@ export class FileCheckpointReader implements CheckpointReader {
     const handles: FileHandle[] = [];
     try {
       for (const file of files) {
-        const handle = await open(file, 'r');
+        // A FIFO or a device among the weight files would block or never end: refused, not read.
+        const handle = await openRegularFile(file, (problem) => new BadCheckpointError(file, problem));
         handles.push(handle);
         await index(file, handle, (t) => {
           const earlier = entries.get(t.name);

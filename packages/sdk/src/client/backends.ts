@@ -1,11 +1,12 @@
 /**
- * The engines a page can pick with `createEngine({ backend })`. webchuan's own is built in; WebLLM's
- * registers itself when the page imports `webchuan/webllm`, so the main entry never references
- * WebLLM or its worker and an app without `@mlc-ai/web-llm` builds and loads nothing of it.
+ * The engines a page can pick with `createEngine({ backend })`. webchuan's two are built in: its
+ * WebGPU engine and the CPU path (llama.cpp), whose worker and wasm a browser fetches only when it
+ * starts. WebLLM's registers itself when the page imports `webchuan/webllm`, so the main entry never
+ * references WebLLM or its worker and an app without `@mlc-ai/web-llm` builds and loads nothing of it.
  */
 import { InvalidRequestError } from '../errors.js';
 import type { BackendName, LoadOptions } from './protocol.js';
-import { engineWorkerScript, startWorker, type WorkerConnection } from './worker-start.js';
+import { cpuWorkerScript, engineWorkerScript, startWorker, type WorkerConnection } from './worker-start.js';
 
 export interface Backend {
   name: BackendName;
@@ -23,6 +24,16 @@ const webchuan: Backend = {
   },
 };
 
+const cpu: Backend = {
+  name: 'cpu',
+  // Always a dedicated Worker: wllama starts workers of its own, which a SharedWorker cannot.
+  start: () => startWorker(false, cpuWorkerScript),
+  checkOptions: (options) => {
+    if (options.modelLib !== undefined) throw new InvalidRequestError('modelLib', "modelLib: only the 'webllm' backend runs model libraries; the CPU path needs none.");
+    if (options.threads !== undefined && !(Number.isSafeInteger(options.threads) && options.threads >= 1)) throw new InvalidRequestError('threads', `threads: must be a positive integer, got ${String(options.threads)}`);
+  },
+};
+
 /**
  * Registered backends live on globalThis, not in this module: a page may hold two copies of webchuan
  * (the CDN's elements.js beside a bundled webchuan/webllm) and both must see one registry.
@@ -30,7 +41,7 @@ const webchuan: Backend = {
 const KEY = Symbol.for('webchuan.backends');
 function registry(): Map<string, Backend> {
   const holder = globalThis as { [KEY]?: Map<string, Backend> };
-  return (holder[KEY] ??= new Map<string, Backend>([['webchuan', webchuan]]));
+  return (holder[KEY] ??= new Map<string, Backend>([['webchuan', webchuan], ['cpu', cpu]]));
 }
 
 /** The event on globalThis that announces a newly registered backend (`detail`: its name). */
@@ -73,5 +84,5 @@ export function backendFor(name: string): Backend {
   const backend = registry().get(name);
   if (backend) return backend;
   const how = HOW_TO_ENABLE[name];
-  throw new InvalidRequestError('backend', how ? `backend: '${name}' is not enabled on this page: ${how}.` : `backend: '${name}' is not a webchuan backend ('webchuan' or 'webllm').`);
+  throw new InvalidRequestError('backend', how ? `backend: '${name}' is not enabled on this page: ${how}.` : `backend: '${name}' is not a webchuan backend ('auto', 'webchuan', 'cpu' or 'webllm').`);
 }

@@ -3,15 +3,17 @@
  * an OpenAI-style API over it. Nothing here touches the GPU, so the page's main thread stays free.
  */
 import { proxy, type Remote } from 'comlink';
-import { AbortError, InvalidRequestError } from '../errors.js';
+import { AbortError, InvalidRequestError, WebGPUUnavailableError } from '../errors.js';
 import { modelId } from '../model/identity.js';
 import type { CachedModelSummary } from '../store/cache.js';
 import type { DownloadProgress } from '../store/progress.js';
 import type { Session } from '../worker/engine-hub.js';
+import { chooseBackend } from './auto-backend.js';
 import { backendFor } from './backends.js';
 import { defaultChatTemplate, type ChatTemplate } from './chat-template.js';
 import { templateMessages } from './messages.js';
 import type {
+  BackendChoice,
   BackendName,
   ChatCompletion,
   ChatCompletionChunk,
@@ -53,10 +55,12 @@ export interface CreateEngineOptions extends LoadOptions {
    */
   chatTemplate?: ChatTemplate;
   /**
-   * Which engine runs the model (default `'webchuan'`). `'webllm'` runs a model library compiled by
-   * MLC (give its URL as `modelLib`) through `@mlc-ai/web-llm`; it needs `import 'webchuan/webllm'`.
+   * Which engine runs the model. `'auto'` (default): webchuan's WebGPU engine on a hardware GPU that
+   * holds the model, else the CPU path. `'webchuan'`: the WebGPU engine only. `'cpu'`: llama.cpp in
+   * WebAssembly only. `'webllm'` runs a model library compiled by MLC (give its URL as `modelLib`)
+   * through `@mlc-ai/web-llm`; it needs `import 'webchuan/webllm'`.
    */
-  backend?: BackendName;
+  backend?: BackendChoice;
 }
 
 /** Starts one request in the worker under `id`, passing streamed pieces to `onDelta`. */
@@ -77,7 +81,24 @@ const pageUrl = () => globalThis.location?.href;
 /** Starts the engine and loads `options.model` (downloading it once; later visits read IndexedDB). */
 export async function createEngine(options: CreateEngineOptions): Promise<Engine> {
   const id = modelId(options.model, pageUrl());
-  const backend = backendFor(options.backend ?? 'webchuan');
+  const choice = options.backend ?? 'auto';
+  if (choice !== 'auto') return start(backendFor(choice).name, id, options);
+  // Checked for the CPU path too: 'auto' may end there.
+  backendFor('webchuan').checkOptions?.(options);
+  backendFor('cpu').checkOptions?.(options);
+  const { backend } = await chooseBackend();
+  if (backend === 'cpu') return start('cpu', id, options);
+  try {
+    return await start('webchuan', id, options);
+  } catch (error) {
+    // The GPU cannot hold the model (the engine checks before any shard is downloaded): the CPU path can.
+    if (error instanceof WebGPUUnavailableError) return start('cpu', id, options);
+    throw error;
+  }
+}
+
+async function start(name: BackendName, id: string, options: CreateEngineOptions): Promise<Engine> {
+  const backend = backendFor(name);
   backend.checkOptions?.(options);
   const connection = backend.start(options.shared ?? typeof SharedWorker !== 'undefined');
   const engine = new Engine(connection, options.chatTemplate);
@@ -138,7 +159,7 @@ export class Engine {
     return this.connection.kind;
   }
 
-  /** Which engine runs the model: webchuan's own, or WebLLM. */
+  /** Which engine runs the model: webchuan's WebGPU engine, the CPU path (llama.cpp), or WebLLM. */
   get backend(): BackendName {
     return this.model.backend;
   }
@@ -153,7 +174,7 @@ export class Engine {
     const onProgress = options.onProgress ? proxy(options.onProgress) : undefined;
     // Relative URLs are the page's: the worker lives elsewhere, so it gets them absolute.
     const modelLib = options.modelLib === undefined ? undefined : new URL(options.modelLib, pageUrl()).href;
-    this.model = await this.service.load(id, { contextWindow: options.contextWindow, modelLib }, onProgress);
+    this.model = await this.service.load(id, { contextWindow: options.contextWindow, modelLib, threads: options.threads }, onProgress);
     if (previous && previous !== id) await this.service.unload(previous);
     return this.model;
   }
@@ -314,11 +335,12 @@ export class Engine {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     const created = Math.floor(Date.now() / 1000);
-    /** Characters of each choice streamed so far: where the next chunk's tokens begin (text_offset). */
-    const streamed = new Map<number, number>();
+    /** Text and tokens of each choice streamed so far: where the next chunk's tokens begin (text_offset). */
+    const streamed = new Map<number, { text: string; tokens: number }>();
     const chunk = (d: WorkerDelta, chunkId = `cmpl-${id}`, model = this.model.url): CompletionChunk => {
-      const at = streamed.get(d.choice) ?? 0;
-      streamed.set(d.choice, at + d.text.length);
+      const sent = streamed.get(d.choice) ?? { text: '', tokens: 0 };
+      const at = sent.text.length;
+      streamed.set(d.choice, { text: sent.text + d.text, tokens: sent.tokens + (d.logprobs?.length ?? 0) });
       return {
         id: chunkId,
         object: 'text_completion',
@@ -340,6 +362,14 @@ export class Engine {
       }
       const final = await done;
       while (pieces.length > 0) yield chunk(pieces.shift()!, final.id, final.model);
+      // The pieces travel through their own message channel and the result through another: a last
+      // piece may still be on its way when the result arrives. The result holds all of each choice.
+      for (const c of final.choices) {
+        const sent = streamed.get(c.index) ?? { text: '', tokens: 0 };
+        if (c.text.length <= sent.text.length || !c.text.startsWith(sent.text)) continue;
+        const logprobs = c.logprobs?.content.slice(sent.tokens);
+        yield chunk({ choice: c.index, text: c.text.slice(sent.text.length), ...(logprobs?.length ? { logprobs } : {}) }, final.id, final.model);
+      }
       for (const [i, c] of final.choices.entries()) {
         const last = i === final.choices.length - 1;
         yield {

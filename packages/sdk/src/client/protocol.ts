@@ -371,11 +371,19 @@ export interface WorkerDelta {
 export type WorkerKind = 'shared' | 'dedicated' | 'dedicated-cross-origin';
 
 /**
- * Which engine runs a model: `'webchuan'`, our own WebGPU kernels (Baichuan/LLaMA artifacts), or
- * `'webllm'`, `@mlc-ai/web-llm` running a model library compiled by MLC (enabled by
- * `import 'webchuan/webllm'`).
+ * Which engine runs a model: `'webchuan'`, our own WebGPU kernels (Baichuan/LLaMA artifacts);
+ * `'cpu'`, llama.cpp compiled to WebAssembly (`@wllama/wllama`) on the same artifacts, for browsers
+ * without WebGPU or with only a software one; or `'webllm'`, `@mlc-ai/web-llm` running a model
+ * library compiled by MLC (enabled by `import 'webchuan/webllm'`).
  */
-export type BackendName = 'webchuan' | 'webllm';
+export type BackendName = 'webchuan' | 'cpu' | 'webllm';
+
+/**
+ * What a page asks for: a backend by name, or `'auto'` (the default): our WebGPU engine on a hardware
+ * GPU that can hold the model, the CPU path where there is no WebGPU, only a software adapter, or a
+ * GPU too small for the model.
+ */
+export type BackendChoice = BackendName | 'auto';
 
 /** How a model is loaded. */
 export interface LoadOptions {
@@ -383,6 +391,8 @@ export interface LoadOptions {
   contextWindow?: number;
   /** WebLLM only: URL of the model library (`.wasm`) MLC compiled for this model. */
   modelLib?: string;
+  /** CPU path only: threads for llama.cpp where the page is cross-origin isolated (default: half the logical cores). */
+  threads?: number;
 }
 
 /** A loaded model, as the page sees it. */
@@ -399,6 +409,9 @@ export interface ModelInfo {
   quantization: string;
   contextWindow: number;
   vocabSize: number;
+  /** GPU memory the model takes (0 on the CPU path). */
   gpuBytes: number;
   adapter: { vendor: string; architecture: string; description: string; features: string[] };
+  /** On the CPU path: llama.cpp's threads, which wasm build runs, and the GGUF the tab built from the artifact. */
+  cpu?: { threads: number; build: 'memory64' | 'compat'; ggufBytes: number; ggufBuildMs: number };
 }

@@ -26,7 +26,8 @@ export interface WorkerConnection {
 export interface WorkerScript {
   /** The worker's name (the browser's task manager shows it; the blob bootstrap reuses it). */
   name: string;
-  shared(): SharedWorker;
+  /** Absent for engines that cannot run in a SharedWorker (the CPU path's wllama starts workers of its own). */
+  shared?(): SharedWorker;
   dedicated(): Worker;
   /** The script's absolute URL, for the blob that starts it when the page is on another origin. */
   url(): string;
@@ -43,11 +44,21 @@ export const engineWorkerScript: WorkerScript = {
   url: () => new URL(WORKER_FILE, import.meta.url).href,
 };
 
+/** The CPU worker's file beside this module (for the blob bootstrap across origins). */
+const CPU_WORKER_FILE = './cpu-worker.js';
+
+/** The CPU path (llama.cpp through wllama): dist/cpu-worker.js, always a dedicated Worker. */
+export const cpuWorkerScript: WorkerScript = {
+  name: 'webchuan-cpu',
+  dedicated: () => new Worker(new URL('./cpu-worker.js', import.meta.url), { type: 'module', name: 'webchuan-cpu' }),
+  url: () => new URL(CPU_WORKER_FILE, import.meta.url).href,
+};
+
 const isSecurityError = (error: unknown) => (error as DOMException)?.name === 'SecurityError';
 
 export function startWorker(shared: boolean, script: WorkerScript = engineWorkerScript): WorkerConnection {
   installErrorTransfer();
-  if (shared && typeof SharedWorker !== 'undefined') {
+  if (shared && script.shared && typeof SharedWorker !== 'undefined') {
     try {
       const worker = script.shared();
       const service = wrap<Session>(worker.port);

@@ -4,7 +4,7 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { ChatTemplate } from '../client/chat-template.js';
-import type { BackendName, ChatMessage, Usage } from '../client/protocol.js';
+import type { BackendChoice, ChatMessage, Usage } from '../client/protocol.js';
 import { engineFor } from './engine-registry.js';
 import { formatUsage } from './usage.js';
 
@@ -26,13 +26,19 @@ export class BaichuanChat extends LitElement {
 
   static override styles = css`
     :host { display: block; border: 1px solid var(--baichuan-border, #d1d5db); border-radius: 8px; padding: 0.75em; }
+    /* Focusable (tabindex 0), so keyboard users can scroll a long conversation too. */
     ol { list-style: none; margin: 0 0 0.75em; padding: 0; max-block-size: var(--baichuan-chat-height, 20em); overflow-y: auto; }
+    ol:focus-visible { outline: 2px solid var(--baichuan-accent, #1d4ed8); outline-offset: 2px; }
     li { margin: 0.4em 0; white-space: pre-wrap; }
     .role { font-weight: 600; margin-inline-end: 0.4em; }
     .assistant .text { color: var(--baichuan-assistant-color, inherit); }
     form { display: flex; gap: 0.5em; align-items: flex-end; }
     textarea { flex: 1; font: inherit; resize: vertical; }
-    button { font: inherit; }
+    button {
+      font: inherit; padding: 0.4em 0.9em; border-radius: 6px; cursor: pointer;
+      border: 1px solid var(--baichuan-accent, #1d4ed8); background: var(--baichuan-accent, #1d4ed8); color: var(--baichuan-on-accent, #fff);
+    }
+    button:disabled { cursor: default; background: transparent; color: var(--baichuan-muted, #555); border-color: var(--baichuan-border, #d1d5db); }
     .usage { display: block; font-size: 0.85em; color: var(--baichuan-muted, #555); }
     .problem { color: var(--baichuan-error, #b91c1c); }
     .sr { position: absolute; inline-size: 1px; block-size: 1px; overflow: hidden; clip-path: inset(50%); }
@@ -40,7 +46,7 @@ export class BaichuanChat extends LitElement {
 
   declare model: string;
   /** 'webchuan' (default) or 'webllm' (with `model-lib`; the page imports webchuan/webllm). */
-  declare backend: BackendName | '';
+  declare backend: BackendChoice | '';
   declare modelLib: string;
   declare maxTokens: number;
   declare temperature: number;
@@ -58,6 +64,11 @@ export class BaichuanChat extends LitElement {
   private readonly usages = new WeakMap<ChatMessage, Usage>();
   private announcement = '';
   private problem = '';
+  /**
+   * Whether the transcript follows new text: true until the reader scrolls up from the bottom, and
+   * again once they scroll back down or send a message.
+   */
+  private followTail = true;
 
   constructor() {
     super();
@@ -86,6 +97,7 @@ export class BaichuanChat extends LitElement {
     const history: ChatMessage[] = [...(this.system ? [{ role: 'system' as const, content: this.system }] : []), ...this.messages, { role: 'user', content }];
     const reply: ChatMessage = { role: 'assistant', content: '' };
     this.messages = [...this.messages, { role: 'user', content }, reply];
+    this.followTail = true; // one's own message and its reply come into view
     this.running = true;
     this.problem = '';
     const controller = (this.controller = new AbortController());
@@ -126,12 +138,24 @@ export class BaichuanChat extends LitElement {
     void this.send(text);
   }
 
+  private onTranscriptScroll(event: Event): void {
+    const list = event.currentTarget as HTMLElement;
+    // A line's height of slack: a reader a few pixels short of the bottom still wants to follow.
+    this.followTail = list.scrollHeight - list.scrollTop - list.clientHeight <= 24;
+  }
+
+  override updated(): void {
+    if (!this.followTail) return;
+    const list = this.renderRoot.querySelector<HTMLElement>('ol');
+    if (list) list.scrollTop = list.scrollHeight;
+  }
+
   private onKeyDown(event: KeyboardEvent): void {
     if (event.key === 'Enter' && !event.shiftKey) this.onSubmit(event);
   }
 
   override render() {
-    return html`<ol part="transcript" aria-label="Conversation">
+    return html`<ol part="transcript" aria-label="Conversation" tabindex="0" @scroll=${this.onTranscriptScroll}>
         ${this.messages.map(
           (m) => {
             const usage = this.usages.get(m);

@@ -7,7 +7,7 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { Engine } from '../client/engine.js';
-import type { BackendName, Usage } from '../client/protocol.js';
+import type { BackendChoice, Usage } from '../client/protocol.js';
 import { engineFor } from './engine-registry.js';
 import { formatUsage } from './usage.js';
 
@@ -49,12 +49,15 @@ export class BaichuanCompletion extends LitElement {
     .hint { font-size: 0.85em; color: var(--baichuan-muted, #555); min-block-size: 1.2em; }
     .usage { font-size: 0.8em; color: var(--baichuan-muted, #555); }
     .sr { position: absolute; inline-size: 1px; block-size: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
-    button { font: inherit; }
+    button {
+      font: inherit; padding: 0.4em 0.9em; border-radius: 6px; cursor: pointer;
+      border: 1px solid var(--baichuan-accent, #1d4ed8); background: var(--baichuan-accent, #1d4ed8); color: var(--baichuan-on-accent, #fff);
+    }
   `;
 
   declare model: string;
   /** 'webchuan' (default) or 'webllm' (with `model-lib`; the page imports webchuan/webllm). */
-  declare backend: BackendName | '';
+  declare backend: BackendChoice | '';
   declare modelLib: string;
   declare for: string;
   declare mode: 'inline' | 'button';
@@ -186,9 +189,15 @@ export class BaichuanCompletion extends LitElement {
     return f.selectionStart === f.selectionEnd && f.selectionEnd === f.value.length;
   }
 
-  private async suggest(): Promise<void> {
+  /**
+   * Asks for a suggestion now, as a pause in typing does (inline mode): e.g. for text a page
+   * pre-fills, so its visitor sees one without typing. Nothing happens unless the caret is at the
+   * end of non-empty text; a request already running is replaced.
+   */
+  async suggest(): Promise<void> {
     const f = this.field;
-    if (!f || !f.value.trim() || !this.caretAtEnd()) return;
+    if (this.mode !== 'inline' || !f || !f.value.trim() || !this.caretAtEnd()) return;
+    this.cancel();
     await this.stream(f.value, this.maxTokens || 16, (piece) => {
       this.ghost += piece;
     });

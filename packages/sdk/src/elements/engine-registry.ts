@@ -7,7 +7,7 @@
  */
 import { isBackendMissing, whenRegistered } from '../client/backends.js';
 import { createEngine, type Engine } from '../client/engine.js';
-import type { BackendName } from '../client/protocol.js';
+import type { BackendChoice } from '../client/protocol.js';
 import { modelId } from '../model/identity.js';
 import { INITIAL_STATE, nextState, type EngineEvent, type EngineState } from './engine-state.js';
 
@@ -57,22 +57,22 @@ export class EngineHandle extends EventTarget {
 
 /** The elements' `backend` and `model-lib` attributes. */
 export interface EngineChoice {
-  backend?: BackendName;
+  backend?: BackendChoice;
   modelLib?: string;
 }
 
 const handles = new Map<string, EngineHandle>();
 
 /**
- * The shared handle for a model URL (relative to the page) on a backend (webchuan's engine unless
- * `choice` names another); throws InvalidRequestError for a URL that cannot name a model.
+ * The shared handle for a model URL (relative to the page) on a backend (`'auto'`, the SDK's
+ * default, unless `choice` names one); throws InvalidRequestError for a URL that cannot name a model.
  */
 export function engineFor(url: string, choice: EngineChoice = {}): EngineHandle {
   const id = modelId(url, location.href);
-  const backend = choice.backend || 'webchuan';
+  const backend = choice.backend || 'auto';
   const modelLib = choice.modelLib ? new URL(choice.modelLib, location.href).href : undefined;
-  const key = backend === 'webchuan' ? id : `${id} ${backend} ${modelLib ?? ''}`;
+  const key = backend === 'auto' ? id : `${id} ${backend} ${modelLib ?? ''}`;
   let handle = handles.get(key);
-  if (!handle) handles.set(key, (handle = new EngineHandle(id, backend === 'webchuan' ? {} : { backend, modelLib })));
+  if (!handle) handles.set(key, (handle = new EngineHandle(id, backend === 'auto' ? {} : { backend, modelLib })));
   return handle;
 }

@@ -24,8 +24,10 @@ export const INITIAL_STATE: EngineState = { phase: 'starting' };
 
 /** What a person can do about each kind of failure. */
 const HINTS: Partial<Record<WebchuanErrorCode, string>> = {
-  'webgpu-unavailable': 'Open this page in a browser with WebGPU (a recent Chrome, Edge or Safari) with hardware acceleration turned on.',
-  'model-not-found': 'Check the model URL: it should point at a folder with mlc-chat-config.json.',
+  'webgpu-unavailable': 'Open this page in a browser with WebGPU (a recent Chrome, Edge or Safari) with hardware acceleration turned on, or leave the backend on auto to run on the CPU.',
+  'cpu-unavailable': 'This model is too big for the CPU path here (or the browser is too old for it): try a smaller model, or a device with a GPU.',
+  // The error's own message already says to check the URL: the hint says what should be there.
+  'model-not-found': 'A model URL names a folder holding mlc-chat-config.json, tensor-cache.json and the weight shards (what `npx webchuan convert` writes).',
   'bad-artifact': 'The model files are not a model webchuan can run; convert it again with `npx webchuan convert`.',
   integrity: 'The server keeps sending a damaged file. Try again later or use another copy of the model.',
   quota: 'Free some storage: delete cached models you no longer need, or clear this site’s data.',

@@ -6,7 +6,7 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import { formatBytes } from '../errors.js';
-import type { BackendName } from '../client/protocol.js';
+import type { BackendChoice } from '../client/protocol.js';
 import { engineFor } from './engine-registry.js';
 import { phaseLabel } from './engine-state.js';
 import { EngineSubscription } from './engine-subscription.js';
@@ -25,7 +25,7 @@ export class BaichuanStatus extends LitElement {
   // place whatever the compiler's class-field semantics.
   declare model: string;
   /** 'webchuan' (default) or 'webllm' (with `model-lib`; the page imports webchuan/webllm). */
-  declare backend: BackendName | '';
+  declare backend: BackendChoice | '';
   declare modelLib: string;
   private readonly engine = new EngineSubscription(
     this,

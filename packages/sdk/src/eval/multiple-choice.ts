@@ -4,6 +4,7 @@
  * after `答案：` (C-Eval) or `Answer:` (MMLU). The same code runs in the CLI (logits read straight off
  * the GPU) and in a tab (through the public SDK), so both score a model the same way.
  */
+import Papa from 'papaparse';
 
 export const LETTERS = ['A', 'B', 'C', 'D'] as const;
 export type Letter = (typeof LETTERS)[number];
@@ -180,6 +181,10 @@ export function questionsFromRows(rows: readonly string[][], file = 'csv'): Ques
   const col = (name: string, mmluIndex: number) => (named ? header.indexOf(name) : mmluIndex);
   const at = { id: col('id', -1), question: col('question', 0), A: col('A', 1), B: col('B', 2), C: col('C', 3), D: col('D', 4), answer: col('answer', 5) };
   return rows.slice(named ? 1 : 0).filter((r) => r.some((c) => c.trim() !== '')).map((r, i) => {
+    // A row short of fields (or with extra ones) was split wrongly, or is broken: refused, never read with options missing.
+    if (named ? r.length !== header.length : r.length < 5 || r.length > 6) {
+      throw new Error(`${file}: row ${i + 1} has ${r.length} fields, ${named ? `the header names ${header.length}` : 'MMLU rows have 5 or 6 (question, A–D, answer)'}`);
+    }
     const field = (index: number) => (index >= 0 ? (r[index] ?? '') : '');
     const answer = field(at.answer).trim();
     if (answer !== '' && !(LETTERS as readonly string[]).includes(answer)) throw new Error(`${file}: row ${i + 1}: answer "${answer}" is not A, B, C or D`);
@@ -197,40 +202,17 @@ export function questionsFromRows(rows: readonly string[][], file = 'csv'): Ques
 }
 
 /**
- * Splits CSV text (RFC 4180: quoted fields may hold commas, newlines and doubled quotes) into rows of
- * fields, so a page reads the same files as the CLI (which uses papaparse) without a CSV dependency.
- * Blank lines are skipped, as the CLI skips them.
+ * Splits CSV text into rows of fields with papaparse — in the tab (the demo's Evaluate panel, through
+ * `webchuan/eval`) and in the CLI (`webchuan eval`) alike, so both read every file the same way: the
+ * same questions, so the same limit scores the same ones. Its settings are the CLI's: the delimiter
+ * detected (`,` as C-Eval and MMLU publish, `;` or a tab from a spreadsheet), blank lines skipped, a
+ * byte-order mark dropped. A quote that does not close, or text after a closing quote, is an error
+ * naming the row, never a guess.
  */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0; // a byte-order mark is not part of the first field
-  const endRow = () => {
-    row.push(field);
-    if (row.length > 1 || row[0] !== '') rows.push(row);
-    row = [];
-    field = '';
-  };
-  for (; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c !== '"') field += c;
-      else if (text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else quoted = false;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      endRow();
-    } else field += c;
-  }
-  if (quoted) throw new Error('the CSV text ends inside a quoted field');
-  if (field !== '' || row.length > 0) endRow();
-  return rows;
+  const parsed = Papa.parse<string[]>(text, { skipEmptyLines: true });
+  // 'Delimiter' is papaparse's notice that it could not tell the delimiter (a one-column file): it uses ','.
+  const fatal = parsed.errors.find((e) => e.type !== 'Delimiter');
+  if (fatal) throw new Error(`row ${(fatal.row ?? 0) + 1}: ${fatal.message}`);
+  return parsed.data;
 }

@@ -200,12 +200,20 @@ export function buildChatConfig(
 /** Checks the structure of `tensor-cache.json`; throws naming the first problem. */
 export function parseTensorCache(json: unknown, file = TENSOR_CACHE_FILE): TensorCacheJson {
   const j = json as TensorCacheJson;
-  if (!j || !Array.isArray(j.records)) throw new Error(`${file}: no "records" array`);
-  for (const shard of j.records) {
-    if (typeof shard.dataPath !== 'string' || !Array.isArray(shard.records) || typeof shard.nbytes !== 'number') {
-      throw new Error(`${file}: a shard record lacks dataPath, nbytes or records`);
+  if (!j || typeof j !== 'object' || !Array.isArray(j.records)) throw new Error(`${file}: no "records" array`);
+  const size = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  for (const [i, shard] of (j.records as unknown[] as ShardRecord[]).entries()) {
+    if (!shard || typeof shard !== 'object' || typeof shard.dataPath !== 'string' || !Array.isArray(shard.records) || !size(shard.nbytes)) {
+      throw new Error(`${file}: shard record ${i} lacks dataPath, nbytes or records`);
     }
-    for (const r of shard.records) {
+    for (const [k, r] of (shard.records as unknown[] as ShardRecord['records']).entries()) {
+      // Every field the loader and the library check read, with its type: a malformed index is refused here, named.
+      const at = `${file}: ${shard.dataPath} record ${k}`;
+      if (!r || typeof r !== 'object') throw new Error(`${at} is not an object`);
+      if (typeof r.name !== 'string') throw new Error(`${at}: name must be a string, got ${JSON.stringify(r.name)}`);
+      if (typeof r.dtype !== 'string') throw new Error(`${at} (${r.name}): dtype must be a string, got ${JSON.stringify(r.dtype)}`);
+      if (!Array.isArray(r.shape) || !r.shape.every(size)) throw new Error(`${at} (${r.name}): shape must be a list of sizes, got ${JSON.stringify(r.shape)}`);
+      if (!size(r.byteOffset) || !size(r.nbytes)) throw new Error(`${at} (${r.name}): byteOffset and nbytes must be sizes`);
       if (r.byteOffset + r.nbytes > shard.nbytes) {
         throw new Error(`${file}: tensor ${r.name} runs past the end of ${shard.dataPath}`);
       }

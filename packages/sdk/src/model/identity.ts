@@ -26,7 +26,16 @@ export function modelId(url: string, base?: string): string {
   return parsed.href;
 }
 
-/** The URL of a file inside a model's artifact directory. */
+/**
+ * The URL of a file inside a model's artifact directory: the file name is resolved against the
+ * directory's path and the directory's query string is kept (`/poetry/?v=1` → `/poetry/tensor-cache.json?v=1`),
+ * never appended to it. Each part of the name is a name, percent-encoded (a `?` or `#` in it is not a
+ * query or a fragment). Every place that fetches a file of an artifact builds its URL here.
+ */
 export function artifactFileUrl(id: string, file: string): string {
-  return new URL(file, id).href;
+  const directory = new URL(id);
+  const url = new URL(file.split('/').map(encodeURIComponent).join('/'), directory);
+  url.search = directory.search;
+  url.hash = '';
+  return url.href;
 }

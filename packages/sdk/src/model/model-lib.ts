@@ -13,6 +13,7 @@ import type { ModelConfig } from './config.js';
 import { paramLayout } from './encode.js';
 import { paramSpecs, type ParamSpec } from './params.js';
 import type { Quantization } from './quant.js';
+import { BadArtifactError } from '../errors.js';
 
 /** One parameter as the library declares it. A dimension may be symbolic (`"vocab_size"`). */
 export interface ModelLibParam {
@@ -32,8 +33,12 @@ export interface ModelLibMetadata {
   [key: string]: unknown;
 }
 
-/** The library is not a wasm module, or carries no metadata we can read. */
-export class ModelLibFormatError extends Error {
+/**
+ * The library is not a wasm module, carries no metadata we can read, or its metadata has a field of
+ * the wrong type (named in the message, e.g. `params[3].shape[1]`). A BadArtifactError (code
+ * 'bad-artifact'), like every other malformed file of a model.
+ */
+export class ModelLibFormatError extends BadArtifactError {
   override name = 'ModelLibFormatError';
 }
 
@@ -133,20 +138,74 @@ function jsonObjectEnd(bytes: Uint8Array, start: number): number {
   return -1;
 }
 
-/** The metadata a model library was compiled with, read from its data segments without running it. */
-export function readModelLibMetadata(wasm: Uint8Array): ModelLibMetadata {
-  for (const segment of dataSegments(wasm)) {
+const describe = (value: unknown) => (value === undefined ? 'nothing' : JSON.stringify(value) ?? String(value));
+
+/**
+ * Checks every field webchuan reads from the metadata has the type mlc_llm writes, so a malformed or
+ * hostile library is refused with the field named, instead of failing later with a bare TypeError
+ * (or writing a config of strings).
+ */
+function checkMetadata(meta: unknown, prefix: string): ModelLibMetadata {
+  const fail = (field: string, expected: string, value: unknown): never => {
+    throw new ModelLibFormatError(`${prefix}the embedded metadata's ${field} must be ${expected}, got ${describe(value)}`);
+  };
+  if (!meta || typeof meta !== 'object' || Array.isArray(meta)) fail('root', 'a JSON object', meta);
+  const m = meta as Record<string, unknown>;
+  if (typeof m['model_type'] !== 'string') fail('model_type', 'a string', m['model_type']);
+  if (typeof m['quantization'] !== 'string') fail('quantization', 'a string', m['quantization']);
+  for (const key of ['context_window_size', 'prefill_chunk_size'] as const) {
+    if (m[key] !== undefined && !(Number.isSafeInteger(m[key]) && (m[key] as number) >= -1)) fail(key, 'an integer', m[key]);
+  }
+  const kv = m['kv_cache'];
+  if (kv !== undefined) {
+    if (!kv || typeof kv !== 'object' || Array.isArray(kv)) fail('kv_cache', 'an object', kv);
+    for (const [key, value] of Object.entries(kv as Record<string, unknown>)) {
+      if (typeof value !== 'number' && typeof value !== 'string' && typeof value !== 'boolean') fail(`kv_cache.${key}`, 'a number', value);
+      if (key.startsWith('num_') || key === 'head_dim') if (!(Number.isSafeInteger(value) && (value as number) >= 0)) fail(`kv_cache.${key}`, 'a non-negative integer', value);
+    }
+  }
+  if (!Array.isArray(m['params'])) fail('params', 'a list', m['params']);
+  (m['params'] as unknown[]).forEach((p, i) => {
+    if (!p || typeof p !== 'object' || Array.isArray(p)) fail(`params[${i}]`, 'an object', p);
+    const param = p as Record<string, unknown>;
+    if (typeof param['name'] !== 'string' || param['name'] === '') fail(`params[${i}].name`, 'a non-empty string', param['name']);
+    if (typeof param['dtype'] !== 'string') fail(`params[${i}].dtype`, 'a string', param['dtype']);
+    if (!Array.isArray(param['shape'])) fail(`params[${i}].shape`, 'a list', param['shape']);
+    (param['shape'] as unknown[]).forEach((d, j) => {
+      const size = typeof d === 'number' && Number.isSafeInteger(d) && d >= 0;
+      if (!size && !(typeof d === 'string' && d !== '')) fail(`params[${i}].shape[${j}] (${param['name']})`, 'a size (a non-negative integer) or a symbolic name', d);
+    });
+    if (param['preprocs'] !== undefined && !Array.isArray(param['preprocs'])) fail(`params[${i}].preprocs`, 'a list', param['preprocs']);
+  });
+  return m as ModelLibMetadata;
+}
+
+/**
+ * The metadata a model library was compiled with, read from its data segments without running it.
+ * `source` (its path or URL) prefixes the messages of the ModelLibFormatError it throws.
+ */
+export function readModelLibMetadata(wasm: Uint8Array, source?: string): ModelLibMetadata {
+  const prefix = source ? `${source}: ` : '';
+  let segments: Uint8Array[];
+  try {
+    segments = dataSegments(wasm);
+  } catch (error) {
+    throw new ModelLibFormatError(`${prefix}${(error as Error).message}`);
+  }
+  for (const segment of segments) {
     const start = indexOf(segment, METADATA_START);
     if (start < 0) continue;
     const end = jsonObjectEnd(segment, start);
-    if (end < 0) throw new ModelLibFormatError('the embedded metadata JSON is cut off');
-    const meta = JSON.parse(new TextDecoder().decode(segment.subarray(start, end))) as ModelLibMetadata;
-    if (typeof meta.model_type !== 'string' || typeof meta.quantization !== 'string' || !Array.isArray(meta.params)) {
-      throw new ModelLibFormatError('the embedded metadata has no model_type, quantization or params');
+    if (end < 0) throw new ModelLibFormatError(`${prefix}the embedded metadata JSON is cut off`);
+    let meta: unknown;
+    try {
+      meta = JSON.parse(new TextDecoder().decode(segment.subarray(start, end)));
+    } catch (error) {
+      throw new ModelLibFormatError(`${prefix}the embedded metadata is not JSON (${(error as Error).message})`);
     }
-    return meta;
+    return checkMetadata(meta, prefix);
   }
-  throw new ModelLibFormatError('no embedded mlc_llm metadata ({"model_type": …}) in any data segment: not an MLC model library?');
+  throw new ModelLibFormatError(`${prefix}no embedded mlc_llm metadata ({"model_type": …}) in any data segment: not an MLC model library?`);
 }
 
 const shapeText = (shape: readonly (number | string)[]) => `[${shape.join(', ')}]`;
@@ -236,9 +295,22 @@ export function expectedModelLibMetadata(config: ModelConfig, quantization: Quan
   };
 }
 
+/** A JSON file of the artifact, parsed, or a BadArtifactError naming it. */
+function parseArtifactJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new BadArtifactError(`${file} is not JSON (${(error as Error).message})`, { cause: error });
+  }
+}
+
 /** An artifact's two index files, raw (any model type: a library for another architecture must still be comparable). */
 export async function readArtifactIndex(source: ArtifactSource): Promise<{ chatConfig: ChatConfigJson; cache: TensorCacheJson; cacheFile: string }> {
-  const chatConfig = JSON.parse(await source.text(CHAT_CONFIG_FILE)) as ChatConfigJson;
+  const chatConfig = parseArtifactJson(await source.text(CHAT_CONFIG_FILE), CHAT_CONFIG_FILE) as ChatConfigJson;
+  if (!chatConfig || typeof chatConfig !== 'object' || Array.isArray(chatConfig)) throw new BadArtifactError(`${CHAT_CONFIG_FILE} is not a JSON object`);
+  for (const field of ['model_type', 'quantization'] as const) {
+    if (typeof chatConfig[field] !== 'string') throw new BadArtifactError(`${CHAT_CONFIG_FILE}: ${field} must be a string, got ${describe(chatConfig[field])}`);
+  }
   for (const cacheFile of [TENSOR_CACHE_FILE, LEGACY_TENSOR_CACHE_FILE]) {
     let text: string;
     try {
@@ -246,9 +318,14 @@ export async function readArtifactIndex(source: ArtifactSource): Promise<{ chatC
     } catch {
       continue;
     }
-    return { chatConfig, cache: parseTensorCache(JSON.parse(text), cacheFile), cacheFile };
+    try {
+      return { chatConfig, cache: parseTensorCache(parseArtifactJson(text, cacheFile), cacheFile), cacheFile };
+    } catch (error) {
+      if (error instanceof BadArtifactError) throw error;
+      throw new BadArtifactError((error as Error).message, { cause: error });
+    }
   }
-  throw new Error(`neither ${TENSOR_CACHE_FILE} nor ${LEGACY_TENSOR_CACHE_FILE} is in the artifact`);
+  throw new BadArtifactError(`neither ${TENSOR_CACHE_FILE} nor ${LEGACY_TENSOR_CACHE_FILE} is in the artifact`);
 }
 
 /** One sentence naming the first difference (and how many more there are), for errors and the CLI. */

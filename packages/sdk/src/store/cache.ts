@@ -12,7 +12,7 @@
  */
 import { get } from 'idb-keyval';
 import { artifactBytes, CHAT_CONFIG_FILE, parseChatConfig, parseTensorCache, TENSOR_CACHE_FILE, type ArtifactSource, type ChatConfigJson, type TensorCacheJson } from '../model/artifact.js';
-import { modelId } from '../model/identity.js';
+import { artifactFileUrl, modelId } from '../model/identity.js';
 import { AbortError, BadArtifactError, IntegrityError, QuotaExceededError } from '../errors.js';
 import { deleteAllModelKeys, deleteModelKeys, fileKey, keysOf, modelIds, modelKey, partialKey, readGeneration, shardKey, store, writeIfCurrent, type Writes } from './db.js';
 import { fetchShard, type ShardFetchOptions } from './fetch-shard.js';
@@ -110,23 +110,23 @@ interface Description {
 }
 
 async function fetchDescription(id: string, fetchImpl: typeof fetch, signal?: AbortSignal): Promise<Description> {
-  const configText = await fetchJsonText(fetchImpl, id + CHAT_CONFIG_FILE, signal);
-  const cacheText = await fetchJsonText(fetchImpl, id + TENSOR_CACHE_FILE, signal);
+  const configText = await fetchJsonText(fetchImpl, artifactFileUrl(id, CHAT_CONFIG_FILE), signal);
+  const cacheText = await fetchJsonText(fetchImpl, artifactFileUrl(id, TENSOR_CACHE_FILE), signal);
   let chatConfig: ChatConfigJson;
   try {
     chatConfig = JSON.parse(configText) as ChatConfigJson;
     parseChatConfig(chatConfig);
   } catch (error) {
-    throw new BadArtifactError(`${id}${CHAT_CONFIG_FILE}: ${(error as Error).message}`, { cause: error });
+    throw new BadArtifactError(`${artifactFileUrl(id, CHAT_CONFIG_FILE)}: ${(error as Error).message}`, { cause: error });
   }
   let cache: TensorCacheJson;
   try {
     cache = parseTensorCache(JSON.parse(cacheText));
   } catch (error) {
-    throw new BadArtifactError(`${id}${TENSOR_CACHE_FILE}: ${(error as Error).message}`, { cause: error });
+    throw new BadArtifactError(`${artifactFileUrl(id, TENSOR_CACHE_FILE)}: ${(error as Error).message}`, { cause: error });
   }
-  for (const s of cache.records) checkFileName(s.dataPath, 'shard', id + TENSOR_CACHE_FILE);
-  requireShardHashes(cache.records, id + TENSOR_CACHE_FILE);
+  for (const s of cache.records) checkFileName(s.dataPath, 'shard', artifactFileUrl(id, TENSOR_CACHE_FILE));
+  requireShardHashes(cache.records, artifactFileUrl(id, TENSOR_CACHE_FILE));
   return { configText, cacheText, chatConfig, cache };
 }
 
@@ -175,12 +175,12 @@ async function download(id: string, options: DownloadOptions, restarted: boolean
   if (!model) {
     // Everything small is fetched into memory first, so the quota check below precedes any write.
     const { configText, cacheText, chatConfig, cache } = description ?? (await fetchDescription(id, fetchImpl, signal));
-    const tokenizerFiles = (chatConfig.tokenizer_files ?? ['tokenizer.model']).map((f) => checkFileName(f, 'tokenizer file', id + CHAT_CONFIG_FILE));
+    const tokenizerFiles = (chatConfig.tokenizer_files ?? ['tokenizer.model']).map((f) => checkFileName(f, 'tokenizer file', artifactFileUrl(id, CHAT_CONFIG_FILE)));
     const files = new Map<string, Uint8Array>([
       [CHAT_CONFIG_FILE, new TextEncoder().encode(configText)],
       [TENSOR_CACHE_FILE, new TextEncoder().encode(cacheText)],
     ]);
-    for (const name of tokenizerFiles) files.set(name, new Uint8Array(await (await fetchOk(fetchImpl, id + name, signal)).arrayBuffer()));
+    for (const name of tokenizerFiles) files.set(name, new Uint8Array(await (await fetchOk(fetchImpl, artifactFileUrl(id, name), signal)).arrayBuffer()));
     const fresh: CachedModel = {
       id,
       files: [...files.keys()],
@@ -211,7 +211,7 @@ async function download(id: string, options: DownloadOptions, restarted: boolean
     const key = partialKey(id, shard.dataPath);
     let bytes: Uint8Array;
     try {
-      bytes = await fetchShard(id + shard.dataPath, shard, {
+      bytes = await fetchShard(artifactFileUrl(id, shard.dataPath), shard, {
         load: () => get<Uint8Array>(key, db),
         save: (partial) => write({ put: [[key, partial]] }, stillNeeded),
         drop: () => write({ delete: [key] }, 0),
@@ -273,12 +273,12 @@ export function cachedArtifactSource(url: string): ArtifactSource {
   return {
     async text(file) {
       const bytes = await get<Uint8Array>(fileKey(id, file), db);
-      if (!bytes) throw new BadArtifactError(`${id}${file} is not in the cache`);
+      if (!bytes) throw new BadArtifactError(`${artifactFileUrl(id, file)} is not in the cache`);
       return new TextDecoder().decode(bytes);
     },
     async bytes(file) {
       const bytes = (await get<Uint8Array>(shardKey(id, file), db)) ?? (await get<Uint8Array>(fileKey(id, file), db));
-      if (!bytes) throw new BadArtifactError(`${id}${file} is not in the cache`);
+      if (!bytes) throw new BadArtifactError(`${artifactFileUrl(id, file)} is not in the cache`);
       return bytes;
     },
   };

@@ -62,6 +62,8 @@ export async function fetchShard(url: string, shard: ShardToFetch, partial: Part
     let received = 0;
     let resumed = false;
     let status = 0;
+    /** The body's length as the server declared it (Content-Length), when it did. */
+    let declared: number | undefined;
     lastError = undefined;
     try {
       const headers: Record<string, string> = before > 0 ? { Range: `bytes=${before}-` } : {};
@@ -74,6 +76,8 @@ export async function fetchShard(url: string, shard: ShardToFetch, partial: Part
       response = checkedResponse(url, response);
       status = response.status;
       resumed = before > 0 && status === 206 && !!response.headers.get('Content-Range')?.startsWith(`bytes ${before}-`);
+      const length = Number(response.headers.get('Content-Length') ?? NaN);
+      declared = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
       if (resumed) chunks.push(have);
       received = resumed ? before : 0;
       onBytes(Math.max(received, before));
@@ -110,14 +114,17 @@ export async function fetchShard(url: string, shard: ShardToFetch, partial: Part
     if (received === shard.nbytes) {
       const check = await checkShard(bytes, shard);
       if (check.ok) return bytes;
-      lastProblem = `${check.algorithm} ${check.actual} instead of ${check.expected}`;
+      lastProblem = `the ${shard.nbytes} bytes it sent have the ${check.algorithm} ${check.actual}, but tensor-cache.json says ${check.expected}: the server holds a copy that differs from the one the artifact describes (a corrupt or replaced file)`;
     } else {
-      lastProblem = `${how}more bytes than the shard's ${shard.nbytes}`;
+      // Reading stopped one chunk past the shard's size: say how much the server meant to send.
+      const total = declared === undefined ? undefined : (resumed ? before : 0) + declared;
+      const sentText = total !== undefined && total >= received ? `${total} bytes (its Content-Length)` : `at least ${received} bytes`;
+      lastProblem = `${how}the server sent ${sentText} for a shard of ${shard.nbytes} bytes: it serves another file at this URL, or the artifact's tensor-cache.json is out of date`;
     }
     integrityFailures++;
     have = new Uint8Array(0);
     await partial.drop();
-    if (integrityFailures >= maxIntegrity) throw new IntegrityError(url, integrityFailures);
+    if (integrityFailures >= maxIntegrity) throw new IntegrityError(url, integrityFailures, `${url} failed its integrity check ${integrityFailures} times: ${lastProblem}.`);
     await backoff(1, signal);
   }
 }

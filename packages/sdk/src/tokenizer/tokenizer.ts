@@ -3,6 +3,7 @@
  * llama2.c models) or Hugging Face's `tokenizer.json` (WebLLM's LLaMA-family artifacts), both run by
  * the real C++ libraries compiled to wasm (see runtime.ts).
  */
+import { InvalidRequestError } from '../errors.js';
 import type { NativeTokenizer, TokenizerBinding, TokenizerRuntime } from './runtime.js';
 
 /** A tokenizer file: SentencePiece's `tokenizer.model`, or Hugging Face's `tokenizer.json`. */
@@ -28,6 +29,7 @@ export class TextTokenizer {
   private alive = false;
   private disposed = false;
   private longestPiece?: number;
+  private size?: number;
 
   private constructor(
     private readonly runtime: TokenizerRuntime,
@@ -73,6 +75,7 @@ export class TextTokenizer {
 
   /** Token ids of `text`, with no BOS/EOS added. */
   encode(text: string): number[] {
+    if (typeof text !== 'string') throw new InvalidRequestError('text', `text: must be a string, got ${text === null ? 'null' : typeof text}`);
     return this.guard(() => {
       const vector = this.native.Encode(text);
       try {
@@ -83,8 +86,20 @@ export class TextTokenizer {
     });
   }
 
-  /** Text of `ids`; control tokens (BOS, EOS) decode to nothing. */
+  /**
+   * Text of `ids`; control tokens (BOS, EOS) decode to nothing. Every id must be a token of this
+   * vocabulary: the runtime would turn -1, 1.5 or 10⁹ into an empty string (or another token, through
+   * Int32Array's wrap-around), which reads as "the model said nothing". An InvalidRequestError names
+   * the first id at fault instead.
+   */
   decode(ids: readonly number[]): string {
+    if (!Array.isArray(ids)) throw new InvalidRequestError('ids', `ids: must be a list of token ids, got ${ids === null ? 'null' : typeof ids}`);
+    const size = this.vocabSize;
+    const bad = ids.findIndex((id) => !(typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < size));
+    if (bad >= 0) {
+      const id: unknown = ids[bad];
+      throw new InvalidRequestError('ids', `ids[${bad}]: ${typeof id === 'number' ? String(id) : JSON.stringify(id) ?? String(id)} is not a token id of this tokenizer (integers 0…${size - 1})`);
+    }
     return this.guard(() => {
       const vector = this.binding.vecIntFromJSArray(Int32Array.from(ids));
       try {
@@ -95,8 +110,10 @@ export class TextTokenizer {
     });
   }
 
+  /** Read once: Hugging Face tokenizers count their vocabulary by building it (O(V) a call). */
   get vocabSize(): number {
-    return this.guard(() => this.native.GetVocabSize());
+    this.size ??= this.guard(() => this.native.GetVocabSize());
+    return this.size;
   }
 
   /** The piece of one id, e.g. `▁Hello` or `<0x0A>`. */
@@ -112,7 +129,6 @@ export class TextTokenizer {
   get maxCharsPerToken(): number {
     if (this.longestPiece === undefined) {
       let longest = 1;
-      // Read once: Hugging Face tokenizers count their vocabulary by building it (O(V) a call).
       const size = this.vocabSize;
       for (let id = 0; id < size; id++) {
         const piece = this.idToToken(id);
@@ -143,7 +159,7 @@ export class StreamingDetokenizer {
 
   /** `context`: the ids that precede the generated ones (the prompt, with BOS if any). */
   constructor(
-    private readonly tokenizer: Pick<TextTokenizer, 'decode'>,
+    private readonly tokenizer: Pick<TextTokenizer, 'decode' | 'vocabSize'>,
     context: readonly number[],
   ) {
     this.ids = [...context];
@@ -151,8 +167,13 @@ export class StreamingDetokenizer {
     this.prefixOffset = Math.max(0, this.ids.length - 6);
   }
 
-  /** Adds one id; returns the text it completes ('' while a character is still partial). */
+  /**
+   * Adds one id; returns the text it completes ('' while a character is still partial). An id the
+   * model has but the tokenizer does not (the padding rows of a vocabulary rounded up for the GPU)
+   * has no text.
+   */
   push(id: number): string {
+    if (!(Number.isInteger(id) && id >= 0 && id < this.tokenizer.vocabSize)) return '';
     this.ids.push(id);
     return this.emit(false);
   }

@@ -10,21 +10,33 @@
  * - a model library the engine already fetched for its metadata check is handed over, not fetched twice.
  */
 
+import { artifactFileUrl as fileUrl } from '../model/identity.js';
+
 const RESOLVE = 'resolve/main/';
 
 /** True when the model URL is a Hugging Face repository WebLLM should address as `<repo>/resolve/main/`. */
 function isHuggingFaceRepo(id: string): boolean {
-  return new URL(id).hostname === 'huggingface.co' && !id.includes('/resolve/');
+  return new URL(id).hostname === 'huggingface.co' && !new URL(id).pathname.includes('/resolve/');
 }
 
-/** The URL of one file of the artifact `id` (an absolute URL ending in '/'), where WebLLM will find it too. */
+/**
+ * The URL of one file of the artifact `id` (an absolute URL ending in '/', perhaps with a query),
+ * where WebLLM will find it too: identity.ts's artifactFileUrl (the query kept, never appended to),
+ * under `resolve/main/` for a Hugging Face repository.
+ */
 export function artifactFileUrl(id: string, file: string): string {
-  return isHuggingFaceRepo(id) ? `${id}${RESOLVE}${file}` : `${id}${file}`;
+  return fileUrl(id, isHuggingFaceRepo(id) ? `${RESOLVE}${file}` : file);
+}
+
+/** An artifact WebLLM loads from elsewhere than Hugging Face: its directory (no query) and query. */
+interface DirectArtifact {
+  directory: string;
+  search: string;
 }
 
 export class ArtifactFetch {
-  /** Artifacts (not on Hugging Face) whose `resolve/main/` WebLLM adds and we take off. */
-  private readonly direct = new Set<string>();
+  /** Artifacts (not on Hugging Face) whose URLs WebLLM builds itself and we mend, by id. */
+  private readonly direct = new Map<string, DirectArtifact>();
   /** Bytes fetched already, served once to the next request for their URL. */
   private readonly lent = new Map<string, Uint8Array>();
 
@@ -40,7 +52,11 @@ export class ArtifactFetch {
 
   /** Tells the shim about an artifact WebLLM is about to load. */
   register(id: string): void {
-    if (!isHuggingFaceRepo(id) && !id.includes('/resolve/')) this.direct.add(id);
+    if (isHuggingFaceRepo(id) || new URL(id).pathname.includes('/resolve/')) return;
+    const url = new URL(id);
+    const search = url.search;
+    url.search = '';
+    this.direct.set(id, { directory: url.href, search });
   }
 
   /** Serves `bytes` to the next request for `url` (then forgets them). */
@@ -48,9 +64,26 @@ export class ArtifactFetch {
     this.lent.set(url, bytes);
   }
 
-  /** The URL a request for `url` really goes to. */
+  /**
+   * The URL a request for `url` really goes to. WebLLM resolves file names against the model URL
+   * with `new URL(file, model)`, which drops the model's query string, and adds `resolve/main/`: for
+   * a file of a registered artifact, `resolve/main/` is taken off and the artifact's query put back.
+   */
   resolve(url: string): string {
-    for (const id of this.direct) if (url.startsWith(`${id}${RESOLVE}`)) return id + url.slice(id.length + RESOLVE.length);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return url;
+    }
+    if (parsed.search !== '') return url;
+    parsed.hash = '';
+    for (const { directory, search } of this.direct.values()) {
+      if (!parsed.href.startsWith(directory)) continue;
+      let rest = parsed.href.slice(directory.length);
+      if (rest.startsWith(RESOLVE)) rest = rest.slice(RESOLVE.length);
+      return `${directory}${rest}${search}`;
+    }
     return url;
   }
 
@@ -65,10 +98,24 @@ export class ArtifactFetch {
     }
     const target = this.resolve(url);
     const response = await this.base(target === url ? input : target, init);
-    if (response.status === 404 && target.endsWith('/ndarray-cache.json')) {
-      const renamed = await this.base(target.replace(/ndarray-cache\.json$/, 'tensor-cache.json'), init);
-      if (renamed.ok) return renamed;
+    const renamed = response.status === 404 ? currentIndexName(target) : undefined;
+    if (renamed) {
+      const answer = await this.base(renamed, init);
+      if (answer.ok) return answer;
     }
     return response;
   }
+}
+
+/** `…/ndarray-cache.json[?query]` under the name MLC uses now, `tensor-cache.json` (the query kept); else undefined. */
+function currentIndexName(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (!parsed.pathname.endsWith('/ndarray-cache.json')) return undefined;
+  parsed.pathname = parsed.pathname.replace(/ndarray-cache\.json$/, 'tensor-cache.json');
+  return parsed.href;
 }

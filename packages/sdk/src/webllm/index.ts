@@ -53,6 +53,7 @@ export async function checkModelLib(modelLib: string, model: string, fetchImpl: 
     text: async (file) => (await get(artifactFileUrl(id, file))).text(),
     bytes: async (file) => new Uint8Array(await (await get(artifactFileUrl(id, file))).arrayBuffer()),
   });
-  const lib = readModelLibMetadata(new Uint8Array(await (await get(new URL(modelLib, base).href)).arrayBuffer()));
+  const libUrl = new URL(modelLib, base).href;
+  const lib = readModelLibMetadata(new Uint8Array(await (await get(libUrl)).arrayBuffer()), libUrl);
   return modelLibDifferences(lib, index.cache, index.chatConfig);
 }

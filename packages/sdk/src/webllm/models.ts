@@ -25,10 +25,15 @@ export interface WebLLMModelRecord {
 
 /** WebLLM's description of one model: where it is, its library, our options, its IndexedDB cache. */
 export function appConfigFor(id: string, modelLib: string, contextWindow?: number): AppConfig {
-  return {
+  const config: AppConfig & { cacheBackend: 'indexeddb' } = {
     model_list: [{ model: id, model_id: id, model_lib: modelLib, ...(contextWindow ? { overrides: { context_window_size: contextWindow } } : {}) }],
+    // IndexedDB, which WebLLM fills through the worker's fetch (ours: artifact-fetch.ts), not the Cache
+    // API, whose `add` fetches natively. WebLLM up to 0.2.79 says so with useIndexedDBCache, 0.2.80 on
+    // with cacheBackend (0.2.85 runs TVM 0.27 libraries such as `webchuan compile-lib`'s).
     useIndexedDBCache: true,
+    cacheBackend: 'indexeddb',
   };
+  return config;
 }
 
 export class WebLLMModels implements ModelStore {

@@ -147,8 +147,9 @@ export class WebLLMEngine implements WorkerEngine {
     const libBytes = new Uint8Array(await (await this.fetchOk(modelLib)).arrayBuffer());
     let differences: string[];
     try {
-      differences = modelLibDifferences(readModelLibMetadata(libBytes), index.cache, index.chatConfig);
+      differences = modelLibDifferences(readModelLibMetadata(libBytes, modelLib), index.cache, index.chatConfig);
     } catch (error) {
+      if (error instanceof WebchuanError) throw error; // the library's own typed error, naming the field at fault
       throw new BadArtifactError(`${modelLib} is not an MLC model library: ${(error as Error).message}`, { cause: error });
     }
     if (differences.length > 0) throw new BadArtifactError(describeModelLibMismatch(differences, modelLib, this.id));
@@ -258,14 +259,14 @@ export class WebLLMEngine implements WorkerEngine {
   private fitPrompt(l: Loaded, r: CheckedRequest): { text: string; tokens: number } {
     const reply = replyRoom(r, l.contextWindow);
     const room = l.contextWindow - reply;
-    if (room <= 0) throw new ContextOverflowError(0, reply, l.contextWindow);
+    if (room <= 0) throw new ContextOverflowError(0, reply, l.contextWindow, 'max_tokens alone');
     const left = r.truncation === 'left';
     let text = r.prompt;
     // Bound the tokenizer's work first, as webchuan's engine does: a text of n UTF-16 units has at
     // least n / (2 · longest piece) tokens.
     const boundUnits = 2 * l.tokenizer.maxCharsPerToken * l.contextWindow;
     if (text.length > boundUnits) {
-      if (!left) throw new ContextOverflowError(Math.ceil(text.length / boundUnits) * l.contextWindow, reply, l.contextWindow, 'at least');
+      if (!left) throw new ContextOverflowError(Math.ceil(text.length / (2 * l.tokenizer.maxCharsPerToken)), reply, l.contextWindow, 'at least');
       let start = text.length - boundUnits;
       if (/[\uDC00-\uDFFF]/.test(text[start]!)) start++;
       text = text.slice(start);

@@ -282,12 +282,13 @@ export class ModelEngine implements WorkerEngine {
     const reply = replyRoom(request, window);
     const room = window - reply - prefix.length;
     const left = request.truncation === 'left';
-    if (room <= 0) throw new ContextOverflowError(prefix.length, reply, window);
+    if (room <= 0) throw new ContextOverflowError(prefix.length, reply, window, 'max_tokens alone');
     const boundUnits = 2 * l.tokenizer.maxCharsPerToken * window;
     let text = request.prompt;
     let cut = false;
     if (text.length > boundUnits) {
-      if (!left) throw new ContextOverflowError(Math.ceil(text.length / boundUnits) * window, reply, window, 'at least');
+      // The lower bound itself (n units make at least n / (2 · longest piece) tokens), not a multiple of the window.
+      if (!left) throw new ContextOverflowError(prefix.length + Math.ceil(text.length / (2 * l.tokenizer.maxCharsPerToken)), reply, window, 'at least');
       let start = text.length - boundUnits;
       if (/[\uDC00-\uDFFF]/.test(text[start]!)) start++; // do not split a surrogate pair
       text = text.slice(start);

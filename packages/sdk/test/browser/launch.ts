@@ -44,16 +44,21 @@ export interface Harness {
 /**
  * Serves test/browser/ (the harness page) and, under /artifacts/, the files of `artifactRoot`.
  * `prebundle`: dependencies Vite should bundle before the page asks (a big one found later, such as
- * WebLLM in its worker, would make Vite reload the page mid-test).
+ * WebLLM in its worker, would make Vite reload the page mid-test). `crossOriginIsolated`: serve with
+ * COOP/COEP (the artifacts too come from the same origin). `alias`: module names resolved to other
+ * packages (a test of another WebLLM version maps `@mlc-ai/web-llm` to it, as an app's bundler would).
  */
-export async function startHarness(artifactRoot: string, prebundle: string[] = []): Promise<Harness> {
+export async function startHarness(artifactRoot: string, prebundle: string[] = [], options: { crossOriginIsolated?: boolean; alias?: Record<string, string> } = {}): Promise<Harness> {
   const artifacts = faultyArtifactServer(artifactRoot);
+  // COOP + COEP make the page cross-origin isolated: SharedArrayBuffer, so the CPU path can run threads.
+  const headers = options.crossOriginIsolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : undefined;
   const server = await createServer({
     configFile: false,
     root: dirname(fileURLToPath(import.meta.url)),
     logLevel: 'error',
-    server: { host: 'localhost', port: 0, strictPort: false },
+    server: { host: 'localhost', port: 0, strictPort: false, headers },
     optimizeDeps: { include: ['idb-keyval', ...prebundle] },
+    resolve: { alias: options.alias ?? {} },
     plugins: [{ name: 'faulty-artifacts', configureServer: (s) => void s.middlewares.use(artifacts.middleware) }],
   });
   await server.listen();

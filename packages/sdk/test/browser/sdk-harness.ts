@@ -2,7 +2,7 @@
  * The page side of the SDK tests: the public API only (`createEngine` and what it returns), from the
  * built package as an app gets it (`webchuan` resolves to packages/sdk/dist).
  */
-import { createEngine, WebchuanError, type CompletionCreateParams, type Engine } from 'webchuan';
+import { createEngine, probeCpuBytesPerSecond, WebchuanError, type BackendChoice, type CompletionCreateParams, type Engine } from 'webchuan';
 
 interface ErrorInfo {
   name: string;
@@ -23,13 +23,14 @@ const engines = new Map<string, Engine>();
 let engine: Engine | undefined;
 
 const sdk = {
-  async start(model: string, shared: boolean, contextWindow?: number, name = 'default'): Promise<{ error?: ErrorInfo; progressEvents: number; url?: string }> {
+  /** Starts an engine; the tests of the WebGPU engine name it (`auto` would pick the CPU path on SwiftShader). */
+  async start(model: string, shared: boolean, contextWindow?: number, name = 'default', backend: BackendChoice = 'webchuan', threads?: number): Promise<{ error?: ErrorInfo; progressEvents: number; url?: string; backend?: string; kind?: string; info?: unknown }> {
     let progressEvents = 0;
     try {
-      const started = await createEngine({ model, shared, contextWindow, onProgress: () => progressEvents++ });
+      const started = await createEngine({ model, shared, contextWindow, backend, threads, onProgress: () => progressEvents++ });
       engines.set(name, started);
       if (name === 'default') engine = started;
-      return { progressEvents, url: started.model.url };
+      return { progressEvents, url: started.model.url, backend: started.backend, kind: started.workerKind, info: started.model };
     } catch (e) {
       return { error: describe(e), progressEvents };
     }
@@ -56,9 +57,9 @@ const sdk = {
     return answers;
   },
 
-  timed: async (params: Omit<CompletionCreateParams, 'signal' | 'stream'>) => {
+  timed: async (params: Omit<CompletionCreateParams, 'signal' | 'stream'>, name = 'default') => {
     const t0 = performance.now();
-    const r = await sdk.complete(params);
+    const r = await sdk.complete(params, name);
     return { ...r, ms: performance.now() - t0 };
   },
 
@@ -97,6 +98,14 @@ const sdk = {
   },
 
   tokenize: (text: string) => engine!.tokenizer.encode(text),
+  probe: () => probeCpuBytesPerSecond(),
+  isolated: () => globalThis.crossOriginIsolated === true,
+  /** Stops using a named engine (its worker ends once nothing holds it). */
+  async close(name = 'default') {
+    await engines.get(name)?.dispose();
+    engines.delete(name);
+    if (name === 'default') engine = undefined;
+  },
   cacheList: () => [...engines.values()][0]!.cache.list(),
   loseDevice: () => engine!.loseDeviceForTesting(),
   dispose: () => engine?.dispose(),
