@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatCompletion, ChatCompletionChunk, Completion, InitProgressReport } from '../packages/sdk/src/index.js';
 import { haveChromium, launchChromium } from '../packages/sdk/test/browser/launch.js';
@@ -45,14 +45,28 @@ describe.skipIf(!haveChromium())('WebLLM programs on the packed package', { time
     browser = await launchChromium();
   }, 300_000);
   afterAll(async () => {
+    await shared?.close();
     await browser?.close();
     await server?.close();
     dir.remove();
   });
 
-  /** Runs one program in a fresh page (its own IndexedDB) and returns what it returned. */
-  async function program<T>(name: string): Promise<T> {
-    const page: Page = await (await browser.newContext()).newPage();
+  /**
+   * Programs that load the poetry model as the catalog gives it share one browser profile, and the
+   * first one's page stays open: the SharedWorker keeps the model loaded (and its GPU pipelines and
+   * XGrammar's tables made) for the next programs, each in a page of its own, as a WebLLM app's tabs
+   * would. A program that must see a download (`get-started`, `cache-usage`) or loads the model with
+   * other options (a context window of its own: `get-started`, `text-completion`) runs in a profile
+   * of its own.
+   */
+  let shared: BrowserContext | undefined;
+  let anchor: Page | undefined;
+
+  /** Runs one program in a new page and returns what it returned. */
+  async function program<T>(name: string, profile: 'shared' | 'fresh' = 'shared'): Promise<T> {
+    const context = profile === 'fresh' ? await browser.newContext() : (shared ??= await browser.newContext());
+    const page: Page = await context.newPage();
+    const keep = profile === 'shared' && anchor === undefined;
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(e.message));
     try {
@@ -61,14 +75,16 @@ describe.skipIf(!haveChromium())('WebLLM programs on the packed package', { time
       const out = (await page.evaluate(() => (window as unknown as { runProgram(): Promise<unknown> }).runProgram())) as { result?: T; error?: ProgramError };
       expect(problems).toEqual([]);
       if (out.error) throw new Error(`${name}: ${out.error.name}: ${out.error.message}`);
+      if (keep) anchor = page;
       return out.result!;
     } finally {
-      await page.context().close();
+      if (profile === 'fresh') await context.close();
+      else if (anchor !== page) await page.close();
     }
   }
 
   it('get-started: CreateMLCEngine by model id with progress reports; n, logit_bias, logprobs with top_logprobs', async () => {
-    const { reports, reply } = await program<{ reports: InitProgressReport[]; reply: ChatCompletion }>('get-started');
+    const { reports, reply } = await program<{ reports: InitProgressReport[]; reply: ChatCompletion }>('get-started', 'fresh');
     expect(reports.length).toBeGreaterThan(2);
     for (const r of reports) expect(typeof r.text === 'string' && r.progress >= 0 && r.progress <= 1 && r.timeElapsed >= 0).toBe(true);
     expect(reports.at(-1)!.progress).toBe(1);
@@ -123,7 +139,7 @@ describe.skipIf(!haveChromium())('WebLLM programs on the packed package', { time
   });
 
   it('text-completion: a page AppConfig; echo returns the prompt first; two choices with logprobs of the generated tokens', async () => {
-    const { reply } = await program<{ reply: Completion }>('text-completion');
+    const { reply } = await program<{ reply: Completion }>('text-completion', 'fresh');
     expect(reply.model).toBe('poetry-base');
     expect(reply.choices).toHaveLength(2);
     const prompt = '登鹳雀楼->王之涣\n夜雨寄北->';
@@ -145,7 +161,7 @@ describe.skipIf(!haveChromium())('WebLLM programs on the packed package', { time
 
   it('cache-usage: hasModelInCache, a reload from the cache, deleteModelAllInfoInCache, and a fresh download', async () => {
     type Reply = { reports: InitProgressReport[]; reply: ChatCompletion };
-    const r = await program<{ first: ChatCompletion; cached: boolean; fromCache: Reply; afterDelete: boolean; downloadedAgain: Reply; cachedAtEnd: boolean }>('cache-usage');
+    const r = await program<{ first: ChatCompletion; cached: boolean; fromCache: Reply; afterDelete: boolean; downloadedAgain: Reply; cachedAtEnd: boolean }>('cache-usage', 'fresh');
     expect(r.cached).toBe(true);
     expect(r.fromCache.reply.choices[0]!.message.content).toBe(r.first.choices[0]!.message.content);
     expect(r.fromCache.reports.every((p) => (p.cachedBytes ?? 0) === (p.totalBytes ?? 0))).toBe(true);
@@ -155,28 +171,32 @@ describe.skipIf(!haveChromium())('WebLLM programs on the packed package', { time
     expect(r.cachedAtEnd).toBe(true);
   });
 
-  it('json-mode: every choice held to JSON parses to an object', async () => {
+  it('json-mode: every choice held to JSON: one that ends parses to an object, one cut by max_tokens is the start of one', async () => {
     const { reply, last } = await program<{ reply: ChatCompletion; last: string }>('json-mode');
     expect(reply.choices).toHaveLength(2);
     for (const c of reply.choices) {
-      if (c.finish_reason === 'length') continue; // an unbounded object may outrun max_tokens: then it is cut, as on OpenAI
+      const text = c.message.content!;
+      // An object with no schema may hold a string the model never closes: then max_tokens cuts it, as on OpenAI.
+      if (c.finish_reason === 'length') {
+        expect(isJsonObjectPrefix(text), text).toBe(true);
+        continue;
+      }
       expect(c.finish_reason).toBe('stop');
-      const value: unknown = JSON.parse(c.message.content!);
+      const value: unknown = JSON.parse(text);
       expect(typeof value === 'object' && value !== null && !Array.isArray(value)).toBe(true);
     }
-    expect(reply.choices.some((c) => c.finish_reason === 'stop')).toBe(true);
     expect(last).toBe(reply.choices[1]!.message.content);
     expect(reply.usage.extra.grammar_init_s).toBeGreaterThanOrEqual(0);
+    expect(reply.usage.extra.grammar_per_token_s).toBeGreaterThan(0);
   });
 
-  it('json-schema: WebLLM\'s schema string, OpenAI\'s json_schema, streaming, an EBNF grammar and tools all validate', async () => {
-    const r = await program<{ simple: ChatCompletion; harry: ChatCompletion; streamed: string; grammar: ChatCompletion; tools: ChatCompletion; toolsStreamed: ChatCompletionChunk[] }>('json-schema');
-    for (const reply of [r.simple, r.harry, r.tools]) expect(reply.choices[0]!.finish_reason, JSON.stringify(reply.choices[0])).not.toBe('length');
+  it('json-schema: WebLLM\'s schema string, OpenAI\'s json_schema streamed, an EBNF grammar and tools all validate', async () => {
+    const r = await program<{ harry: ChatCompletion; streamed: string; grammar: ChatCompletion; tools: ChatCompletion; toolsStreamed: ChatCompletionChunk[] }>('json-schema');
+    for (const reply of [r.harry, r.tools]) expect(reply.choices[0]!.finish_reason, JSON.stringify(reply.choices[0])).not.toBe('length');
     const valid = (schema: object, text: string | null) => {
       const validate = ajv.compile(schema);
       expect(validate(JSON.parse(text!)), `${text} ${ajv.errorsText(validate.errors)}`).toBe(true);
     };
-    valid(SIMPLE, r.simple.choices[0]!.message.content);
     valid(HARRY, r.harry.choices[0]!.message.content);
     valid(SIMPLE, r.streamed);
     expect(r.grammar.choices[0]!.finish_reason).toBe('stop');
@@ -217,3 +237,37 @@ describe.skipIf(!haveChromium())('WebLLM programs on the packed package', { time
   });
 });
 
+
+/**
+ * Whether `text` is the start of a JSON object: some ending makes it parse. The ending closes an open
+ * string, finishes a cut literal, number or key, and closes every open bracket.
+ */
+function isJsonObjectPrefix(text: string): boolean {
+  if (!text.startsWith('{')) return false;
+  const closers: string[] = [];
+  let inString = false;
+  let escaped = false;
+  for (const ch of text) {
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (ch === '\\') escaped = true;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === '{') closers.push('}');
+    else if (ch === '[') closers.push(']');
+    else if (ch === '}' || ch === ']') closers.pop();
+  }
+  const close = closers.reverse().join('');
+  const base = inString ? text.replace(/\\(u[0-9a-fA-F]{0,3})?$/, '') + '"' : text;
+  const endings = ['', '0', 'null', ': 0', '"": 0', 'e', 'ue', 'rue', 'se', 'lse', 'alse', 'l', 'll', 'ull'];
+  return [base, base.replace(/,\s*$/, '')].some((start) =>
+    endings.some((ending) => {
+      try {
+        JSON.parse(start + ending + close);
+        return true;
+      } catch {
+        return false;
+      }
+    }),
+  );
+}

@@ -33,15 +33,14 @@ export const TOOLS = [
 export async function run(webllm) {
   const engine = await webllm.CreateMLCEngine('poetry-q4f32_1');
   const ask = (content, response_format, extra = {}) => engine.chatCompletion({ stream: false, messages: [{ role: 'user', content }], max_tokens: 200, temperature: 0.8, seed: 3, response_format, ...extra });
-  const simple = await ask('Generate a json containing three fields: size, is_accepted and num.', { type: 'json_object', schema: JSON.stringify(SIMPLE) });
-  // About 210 characters, and the poetry model spells ASCII a byte a token.
+  // WebLLM's form (a schema as a JSON string); about 210 characters, and the poetry model spells ASCII a byte a token.
   const harry = await ask('Hermione Granger, in JSON.', { type: 'json_object', schema: JSON.stringify(HARRY) }, { max_tokens: 320 });
-  // OpenAI's json_schema form, streamed.
+  // OpenAI's json_schema form, streamed (the example's simple schema).
   let streamed = '';
   for await (const chunk of await engine.chatCompletion({ stream: true, messages: [{ role: 'user', content: 'x' }], max_tokens: 200, seed: 4, response_format: { type: 'json_schema', json_schema: { name: 'simple', schema: SIMPLE, strict: true } } })) streamed += chunk.choices[0]?.delta?.content ?? '';
   const grammar = await ask('Introduce yourself in JSON', { type: 'grammar', grammar: GRAMMAR });
   const tools = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Weather in Pittsburgh?' }], tools: TOOLS, tool_choice: 'required', parallel_tool_calls: false, max_tokens: 100, seed: 5 });
   const toolsStreamed = [];
   for await (const chunk of await engine.chat.completions.create({ stream: true, messages: [{ role: 'user', content: 'Weather in Tokyo?' }], tools: TOOLS, tool_choice: 'required', parallel_tool_calls: false, max_tokens: 100, seed: 6 })) toolsStreamed.push(chunk);
-  return { simple, harry, streamed, grammar, tools, toolsStreamed, usage: harry.usage };
+  return { harry, streamed, grammar, tools, toolsStreamed, usage: harry.usage };
 }

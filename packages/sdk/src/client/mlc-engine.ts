@@ -90,6 +90,12 @@ export interface MLCEngineConfig {
   chatTemplate?: ChatTemplate;
   /** webchuan's own: one engine for all tabs (SharedWorker, the default) or this page's own worker. */
   shared?: boolean;
+  /**
+   * webchuan's own: the engine of a record without `model_lib`. Default `'webchuan'`, the WebGPU
+   * engine, as WebLLM runs on WebGPU whatever the adapter; `'auto'` or `'cpu'` may run the model on
+   * llama.cpp instead, where `logprobs` and structured output are refused (see the CPU path).
+   */
+  backend?: 'webchuan' | 'auto' | 'cpu';
 }
 
 /** What `MLCEngine` offers, by WebLLM's interface name. */
@@ -128,7 +134,7 @@ interface MLCCompletions {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'];
-const ENGINE_CONFIG_FIELDS: readonly string[] = ['appConfig', 'initProgressCallback', 'logLevel', 'chatTemplate', 'shared'];
+const ENGINE_CONFIG_FIELDS: readonly string[] = ['appConfig', 'initProgressCallback', 'logLevel', 'chatTemplate', 'shared', 'backend'];
 /** ModelRecord fields: the ones webchuan uses, and the informational ones it accepts (sizes, features). */
 const RECORD_FIELDS: readonly string[] = ['model', 'model_id', 'model_lib', 'overrides', 'vram_required_MB', 'low_resource_required', 'buffer_size_required_bytes', 'required_features', 'model_type'];
 /** ChatOptions webchuan applies as request defaults (a request's own value wins). */
@@ -275,7 +281,7 @@ export class MLCEngine implements MLCEngineInterface {
       report?.({ progress: 0, timeElapsed: 0, text: `Start to load ${record.model_id}` });
       const engine = await createEngine({
         model: record.model,
-        ...(record.model_lib ? { backend: 'webllm' as const, modelLib: record.model_lib } : {}),
+        ...(record.model_lib ? { backend: 'webllm' as const, modelLib: record.model_lib } : { backend: this.options.backend ?? 'webchuan' }),
         ...(options.contextWindow ? { contextWindow: options.contextWindow } : {}),
         ...(this.options.chatTemplate ? { chatTemplate: this.options.chatTemplate } : {}),
         ...(this.options.shared !== undefined ? { shared: this.options.shared } : {}),
@@ -283,7 +289,7 @@ export class MLCEngine implements MLCEngineInterface {
       });
       this.loaded.set(record.model_id, { record, engine, defaults: options.defaults, lastMessage: '' });
       const a = engine.model.adapter;
-      this.initProgressCallback?.({ progress: 1, timeElapsed: (performance.now() - started) / 1000, text: `Finish loading ${record.model_id} on WebGPU - ${a.vendor || 'unknown vendor'} ${a.description || a.architecture}`.trim() });
+      this.initProgressCallback?.({ progress: 1, timeElapsed: (performance.now() - started) / 1000, text: `Finish loading ${record.model_id} on ${engine.backend === 'cpu' ? 'the CPU' : 'WebGPU'} - ${a.vendor || 'unknown vendor'} ${a.description || a.architecture}`.trim() });
     }
   }
 
