@@ -57,6 +57,10 @@ describe('checkCpuRequest', () => {
     expect((error as InvalidRequestError).param).toBe('tools');
   });
 
+  it('refuses extra_body.enable_thinking (only WebLLM\'s own templates know it), as webchuan\'s engine does', () => {
+    expect((refusal({ requestId: 'e', prompt: 'p', extra_body: { enable_thinking: true } }) as InvalidRequestError).param).toBe('extra_body.enable_thinking');
+  });
+
   it('refuses logprobs and takes the fields it honours (n, echo, ignore_eos, a text response_format)', () => {
     expect((refusal({ requestId: 'l', prompt: 'p', logprobs: true }) as InvalidRequestError).param).toBe('logprobs');
     const request = checkCpuRequest({ requestId: 'k', prompt: 'p', n: 3, echo: true, ignore_eos: true, response_format: { type: 'text' } }, 100);

@@ -17,7 +17,7 @@
  */
 import type { WorkerCompletionRequest } from '../client/protocol.js';
 import { InvalidRequestError } from '../errors.js';
-import { checkRequest, type CheckedRequest } from '../worker/request.js';
+import { checkRequest, refuseEnableThinking, type CheckedRequest } from '../worker/request.js';
 
 /** The body of one llama-server completion request (the fields webchuan sets). */
 export interface LlamaCompletionBody {
@@ -84,6 +84,7 @@ function llamaSeed(seed: number): number {
  */
 export function checkCpuRequest(raw: WorkerCompletionRequest, vocabSize: number): CheckedRequest {
   const request = checkRequest(raw, vocabSize);
+  refuseEnableThinking(request);
   if (request.logprobs) {
     throw new InvalidRequestError('logprobs', "logprobs: the 'cpu' backend does not return them: llama.cpp's server fails on a token that is part of a character (a byte of UTF-8). Use the 'webchuan' backend for logprobs.");
   }

@@ -22,7 +22,7 @@ import type { TokenizerRuntime } from '../tokenizer/runtime.js';
 import { TextTokenizer, TokenizerCrashError, tokenizerFormat } from '../tokenizer/tokenizer.js';
 import { ChoiceText } from './choice-text.js';
 import { JoinedLoad } from './joined-load.js';
-import { checkRequest, replyRoom, type CheckedRequest } from './request.js';
+import { checkRequest, refuseEnableThinking, replyRoom, type CheckedRequest } from './request.js';
 import { RequestQueue } from './request-queue.js';
 import { checkModelField, usageOf, type Timings } from './usage.js';
 import type { WorkerEngine } from './worker-engine.js';
@@ -173,6 +173,7 @@ export class ModelEngine implements WorkerEngine {
     const l = await this.ready();
     const config = l.model.info.config;
     const request = checkRequest(raw, config.vocabSize);
+    refuseEnableThinking(request);
     checkModelField(request.model, this.id);
     const prompt = this.promptTokens(l, request);
     const grammars = request.grammar ? await this.grammars(l) : undefined;

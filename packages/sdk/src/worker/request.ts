@@ -166,6 +166,16 @@ export function checkRequest(raw: WorkerCompletionRequest, vocabSize: number): C
 }
 
 /**
+ * Refuses `extra_body.enable_thinking` on an engine whose chat templates have no thinking switch
+ * (webchuan's WebGPU engine and the CPU path: only WebLLM's own templates know it).
+ */
+export function refuseEnableThinking(request: Pick<CheckedRequest, 'enable_thinking'>): void {
+  if (request.enable_thinking !== undefined) {
+    fail('extra_body.enable_thinking', "only WebLLM's own chat templates know it (the 'webllm' backend, chat without a page chatTemplate); webchuan's templates have no thinking switch");
+  }
+}
+
+/**
  * Tokens to leave for the reply when fitting a prompt into the context window: `max_tokens`, or with
  * none given, one token (the prompt must leave room to answer), or with `truncation: 'left'` a
  * quarter of the window, so that cutting a long prompt still leaves a reply room to run.
