@@ -239,6 +239,10 @@ export class MLCEngine implements MLCEngineInterface {
         throw new InvalidRequestError(key, `${key}: ${why}.`);
       }
     }
+    const backend = engineConfig?.backend;
+    if (backend !== undefined && backend !== 'webchuan' && backend !== 'auto' && backend !== 'cpu') {
+      throw new InvalidRequestError('backend', `backend: 'webchuan' (the default), 'auto' or 'cpu', got ${JSON.stringify(backend)}; a ModelRecord's model_lib selects WebLLM.`);
+    }
     this.options = engineConfig;
     this.appConfig = engineConfig.appConfig ?? prebuiltAppConfig;
     this.initProgressCallback = engineConfig.initProgressCallback;
