@@ -195,6 +195,7 @@ export class WebLLMEngine implements WorkerEngine {
       const request = checkRequest(raw, l.vocabSize);
       checkModelField(request.model, this.id);
       if (request.enable_thinking !== undefined) throw new InvalidRequestError('extra_body.enable_thinking', 'extra_body.enable_thinking: applies to chat through the model\'s own template only.');
+      if (request.grammar) throw refusedCompletionGrammar(raw);
       const sampling = webllmSampling(request);
       const prompt = this.fitPrompt(l, request);
       const echo = request.echo ? request.prompt : '';
@@ -429,4 +430,17 @@ function toWebLLM(m: TemplateMessage): ChatCompletionMessageParam {
   if (m.role === 'tool') return { role: 'tool', content: m.content, tool_call_id: m.tool_call_id ?? '' };
   if (m.role === 'assistant') return { role: 'assistant', content: m.content, ...(m.tool_calls ? { tool_calls: m.tool_calls } : {}) };
   return { role: m.role, content: m.content };
+}
+
+/**
+ * WebLLM holds only chat replies to a grammar: its completions API drops `response_format` (0.2.79
+ * and 0.2.85 build the request's generation config without it), so a grammar-held completion (and a
+ * chat through a page's template, which runs as one) is refused here rather than run unheld.
+ */
+function refusedCompletionGrammar(raw: WorkerCompletionRequest): InvalidRequestError {
+  const field = raw.response_format !== undefined && raw.response_format !== null ? 'response_format' : 'tools';
+  return new InvalidRequestError(
+    field,
+    `${field}: on the 'webllm' backend only chat through the model's own template is held to a grammar (WebLLM's completions API drops response_format); use chat without a page chatTemplate, or the 'webchuan' backend.`,
+  );
 }
