@@ -8,6 +8,7 @@ import { modelGpuRequirements } from '../../sdk/src/gpu/limits.js';
 import { loadModel, type LoadedModel } from '../../sdk/src/engine/model.js';
 import type { ForwardOptions } from '../../sdk/src/engine/forward.js';
 import type { WeightOptions } from '../../sdk/src/gpu/weights.js';
+import { startGrammarRuntime } from '../../sdk/src/grammar/runtime.js';
 import { TokenizerRuntime } from '../../sdk/src/tokenizer/runtime.js';
 import { TextTokenizer, tokenizerFormat } from '../../sdk/src/tokenizer/tokenizer.js';
 import { directorySource, shardRecords } from './fs-source.js';
@@ -80,4 +81,18 @@ export async function loadNodeModel(dir: string, options: ForwardOptions & Devic
       device.destroy();
     },
   };
+}
+
+/** XGrammar's wasm (generated from @mlc-ai/web-xgrammar by wasm-build/xgrammar.mjs), started once. */
+const XGRAMMAR_WASM = new URL('../../sdk/src/grammar/xgrammar.wasm', import.meta.url);
+
+export function nodeGrammarRuntime(): Promise<void> {
+  return startGrammarRuntime(() =>
+    readFile(XGRAMMAR_WASM).then(
+      (bytes) => new Uint8Array(bytes),
+      () => {
+        throw new Error(`${XGRAMMAR_WASM.pathname} is missing: run \`npm install\` (or \`node wasm-build/xgrammar.mjs\`)`);
+      },
+    ),
+  );
 }

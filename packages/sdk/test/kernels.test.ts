@@ -22,6 +22,7 @@ import { rmsnorm } from '../src/gpu/kernels/rmsnorm.js';
 import { rope, type HeadParams } from '../src/gpu/kernels/rope.js';
 import { stepData } from '../src/gpu/kernels/step.js';
 import { swiglu } from '../src/gpu/kernels/swiglu.js';
+import { maskWords, tokenMask } from '../src/gpu/kernels/token_mask.js';
 import { f16ArrayToF32, f32ToF16Bits } from '../src/model/half.js';
 import { dequantizeQ4, quantizeQ4 } from '../src/model/quant.js';
 import { mulberry32 } from '../src/model/random.js';
@@ -339,5 +340,25 @@ describe('logit processor', () => {
     const expected = logits.slice();
     applyAdjustments(expected, list, params);
     expect(maxAbsDiff(await floats(gpuLogits, V), expected)).toBeLessThan(1e-5);
+  });
+});
+
+describe('token mask', () => {
+  it.each([300, 64000])('gives the lowest float to every disallowed token of a %i-token vocabulary, like its twin', async (V) => {
+    const logits = rand(V, 9, 5);
+    const next = mulberry32(V);
+    const mask = new Uint32Array(maskWords(V));
+    // A sparse mask (as inside a JSON string's quotes) with the last, partial word's bits set too.
+    for (let i = 0; i < mask.length; i++) mask[i] = next() < 0.5 ? 0 : Math.floor(next() * 2 ** 32);
+    mask[mask.length - 1] = 0xffffffff;
+    const gpuLogits = storageBufferWith(device, logits, 'logits');
+    await run(tokenMask, { vocab: V }, { mask: storageBufferWith(device, mask, 'mask'), logits: gpuLogits });
+    const expected = logits.slice();
+    cpu.applyTokenMask(expected, mask);
+    const got = await floats(gpuLogits, V);
+    expect(Array.from(got)).toEqual(Array.from(expected));
+    const masked = got.filter((l) => l === cpu.MASKED_LOGIT).length;
+    expect(masked).toBeGreaterThan(V / 4);
+    expect(masked).toBeLessThan(V);
   });
 });

@@ -23,6 +23,7 @@ import { DEFAULT_CHUNK } from '../gpu/kernels/attention_split.js';
 import type { KvDtype } from '../gpu/kernels/formats.js';
 import { ADJUSTMENT_BYTES, LOGIT_PARAMS_BYTES, logitProcessor } from '../gpu/kernels/logit_processor.js';
 import { STEP_BYTES, stepData } from '../gpu/kernels/step.js';
+import { maskWords, tokenMask } from '../gpu/kernels/token_mask.js';
 import { runStateSizes } from '../gpu/limits.js';
 import { chooseKernels, type KernelChoice, type KernelPreference } from '../gpu/variants.js';
 import type { GpuWeights } from '../gpu/weights.js';
@@ -45,10 +46,16 @@ export interface ForwardOptions {
 /** What a step reads back: the greedy next token, the last position's logits, or every position's. */
 export type StepOutput = 'argmax' | 'logits' | 'all-logits';
 
-/** Penalties and biases applied to the last position's logits on the GPU, before argmax or readback. */
+/** Penalties, biases and a grammar's mask applied to the last position's logits on the GPU, before argmax or readback. */
 export interface LogitAdjustments {
   list: readonly TokenAdjustment[];
   params: SamplingParams;
+  /**
+   * The tokens allowed next (a TokenConstraint's bitmask). Called once the step's forward pass is
+   * submitted, so the CPU works out the mask while the GPU computes the logits; the mask is uploaded
+   * and applied (token_mask.wgsl) in a second submission before argmax or readback.
+   */
+  mask?: () => Promise<Uint32Array>;
 }
 
 /** The GPU time of one dispatch of a profiled step. */
@@ -162,6 +169,7 @@ export class ForwardPass {
   private readonly argmax: Dispatch;
   private allLogits?: { buffer: GPUBuffer; read: GPUBuffer; head: Compiled[] };
   private processor?: { params: GPUBuffer; list: GPUBuffer; capacity: number; dispatch: Dispatch };
+  private masker?: { mask: GPUBuffer; dispatch: Dispatch };
 
   constructor(
     private readonly device: GPUDevice,
@@ -314,7 +322,42 @@ export class ForwardPass {
     }
     this.record(pass, this.lastTokenHead, lastToken(shape));
     if (adjust && adjust.list.length > 0) this.encodeAdjustments(pass, adjust);
+    if (adjust?.mask) {
+      // The logits are on their way; the grammar's mask is worked out meanwhile, then applied.
+      pass.end();
+      this.device.queue.submit([encoder.finish()]);
+      return this.maskedOutput(output, await adjust.mask());
+    }
     if (output === 'argmax') this.argmax.encode(pass, shape);
+    pass.end();
+    if (output === 'argmax') {
+      encoder.copyBufferToBuffer(this.s.argmax, 0, this.argmaxRead, 0, 4);
+      this.device.queue.submit([encoder.finish()]);
+      await this.argmaxRead.mapAsync(GPUMapMode.READ);
+      const id = new Uint32Array(this.argmaxRead.getMappedRange())[0]!;
+      this.argmaxRead.unmap();
+      return id;
+    }
+    encoder.copyBufferToBuffer(this.s.logits, 0, this.logitsRead, 0, V * 4);
+    this.device.queue.submit([encoder.finish()]);
+    return this.readFloats(this.logitsRead, V);
+  }
+
+  /** The second submission of a masked step: upload the mask, apply it, then argmax or read back the logits. */
+  private async maskedOutput(output: 'argmax' | 'logits', mask: Uint32Array): Promise<number | Float32Array> {
+    const V = this.config.vocabSize;
+    const words = maskWords(V);
+    if (mask.length !== words) throw new Error(`forward: a token mask of ${mask.length} words for a vocabulary of ${V} (needs ${words})`);
+    if (!this.masker) {
+      const buffer = this.own(storageBuffer(this.device, words * 4, 'token mask'));
+      this.masker = { mask: buffer, dispatch: this.kernels.compile(tokenMask, { vocab: V }).bind({ mask: buffer, logits: this.s.logits }, 'token mask') };
+    }
+    this.device.queue.writeBuffer(this.masker.mask, 0, mask as Uint32Array<ArrayBuffer>);
+    const encoder = this.device.createCommandEncoder({ label: 'token mask' });
+    const pass = encoder.beginComputePass();
+    const one = { tokens: 1, startPos: 0 };
+    this.masker.dispatch.encode(pass, one);
+    if (output === 'argmax') this.argmax.encode(pass, one);
     pass.end();
     if (output === 'argmax') {
       encoder.copyBufferToBuffer(this.s.argmax, 0, this.argmaxRead, 0, 4);
@@ -421,5 +464,6 @@ export class ForwardPass {
     this.owned.length = 0;
     this.processor?.list.destroy();
     this.processor = undefined;
+    this.masker = undefined;
   }
 }
