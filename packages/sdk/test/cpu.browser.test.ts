@@ -58,6 +58,13 @@ describe.skipIf(!haveChromium())('the CPU path in Chromium without WebGPU', () =
     expect(r.result!.usage.completion_tokens).toBe(2); // 李商隐 and the \n that ended it, counted as the WebGPU engine counts them
   });
 
+  it("code written for WebLLM (CreateMLCEngine) answers here too, on the CPU path, where WebLLM itself finds no adapter", async () => {
+    const r = await page.evaluate(([url, prompt]) => window.sdk.mlc(url, prompt), [modelUrl, SEED_PROMPT] as const);
+    expect(r.error).toBeUndefined();
+    expect(r.backend).toBe('cpu');
+    expect(r.text).toBe('李商隐');
+  });
+
   it('streams, stops on strings, aborts, samples reproducibly with a seed, applies logit_bias, and counts cached tokens', async () => {
     const streamed = await page.evaluate((prompt) => window.sdk.stream({ prompt, max_tokens: 12, temperature: 0 }), '长恨歌->白居易\n');
     const whole = await page.evaluate((prompt) => window.sdk.complete({ prompt, max_tokens: 12, temperature: 0 }), '长恨歌->白居易\n');

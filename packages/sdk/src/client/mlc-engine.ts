@@ -13,6 +13,7 @@ import { InvalidRequestError } from '../errors.js';
 import { modelId } from '../model/identity.js';
 import { deleteModel, isModelCached } from '../store/cache.js';
 import type { DownloadProgress } from '../store/progress.js';
+import { chooseWebLLMLikeBackend } from './auto-backend.js';
 import { backendFor } from './backends.js';
 import type { ChatTemplate } from './chat-template.js';
 import { createEngine, type Engine } from './engine.js';
@@ -91,9 +92,11 @@ export interface MLCEngineConfig {
   /** webchuan's own: one engine for all tabs (SharedWorker, the default) or this page's own worker. */
   shared?: boolean;
   /**
-   * webchuan's own: the engine of a record without `model_lib`. Default `'webchuan'`, the WebGPU
-   * engine, as WebLLM runs on WebGPU whatever the adapter; `'auto'` or `'cpu'` may run the model on
-   * llama.cpp instead, where `logprobs` and structured output are refused (see the CPU path).
+   * webchuan's own: the engine of a record without `model_lib`. By default the WebGPU engine wherever
+   * WebGPU offers an adapter (WebLLM runs on any adapter, software ones included), and the CPU path
+   * (llama.cpp) where it offers none — where WebLLM would fail, the program still gets answers, with
+   * `logprobs` and structured output refused by name there. `'webchuan'`: the WebGPU engine only;
+   * `'auto'`: createEngine's choice (a software adapter also takes the CPU path); `'cpu'`: llama.cpp only.
    */
   backend?: 'webchuan' | 'auto' | 'cpu';
 }
@@ -241,7 +244,7 @@ export class MLCEngine implements MLCEngineInterface {
     }
     const backend = engineConfig?.backend;
     if (backend !== undefined && backend !== 'webchuan' && backend !== 'auto' && backend !== 'cpu') {
-      throw new InvalidRequestError('backend', `backend: 'webchuan' (the default), 'auto' or 'cpu', got ${JSON.stringify(backend)}; a ModelRecord's model_lib selects WebLLM.`);
+      throw new InvalidRequestError('backend', `backend: 'webchuan', 'auto' or 'cpu' (or none: WebGPU where it has an adapter), got ${JSON.stringify(backend)}; a ModelRecord's model_lib selects WebLLM.`);
     }
     this.options = engineConfig;
     this.appConfig = engineConfig.appConfig ?? prebuiltAppConfig;
@@ -285,7 +288,7 @@ export class MLCEngine implements MLCEngineInterface {
       report?.({ progress: 0, timeElapsed: 0, text: `Start to load ${record.model_id}` });
       const engine = await createEngine({
         model: record.model,
-        ...(record.model_lib ? { backend: 'webllm' as const, modelLib: record.model_lib } : { backend: this.options.backend ?? 'webchuan' }),
+        ...(record.model_lib ? { backend: 'webllm' as const, modelLib: record.model_lib } : { backend: this.options.backend ?? (await chooseWebLLMLikeBackend()).backend }),
         ...(options.contextWindow ? { contextWindow: options.contextWindow } : {}),
         ...(this.options.chatTemplate ? { chatTemplate: this.options.chatTemplate } : {}),
         ...(this.options.shared !== undefined ? { shared: this.options.shared } : {}),

@@ -2,7 +2,7 @@
  * The page side of the SDK tests: the public API only (`createEngine` and what it returns), from the
  * built package as an app gets it (`webchuan` resolves to packages/sdk/dist).
  */
-import { createEngine, probeCpuBytesPerSecond, WebchuanError, type BackendChoice, type CompletionCreateParams, type Engine } from 'webchuan';
+import { createEngine, CreateMLCEngine, probeCpuBytesPerSecond, WebchuanError, type BackendChoice, type CompletionCreateParams, type Engine } from 'webchuan';
 
 interface ErrorInfo {
   name: string;
@@ -41,6 +41,19 @@ const sdk = {
       const started = engines.get(name);
       if (!started) throw new Error(`no engine named ${name}`);
       return { result: await started.completions.create({ ...params, stream: false }) };
+    } catch (e) {
+      return { error: describe(e) };
+    }
+  },
+
+  /** WebLLM's way in: CreateMLCEngine on a record of `model`, one greedy completion, and which engine ran it. */
+  async mlc(model: string, prompt: string) {
+    try {
+      const mlc = await CreateMLCEngine('model', { appConfig: { model_list: [{ model, model_id: 'model' }] } });
+      const r = await mlc.completions.create({ prompt, max_tokens: 8, temperature: 0, stop: ['\n'] });
+      const backend = mlc.engineOf().backend;
+      await mlc.unload();
+      return { text: r.choices[0]!.text, backend };
     } catch (e) {
       return { error: describe(e) };
     }
