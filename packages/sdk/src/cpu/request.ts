@@ -77,10 +77,10 @@ function llamaSeed(seed: number): number {
  * - `logprobs`/`top_logprobs`: llama-server's JSON writer fails on a token that is part of a
  *   character (a byte of UTF-8), so the CPU path does not ask for them;
  * - structured output (`response_format`, and `tools`, whose replies are held to a JSON schema):
- *   llama.cpp has grammars of its own (GBNF, and JSON schemas turned into GBNF), but they are not
- *   XGrammar's, which the WebGPU engine and WebLLM use: its JSON may spread over lines and indent where
- *   ours is held to one line, its schema coverage differs, and XGrammar's EBNF is not GBNF. Passing the
- *   request on would hold the reply to another language than the one the other backends hold it to.
+ *   llama.cpp samples inside wllama, so XGrammar's mask (what the other backends apply) cannot reach
+ *   it, and llama.cpp's own GBNF engine would misread this GGUF: its byte-fallback pieces are written
+ *   as the text `<0xNN>` (see byte-escapes.ts), so a grammar needing `{` finds no token for it in a
+ *   vocabulary that has `{` only as a byte, as the poetry model's does.
  */
 export function checkCpuRequest(raw: WorkerCompletionRequest, vocabSize: number): CheckedRequest {
   const request = checkRequest(raw, vocabSize);
