@@ -118,8 +118,9 @@ describe.skipIf(!haveChromium())('the packed package in fresh apps', () => {
     const assets = readdirSync(join(app, 'dist/assets'));
     expect(assets.filter((f) => f.startsWith('engine-worker'))).toHaveLength(1);
     expect(assets.filter((f) => f.startsWith('cpu-worker'))).toHaveLength(1);
-    // The tokenizer's, and llama.cpp's two builds (each browser fetches one, only on the CPU path).
-    expect(assets.filter((f) => f.endsWith('.wasm')).map((f) => f.replace(/-[\w-]{8}\./, '.')).sort()).toEqual(['sentencepiece.wasm', 'wllama-compat.wasm', 'wllama.wasm']);
+    // The tokenizer's, XGrammar's (fetched only by a request with response_format or tools), and
+    // llama.cpp's two builds (each browser fetches one, only on the CPU path).
+    expect(assets.filter((f) => f.endsWith('.wasm')).map((f) => f.replace(/-[\w-]{8}\./, '.')).sort()).toEqual(['sentencepiece.wasm', 'wllama-compat.wasm', 'wllama.wasm', 'xgrammar.wasm']);
     expect(assets.filter((f) => f.startsWith('wllama-compat-glue'))).toHaveLength(1);
     // The optional WebLLM backend is not installed here, and nothing of it was bundled.
     expect(readdirSync(join(app, 'node_modules')).includes('@mlc-ai')).toBe(false);
@@ -189,7 +190,7 @@ describe.skipIf(!haveChromium())('the packed package in fresh apps', () => {
     writeFileSync(join(app, 'dist/index.html'), `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">${APP_BODY}<script src="main.js"></script>\n`);
     cpSync(model, join(app, 'dist/model'), { recursive: true });
     const files = readdirSync(join(app, 'dist'));
-    expect(files.filter((f) => f.endsWith('.wasm'))).toHaveLength(3);
+    expect(files.filter((f) => f.endsWith('.wasm'))).toHaveLength(4); // the tokenizer's, XGrammar's, llama.cpp's two builds
     console.log(`[sizes] webpack app dist: ${JSON.stringify(Object.fromEntries(files.filter((f) => statSync(join(app, 'dist', f)).isFile()).map((f) => [f, statSync(join(app, 'dist', f)).size])))}`);
     const server = await serveStatic({ '/': join(app, 'dist') });
     try {

@@ -3,6 +3,8 @@
 //
 //   dist/engine-worker.js    the engine's worker (Worker and SharedWorker alike), self-contained
 //   dist/sentencepiece.wasm  the tokenizer runtime, fetched once by the worker and cached
+//   dist/xgrammar.wasm       XGrammar (structured output), fetched by the worker at the first request
+//                            with response_format or tools, and cached
 //   dist/cpu-worker.js       the CPU path's worker, self-contained like engine-worker.js: llama.cpp through
 //                            @wllama/wllama (bundled in: its JS must match the wasm files shipped here),
 //                            started only where that path runs
@@ -87,6 +89,7 @@ async function build(input, options, out) {
 
 await build({ 'engine-worker': join(here, 'src/worker/engine-worker.ts') }, {}, { dir: dist, codeSplitting: false });
 copyFileSync(join(here, 'src/tokenizer/sentencepiece.wasm'), join(dist, 'sentencepiece.wasm'));
+copyFileSync(join(here, 'src/grammar/xgrammar.wasm'), join(dist, 'xgrammar.wasm'));
 const cpuWorker = { 'cpu-worker': join(here, 'src/cpu/worker.ts') };
 const cpuFiles = ['wllama.wasm', 'wllama-compat.wasm', 'wllama-compat-glue.txt'];
 await build(cpuWorker, {}, { dir: dist, codeSplitting: false });

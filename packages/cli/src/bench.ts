@@ -78,6 +78,8 @@ export interface BenchOptions {
   /** Bytes the bandwidth probe reads (default 256 MiB, or the largest buffer allowed). */
   probeBytes?: number;
   log?: (line: string) => void;
+  /** Told the device before anything runs on it (the CLI prints its adapter line). */
+  onDevice?: (device: GPUDevice) => void;
 }
 
 /** Time per kernel, summed over the dispatches of one step. */
@@ -121,6 +123,9 @@ export interface KernelSetResult {
 export interface BenchResult {
   device: string;
   features: string[];
+  /** The device's maxStorageBufferBindingSize, and the matrices larger than it: bands of rows each. */
+  max_storage_binding_bytes: number;
+  split_matrices: Record<string, number>;
   model: string;
   quantization: Quantization;
   layers: number;
@@ -343,7 +348,7 @@ export async function benchmark(o: BenchOptions): Promise<BenchResult> {
   const needs = modelGpuRequirements(config, quantization, { contextWindow, maxBatchTokens, kvDtype });
   const device = await requestModelDevice(adapter, needs, { optionalFeatures: ['timestamp-query'], label: 'webchuan bench' });
   try {
-    log(`device: ${device.adapterInfo.vendor} ${device.adapterInfo.description || device.adapterInfo.architecture}; features: ${[...device.features].join(', ')}`);
+    o.onDevice?.(device);
     const probeBytes = Math.min(o.probeBytes ?? 256 * 2 ** 20, device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
     const bandwidth = await measureBandwidth(device, probeBytes);
     log(`streaming read: ${bandwidth.toFixed(2)} GB/s over ${(probeBytes / 2 ** 20).toFixed(0)} MiB`);
@@ -357,6 +362,11 @@ export async function benchmark(o: BenchOptions): Promise<BenchResult> {
       weights = await GpuWeights.upload(device, config, readTensors(source, cache));
     }
     log(`weights: ${(weights.bytes / 1e9).toFixed(2)} GB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    // Matrices larger than one binding holds are split into bands of rows (limits.ts splitRows).
+    const split = Object.fromEntries(weights.splitMatrices.map((m) => [m.name, m.bands.length]));
+    if (weights.splitMatrices.length > 0) {
+      log(`split into bands (bindings of at most ${(device.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB): ${Object.entries(split).map(([n, b]) => `${n} ×${b}`).join(', ')}`);
+    }
     const bytesPerToken = weights.bytesPerToken(EMBED_NAME, config.vocabSize, config.tieWordEmbeddings);
     const preparation = new KernelPreparation(device, { config, quantization, kvDtype, contextWindow, maxBatchTokens, kernels: 'auto', compileAhead: 'blocking' });
     const options = preparation.kernelOptions;
@@ -423,6 +433,8 @@ export async function benchmark(o: BenchOptions): Promise<BenchResult> {
     return {
       device: `${device.adapterInfo.vendor} ${device.adapterInfo.description || device.adapterInfo.architecture}`.trim(),
       features: [...device.features].sort(),
+      max_storage_binding_bytes: device.limits.maxStorageBufferBindingSize,
+      split_matrices: split,
       model: name,
       quantization,
       layers: config.numLayers,

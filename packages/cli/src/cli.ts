@@ -25,6 +25,7 @@ import { evaluateNode, formatSummary, loadDataset } from './eval.js';
 import { progressBar } from './progress-bar.js';
 import { compileLib } from './compile-lib.js';
 import { checkOutputFile, jsonObjectWith, writeOutputFile } from './output-file.js';
+import { announceDevice } from './gpu.js';
 
 /** An earlier `eval` summary (which `eval --out` may replace without --force). */
 const isEvalSummary = (text: string) => jsonObjectWith(text, ['protocol', 'shots', 'subjects', 'macroAccuracy', 'microAccuracy']);
@@ -91,6 +92,11 @@ const USAGE = `webchuan <command> [options]
       --out: <artifact dir>-webgpu.wasm. --quick links without wasm-opt -O3 (seconds, not minutes;
       the library is ~1.3× larger gzipped).
 
+Commands that use the GPU (generate, bench, eval) print the adapter they run on to stderr first.
+  --gpu swiftshader|lavapipe|<icd.json>
+      Run on this Vulkan driver (also: WEBCHUAN_GPU, or VK_ICD_FILENAMES); when it gives no adapter the
+      command fails rather than falling back to another. Default: the machine's GPU, else SwiftShader.
+
 Quantizations: ${QUANTIZATIONS.join(', ')}`;
 
 class UsageError extends Error {}
@@ -154,6 +160,7 @@ const OPTIONS = {
   context: { type: 'string' },
   kernels: { type: 'string' },
   rounds: { type: 'string' },
+  gpu: { type: 'string' },
   force: { type: 'boolean' },
   type: { type: 'string' },
   'split-mb': { type: 'string' },
@@ -170,6 +177,7 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     const { values: o, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
+    if (o.gpu) process.env['WEBCHUAN_GPU'] = o.gpu; // read by nodeAdapter, and by any child process
     switch (command) {
       case 'import-llama2c': {
         const checkpoint = required(positionals[0], '<model.bin>');
@@ -269,6 +277,7 @@ export async function main(argv: string[]): Promise<number> {
           decodeAt: o['decode-at'] === undefined ? undefined : int(o['decode-at'], '--decode-at', 0),
           kernels: kernels as BenchKernels,
           rounds: int(o.rounds, '--rounds', kernels === 'all' ? 3 : 1),
+          onDevice: announceDevice,
           log: (line) => process.stderr.write(`${line}\n`),
         });
         process.stdout.write(`${JSON.stringify(result)}\n`);

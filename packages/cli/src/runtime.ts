@@ -6,12 +6,13 @@ import { openArtifact } from '../../sdk/src/model/artifact.js';
 import { requestModelDevice, type DeviceOptions } from '../../sdk/src/gpu/device.js';
 import { modelGpuRequirements } from '../../sdk/src/gpu/limits.js';
 import { loadModel, type LoadedModel, type LoadModelOptions } from '../../sdk/src/engine/model.js';
+import { startGrammarRuntime } from '../../sdk/src/grammar/runtime.js';
 import { TokenizerRuntime } from '../../sdk/src/tokenizer/runtime.js';
 import { TextTokenizer, tokenizerFormat } from '../../sdk/src/tokenizer/tokenizer.js';
 import { directorySource, shardRecords } from './fs-source.js';
 import { fileChoiceStore } from './kernel-choice-file.js';
 import { readRegularFile } from './input-file.js';
-import { nodeAdapter } from './gpu.js';
+import { announceDevice, nodeAdapter } from './gpu.js';
 
 export interface NodeModel extends LoadedModel {
   device: GPUDevice;
@@ -64,6 +65,7 @@ export async function loadNodeModel(dir: string, options: LoadModelOptions & Dev
     allLogits: true,
   });
   const device = await requestModelDevice(await nodeAdapter(), needs, { ...options, optionalFeatures: ['timestamp-query', ...(options.optionalFeatures ?? [])] });
+  announceDevice(device);
   let model: LoadedModel;
   try {
     model = await loadModel(device, source, { kernelStore: fileChoiceStore(), warm: false, compileAhead: 'blocking', ...options });
@@ -82,4 +84,18 @@ export async function loadNodeModel(dir: string, options: LoadModelOptions & Dev
       device.destroy();
     },
   };
+}
+
+/** XGrammar's wasm (generated from @mlc-ai/web-xgrammar by wasm-build/xgrammar.mjs), started once. */
+const XGRAMMAR_WASM = new URL('../../sdk/src/grammar/xgrammar.wasm', import.meta.url);
+
+export function nodeGrammarRuntime(): Promise<void> {
+  return startGrammarRuntime(() =>
+    readFile(XGRAMMAR_WASM).then(
+      (bytes) => new Uint8Array(bytes),
+      () => {
+        throw new Error(`${XGRAMMAR_WASM.pathname} is missing: run \`npm install\` (or \`node wasm-build/xgrammar.mjs\`)`);
+      },
+    ),
+  );
 }

@@ -62,3 +62,19 @@ describe('models/catalog.json', () => {
     expect(catalog.models.map((m) => m.id)).not.toContain('tiny-random');
   });
 });
+
+describe('prebuiltAppConfig (WebLLM\'s name for the catalog)', () => {
+  it('lists the catalog\'s models by id, with their URLs, context windows, GPU memory and features', async () => {
+    const { prebuiltAppConfig } = await import('../../sdk/src/client/prebuilt.js');
+    expect(prebuiltAppConfig.model_list).toEqual(
+      catalog.models.map((m) => ({
+        model: m.url,
+        model_id: m.id,
+        vram_required_MB: Math.round((m.gpuMemoryBytes / 2 ** 20) * 100) / 100,
+        low_resource_required: m.gpuMemoryBytes < 2 ** 30,
+        required_features: m.requiredFeatures,
+        overrides: { context_window_size: m.contextWindow },
+      })),
+    );
+  });
+});

@@ -4,7 +4,32 @@
  * in `webchuan/elements`. Nothing here needs WebGPU types or a build step of the page's own.
  */
 export { createEngine, Engine, type CreateEngineOptions } from './client/engine.js';
-export { defaultChatTemplate, type ChatTemplate } from './client/chat-template.js';
+export { defaultChatTemplate, toolInstructions, type ChatTemplate } from './client/chat-template.js';
+export type { ToolOffer } from './client/tools.js';
+// WebLLM's public surface, under WebLLM's names: `import * as webllm from 'webchuan'` runs WebLLM code.
+export {
+  CreateMLCEngine,
+  CreateServiceWorkerMLCEngine,
+  CreateWebWorkerMLCEngine,
+  deleteChatConfigInCache,
+  deleteModelAllInfoInCache,
+  deleteModelInCache,
+  deleteModelWasmInCache,
+  findModelRecord,
+  hasModelInCache,
+  MLCEngine,
+  prebuiltAppConfig,
+  WebWorkerMLCEngineHandler,
+  WebWorkerMLCEngineHandler as ServiceWorkerMLCEngineHandler,
+  type AppConfig,
+  type ChatOptions,
+  type InitProgressCallback,
+  type InitProgressReport,
+  type LogLevel,
+  type MLCEngineConfig,
+  type MLCEngineInterface,
+  type ModelRecord,
+} from './client/mlc-engine.js';
 export type * from './client/protocol.js';
 export type { SamplingParams } from './engine/sampler.js';
 export * from './errors.js';

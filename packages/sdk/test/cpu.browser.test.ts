@@ -58,6 +58,13 @@ describe.skipIf(!haveChromium())('the CPU path in Chromium without WebGPU', () =
     expect(r.result!.usage.completion_tokens).toBe(2); // 李商隐 and the \n that ended it, counted as the WebGPU engine counts them
   });
 
+  it("code written for WebLLM (CreateMLCEngine) answers here too, on the CPU path, where WebLLM itself finds no adapter", async () => {
+    const r = await page.evaluate(([url, prompt]) => window.sdk.mlc(url, prompt), [modelUrl, SEED_PROMPT] as const);
+    expect(r.error).toBeUndefined();
+    expect(r.backend).toBe('cpu');
+    expect(r.text).toBe('李商隐');
+  });
+
   it('streams, stops on strings, aborts, samples reproducibly with a seed, applies logit_bias, and counts cached tokens', async () => {
     const streamed = await page.evaluate((prompt) => window.sdk.stream({ prompt, max_tokens: 12, temperature: 0 }), '长恨歌->白居易\n');
     const whole = await page.evaluate((prompt) => window.sdk.complete({ prompt, max_tokens: 12, temperature: 0 }), '长恨歌->白居易\n');
@@ -90,6 +97,21 @@ describe.skipIf(!haveChromium())('the CPU path in Chromium without WebGPU', () =
     expect(ids).toHaveLength(1);
     const biased = await page.evaluate(([prompt, id]) => window.sdk.complete({ prompt, max_tokens: 1, temperature: 0, logit_bias: { [String(id)]: 100 } }), [SEED_PROMPT, ids[0]!] as const);
     expect(biased.result!.choices[0]!.text).toBe('白居易');
+
+    // n choices (choice i samples with seed + i: they reproduce), echo, ignore_eos.
+    const several = { prompt: '春晓->', max_tokens: 6, temperature: 1.2, seed: 5, n: 2, echo: true };
+    const n1 = await page.evaluate((p) => window.sdk.complete(p), several);
+    const n2 = await page.evaluate((p) => window.sdk.complete(p), several);
+    expect(n1.error).toBeUndefined();
+    expect(n1.result!.choices.map((ch) => ch.index)).toEqual([0, 1]);
+    expect(n1.result!.choices.map((ch) => ch.text)).toEqual(n2.result!.choices.map((ch) => ch.text));
+    expect(n1.result!.choices.every((ch) => ch.text.startsWith('春晓->') && ch.text.length > '春晓->'.length)).toBe(true);
+    const alone = await page.evaluate((p) => window.sdk.complete(p), { prompt: '春晓->', max_tokens: 6, temperature: 1.2, seed: 5 });
+    expect(n1.result!.choices[0]!.text).toBe(`春晓->${alone.result!.choices[0]!.text}`);
+    expect(n1.result!.usage.completion_tokens).toBeGreaterThanOrEqual(2);
+    const past = await page.evaluate((prompt) => window.sdk.complete({ prompt, max_tokens: 6, temperature: 0, ignore_eos: true }), SEED_PROMPT);
+    expect(past.result!.choices[0]!.finish_reason).toBe('length');
+    expect(past.result!.usage.completion_tokens).toBe(6);
   });
 
   it('raises the same typed errors as the WebGPU engine, and lists the model in the one cache', async () => {
@@ -97,6 +119,9 @@ describe.skipIf(!haveChromium())('the CPU path in Chromium without WebGPU', () =
     expect(bad.error).toMatchObject({ name: 'InvalidRequestError', code: 'invalid-request' });
     const logprobs = await page.evaluate(() => window.sdk.complete({ prompt: 'x', logprobs: true }));
     expect(logprobs.error).toMatchObject({ name: 'InvalidRequestError', message: expect.stringMatching(/^logprobs: the 'cpu' backend/) });
+    // Structured output is refused on this path, naming the field, never quietly dropped.
+    const json = await page.evaluate(() => window.sdk.complete({ prompt: 'x', response_format: { type: 'json_object' } }));
+    expect(json.error).toMatchObject({ name: 'InvalidRequestError', message: expect.stringMatching(/^response_format: the 'cpu' backend/) });
     const long = await page.evaluate(() => window.sdk.complete({ prompt: '春'.repeat(2000), max_tokens: 4 }));
     expect(long.error).toMatchObject({ name: 'ContextOverflowError' });
     const cut = await page.evaluate(() => window.sdk.complete({ prompt: '春晓->孟浩然\n'.repeat(200), max_tokens: 4, temperature: 0, truncation: 'left' }));

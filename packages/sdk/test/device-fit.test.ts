@@ -34,15 +34,36 @@ describe('deviceVerdict', () => {
     expect(v.gpuBytes).toBeGreaterThan(5 * GB); // 4-bit weights and a half-float 4,096-token KV cache
   });
 
-  it('says what does not fit on an adapter with the default limits, with the numbers', () => {
-    // 4-bit Baichuan-7B's largest tensor (131 MB) just fits WebGPU's default 134 MB binding; float32's does not.
-    expect(deviceVerdict(model, { adapter: small }).kind).toBe('runs');
+  it('runs Baichuan-7B on phone-sized limits (128 MiB bindings): matrices larger than that are split into bands, and the verdict says so', () => {
+    // 4-bit Baichuan-7B's largest tensor (131 MB) just fits WebGPU's default 134 MB binding: nothing to split.
+    const q4 = deviceVerdict(model, { adapter: small });
+    expect(q4.kind).toBe('runs');
+    expect(q4.split).toEqual([]);
+    expect(q4.summary).toBe('Runs here.');
+    // float32's embedding and classifier are 1,049 MB each, its gate|up 361 MB, W_pack 201 MB, down 180 MB.
     const f32 = buildChatConfig(BAICHUAN_7B, 'q0f32', { tokenizerFiles: ['tokenizer.model'] });
     const v = deviceVerdict({ chatConfig: f32, downloadBytes: 28e9 }, { adapter: small });
-    expect(v.kind).toBe('does-not-fit');
     const fit = engineFit(f32, small).fit;
+    expect(fit.ok).toBe(true); // the worker loads it
+    expect(v.kind).toBe('runs');
+    const split = Object.fromEntries(v.split.map((m) => [m.name, m.bands]));
+    expect(split['model.embed_tokens.weight']).toBe(8);
+    expect(split['lm_head.weight']).toBe(8);
+    expect(split['model.layers.0.mlp.gate_up_proj.weight']).toBe(3);
+    expect(split['model.layers.0.self_attn.W_pack.weight']).toBe(2);
+    expect(split['model.layers.0.self_attn.o_proj.weight']).toBeUndefined(); // 67 MB: whole
+    expect(v.split.length).toBe(2 + 3 * 32);
+    expect(v.summary).toBe("Runs here (98 of its weight tensors are split into bands to fit this GPU's 128 MiB buffer bindings).");
+  });
+
+  it('says what does not fit, with the numbers', () => {
+    // Below WebGPU's minimum limits (no adapter has them): a 4,096-token KV cache layer is 34 MB.
+    const tiny: AdapterFacts = { ...small, limits: { maxStorageBufferBindingSize: 16 * 2 ** 20, maxBufferSize: 16 * 2 ** 20 } };
+    const v = deviceVerdict(model, { adapter: tiny });
+    expect(v.kind).toBe('does-not-fit');
+    const fit = engineFit(baichuan, tiny).fit;
     expect(fit.ok).toBe(false); // the worker would refuse this load before any download
-    expect(v.summary).toMatch(/^Does not fit: needs a 1049 MB buffer \(model\.embed_tokens\.weight\), this GPU allows 134 MB \(maxStorageBufferBindingSize\); no smaller setting helps/);
+    expect(v.summary).toMatch(/^Does not fit: needs a 45 MB buffer \(gate\|up\), this GPU allows 17 MB \(maxStorageBufferBindingSize\); try contextWindow ≤ 190;/);
     if (v.kind === 'does-not-fit') expect(v.reasons.length).toBe(fit.ok ? 0 : fit.problems.length);
   });
 

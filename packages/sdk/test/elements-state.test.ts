@@ -175,7 +175,7 @@ describe('the figures under a reply', () => {
     completion_tokens: 8,
     total_tokens: 20,
     prompt_tokens_details: { cached_tokens: 0 },
-    extra: { prefill_tokens_per_s: 40, decode_tokens_per_s: 5, time_to_first_token_s: 0.3, ...extra },
+    extra: { e2e_latency_s: 2, prefill_tokens_per_s: 40, decode_tokens_per_s: 5, time_to_first_token_s: 0.3, time_per_output_token_s: 0.2, ...extra },
   });
 
   it('say how much of the first token went to preparing GPU kernels, and only when a request waited for them', () => {

@@ -1,7 +1,8 @@
 /**
- * Test helpers: where the third-party files in ../shared are, and a GPU device (Dawn on SwiftShader
- * here, a real GPU elsewhere). Tests needing ../shared skip with a notice when it is absent,
- * except under CI=true, where its absence is a failure.
+ * Test helpers: where the third-party files in ../shared are, and a GPU device (Dawn on the driver
+ * the test lane names in WEBCHUAN_GPU — SwiftShader, lavapipe — else the machine's GPU or
+ * SwiftShader). Tests needing ../shared skip with a notice when it is absent, except under CI=true,
+ * where its absence is a failure.
  */
 import { existsSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestModelDevice } from '../src/gpu/device.js';
-import { nodeAdapter } from '../../cli/src/gpu.js';
+import { announceDevice, nodeAdapter } from '../../cli/src/gpu.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const SHARED = resolve(REPO_ROOT, '../shared');
@@ -32,10 +33,37 @@ export const LAZY_FAST = { kernels: 'fast', warm: false } as const;
 
 let device: Promise<GPUDevice> | undefined;
 
-/** One GPU device per test file. */
+/** One GPU device per test file; its adapter line is printed once, so every run says what it ran on. */
 export function gpuDevice(): Promise<GPUDevice> {
-  device ??= nodeAdapter().then((adapter) => requestModelDevice(adapter));
+  device ??= nodeAdapter()
+    .then((adapter) => requestModelDevice(adapter))
+    .then((d) => {
+      announceDevice(d);
+      return d;
+    });
   return device;
+}
+
+/**
+ * Features the test lane promises (WEBCHUAN_GPU_FEATURES, set by the lane in vite.config.ts: the
+ * lavapipe lane promises shader-f16 and subgroups), so that a test needing them fails there instead
+ * of skipping.
+ */
+export function laneFeatures(): string[] {
+  return (process.env['WEBCHUAN_GPU_FEATURES'] ?? '').split(',').filter(Boolean);
+}
+
+/**
+ * True when `device` has every one of `features`. Otherwise false with a notice (the caller skips),
+ * or an error when the lane promised them.
+ */
+export function hasFeatures(device: GPUDevice, features: GPUFeatureName[]): boolean {
+  const missing = features.filter((f) => !device.features.has(f));
+  if (missing.length === 0) return true;
+  const promised = missing.filter((f) => laneFeatures().includes(f));
+  if (promised.length > 0) throw new Error(`this lane (WEBCHUAN_GPU=${process.env['WEBCHUAN_GPU']}) promises ${promised.join(', ')}, but the device lacks it`);
+  console.warn(`[skip] the device lacks ${missing.join(', ')}: the tests that need it are skipped on this lane`);
+  return false;
 }
 
 export function tempDir(prefix = 'webchuan-test-'): { path: string; remove(): void } {

@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readBuffer, storageBuffer, storageBufferWith, uniformBuffer } from '../src/gpu/buffers.js';
 import { KernelCache, type KernelDescriptor, type StepShape } from '../src/gpu/kernel.js';
+import { matrixRowBytes, splitRows, type RowBand } from '../src/gpu/limits.js';
 import { argmax } from '../src/gpu/kernels/argmax.js';
 import { attention } from '../src/gpu/kernels/attention.js';
 import { attentionCombine, attentionSplit, maxChunks, type SplitAttentionParams } from '../src/gpu/kernels/attention_split.js';
@@ -21,12 +22,13 @@ import { rmsnorm } from '../src/gpu/kernels/rmsnorm.js';
 import { rope, type HeadParams } from '../src/gpu/kernels/rope.js';
 import { stepData } from '../src/gpu/kernels/step.js';
 import { swiglu } from '../src/gpu/kernels/swiglu.js';
+import { maskWords, tokenMask } from '../src/gpu/kernels/token_mask.js';
 import { f16ArrayToF32, f32ToF16Bits } from '../src/model/half.js';
 import { dequantizeQ4, quantizeQ4 } from '../src/model/quant.js';
 import { mulberry32 } from '../src/model/random.js';
 import { ropeTables } from '../src/model/rope.js';
 import * as cpu from '../src/reference/kernels.js';
-import { gpuDevice, maxAbsDiff } from './helpers.js';
+import { gpuDevice, hasFeatures, maxAbsDiff } from './helpers.js';
 
 let device: GPUDevice;
 let kernels: KernelCache;
@@ -41,7 +43,7 @@ const rand = (n: number, seed: number, scale = 1) => {
 };
 
 /** Compiles `descriptor` for `params`, binds `buffers` by name and runs one step. */
-async function run<P, B extends string>(descriptor: KernelDescriptor<P, B>, params: P, buffers: Partial<Record<B, GPUBuffer>>, step: StepShape = { tokens: 1, startPos: 0 }) {
+async function run<P, B extends string>(descriptor: KernelDescriptor<P, B>, params: P, buffers: Partial<Record<B, GPUBuffer | GPUBufferBinding>>, step: StepShape = { tokens: 1, startPos: 0 }) {
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
   kernels.compile(descriptor, params).bind(buffers).encode(pass, step);
@@ -62,10 +64,23 @@ function stepBuffer(step: StepShape): GPUBuffer {
 /** A weight matrix in one of the GPU formats, and the float32 values the GPU should see. */
 function matrix(format: WeightFormat, rows: number, cols: number, seed: number) {
   const w = rand(rows * cols, seed, 0.5);
-  if (format === 'f32') return { values: w, buffers: { weights: storageBufferWith(device, w, 'w') } };
+  if (format === 'f32') return { rows, cols, values: w, q: undefined, buffers: { weights: storageBufferWith(device, w, 'w'), scales: undefined } };
   const q = quantizeQ4(w, rows, cols, format === 'q4f16' ? 'float16' : 'float32');
   const scales = format === 'q4f16' ? Uint16Array.from(q.scales, (s) => f32ToF16Bits(s)) : q.scales;
-  return { values: dequantizeQ4(q), q, buffers: { weights: storageBufferWith(device, q.qWeight, 'q'), scales: storageBufferWith(device, scales, 's') } };
+  return { rows, cols, values: dequantizeQ4(q), q, buffers: { weights: storageBufferWith(device, q.qWeight, 'q'), scales: storageBufferWith(device, scales, 's') } };
+}
+
+/** Buffers holding rows band.row0 … of a matrix made by matrix(): what GpuWeights uploads for a band. */
+function bandOf(format: WeightFormat, m: ReturnType<typeof matrix>, band: RowBand): { weights: GPUBuffer; scales?: GPUBuffer } {
+  if (format === 'f32') return { weights: storageBufferWith(device, m.values.subarray(band.row0 * m.cols, (band.row0 + band.rows) * m.cols), 'w band') };
+  const q = m.q!;
+  const words = q.qWeight.length / m.rows;
+  const groups = q.scales.length / m.rows;
+  const scales = q.scales.subarray(band.row0 * groups, (band.row0 + band.rows) * groups);
+  return {
+    weights: storageBufferWith(device, q.qWeight.subarray(band.row0 * words, (band.row0 + band.rows) * words), 'q band'),
+    scales: storageBufferWith(device, format === 'q4f16' ? Uint16Array.from(scales, (v) => f32ToF16Bits(v)) : scales, 's band'),
+  };
 }
 
 /** Every matrix-product kernel and the batch sizes it serves. */
@@ -99,6 +114,40 @@ describe.each(['f32', 'q4f32', 'q4f16'] as WeightFormat[])('%s weights', (format
     }
   });
 
+  it.each(PRODUCTS.map((p) => [`${p.descriptor.name}${p.extra ? ` ${JSON.stringify(p.extra)}` : ''}`, p] as const))('%s over a matrix split into bands of rows (each band its own buffers, y bound at its first row) equals the CPU matmul', async (_, product) => {
+    // 150 rows in bands of 64, 64 and 22, as splitRows cuts a matrix larger than a binding.
+    const N = 150;
+    const bands = splitRows(N, matrixRowBytes(format === 'f32' ? 'f32' : 'q4', K), 64 * matrixRowBytes(format === 'f32' ? 'f32' : 'q4', K));
+    expect(bands.map((b) => b.rows)).toEqual([64, 64, 22]);
+    const whole = matrix(format, N, K, 5);
+    for (const T of product.tokens) {
+      const x = storageBufferWith(device, rand(T * K, T + 40), 'x');
+      const residual = rand(T * N, 98);
+      const y = storageBufferWith(device, residual, 'y');
+      for (const band of bands) {
+        const params = { format, rows: band.rows, cols: K, accumulate: true, outRows: N, ...product.extra };
+        // The band's rows of the whole matrix in their own buffers; its outputs from y[row0] on.
+        await run(product.descriptor, params, { x, y: { buffer: y, offset: band.row0 * 4 }, step: stepBuffer({ tokens: T, startPos: 0 }), ...bandOf(format, whole, band) }, { tokens: T, startPos: 0 });
+      }
+      const expected = cpu.matmul(await floats(x, T * K), whole.values, N, K);
+      cpu.addInPlace(expected, residual);
+      expect(maxAbsDiff(await floats(y, T * N), expected), `T=${T}`).toBeLessThan(1e-4);
+    }
+  });
+
+  it('embedding looks up and dequantizes rows, from a table split into bands too', async () => {
+    const V = 150;
+    const m = matrix(format, V, K, 13);
+    const tokens = [149, 3, 64, 63, 127, 128, 0, 3];
+    const step = { tokens: tokens.length, startPos: 0 };
+    const ids = storageBufferWith(device, new Uint32Array(tokens), 'ids');
+    const out = storageBuffer(device, tokens.length * K * 4, 'out');
+    for (const band of splitRows(V, matrixRowBytes(format === 'f32' ? 'f32' : 'q4', K), 64 * matrixRowBytes(format === 'f32' ? 'f32' : 'q4', K))) {
+      await run(embedding, { format, cols: K, band }, { ids, out, step: stepBuffer(step), ...bandOf(format, m, band) }, step);
+    }
+    expect(maxAbsDiff(await floats(out, tokens.length * K), cpu.embedding(m.values, K, tokens))).toBe(0);
+  });
+
   it('embedding looks up and dequantizes rows', async () => {
     const V = 40;
     const m = matrix(format, V, K, 12);
@@ -124,8 +173,8 @@ describe('f16 arithmetic (matvec_subgroup for q4f16 on shader-f16 adapters)', ()
     expect(diff).toBeLessThan(0.02);
   });
 
-  it('runs on the GPU and equals its CPU twin (needs shader-f16: skipped on SwiftShader)', async (ctx) => {
-    if (!device.features.has('shader-f16') || !device.features.has('subgroups')) {
+  it('runs on the GPU and equals its CPU twin (needs shader-f16: skipped on SwiftShader, run on the lavapipe lane)', async (ctx) => {
+    if (!hasFeatures(device, ['shader-f16', 'subgroups'])) {
       ctx.skip();
       return;
     }
@@ -291,5 +340,25 @@ describe('logit processor', () => {
     const expected = logits.slice();
     applyAdjustments(expected, list, params);
     expect(maxAbsDiff(await floats(gpuLogits, V), expected)).toBeLessThan(1e-5);
+  });
+});
+
+describe('token mask', () => {
+  it.each([300, 64000])('gives the lowest float to every disallowed token of a %i-token vocabulary, like its twin', async (V) => {
+    const logits = rand(V, 9, 5);
+    const next = mulberry32(V);
+    const mask = new Uint32Array(maskWords(V));
+    // A sparse mask (as inside a JSON string's quotes) with the last, partial word's bits set too.
+    for (let i = 0; i < mask.length; i++) mask[i] = next() < 0.5 ? 0 : Math.floor(next() * 2 ** 32);
+    mask[mask.length - 1] = 0xffffffff;
+    const gpuLogits = storageBufferWith(device, logits, 'logits');
+    await run(tokenMask, { vocab: V }, { mask: storageBufferWith(device, mask, 'mask'), logits: gpuLogits });
+    const expected = logits.slice();
+    cpu.applyTokenMask(expected, mask);
+    const got = await floats(gpuLogits, V);
+    expect(Array.from(got)).toEqual(Array.from(expected));
+    const masked = got.filter((l) => l === cpu.MASKED_LOGIT).length;
+    expect(masked).toBeGreaterThan(V / 4);
+    expect(masked).toBeLessThan(V);
   });
 });

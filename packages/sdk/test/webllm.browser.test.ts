@@ -127,6 +127,28 @@ describe.skipIf(!qwenLib || !tinyLlamaLib)('WebLLM backend in Chromium (MLC\'s Q
     expect(r.msAfterAbort).toBeLessThan(1000);
   }, 600_000);
 
+  it('holds a chat reply to an EBNF grammar through WebLLM\'s own XGrammar, with n and logprobs; refuses what WebLLM cannot hold', async () => {
+    const r = await page.evaluate(
+      (p) => window.webllm.chat({ messages: [{ role: 'user', content: p }], max_tokens: 2, temperature: 0.8, seed: 1, n: 2, logprobs: true, top_logprobs: 2, response_format: { type: 'grammar', grammar: 'root ::= "w" [0-9]+' } }),
+      PROMPT,
+    );
+    expect(r.error).toBeUndefined();
+    expect(r.result!.choices.map((c) => c.index)).toEqual([0, 1]);
+    for (const c of r.result!.choices) {
+      expect(c.message.content).toMatch(/^w[0-9]+$/);
+      expect(c.logprobs!.content!.length).toBeGreaterThan(0);
+      expect(c.logprobs!.content!.every((t) => t.top_logprobs.length === 2)).toBe(true);
+    }
+    // WebLLM's completions API drops response_format: refused, not run unheld.
+    const completion = await page.evaluate((p) => window.webllm.complete({ prompt: p, max_tokens: 2, response_format: { type: 'grammar', grammar: 'root ::= "w" [0-9]+' } }), PROMPT);
+    expect(completion.error).toMatchObject({ name: 'InvalidRequestError', param: 'response_format' });
+    const strict = await page.evaluate((p) => window.webllm.chat({ messages: [{ role: 'user', content: p }], max_tokens: 2, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' }, strict: false } } }), PROMPT);
+    expect(strict.error).toMatchObject({ name: 'InvalidRequestError', param: 'response_format.json_schema.strict' });
+    const top = await page.evaluate((p) => window.webllm.complete({ prompt: p, max_tokens: 2, logprobs: true, top_logprobs: 6 }), PROMPT);
+    expect(top.error).toMatchObject({ name: 'InvalidRequestError', param: 'top_logprobs' });
+    // WebLLM builds XGrammar's tables for Qwen2's 151,936 tokens on the first grammar request, then two choices of two tokens at ~15 s a token.
+  }, 900_000);
+
   it('<baichuan-completion backend="webllm"> joins the loaded engine and streams the same greedy text as the API', async () => {
     await page.evaluate(([m, l, p]) => {
       const host = document.querySelector('#elements')!;

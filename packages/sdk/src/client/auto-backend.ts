@@ -9,11 +9,27 @@ import { isSoftwareAdapter } from '../engine/device-fit.js';
 
 export type AutoChoice = { backend: 'webchuan' | 'cpu'; reason: string };
 
-export async function chooseBackend(): Promise<AutoChoice> {
+/** This browser's WebGPU adapter, or why there is none. */
+async function webgpuAdapter(): Promise<GPUAdapter | string> {
   const gpu = (globalThis.navigator as (Navigator & { gpu?: GPU }) | undefined)?.gpu;
-  if (!gpu) return { backend: 'cpu', reason: 'this browser has no WebGPU' };
+  if (!gpu) return 'this browser has no WebGPU';
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
-  if (!adapter) return { backend: 'cpu', reason: 'WebGPU offers no adapter' };
+  return adapter ?? 'WebGPU offers no adapter';
+}
+
+/**
+ * `CreateMLCEngine`'s choice: the WebGPU engine wherever WebGPU offers an adapter, software or not —
+ * where WebLLM itself runs, so do its programs, logprobs and structured output included — and the CPU
+ * path only where WebLLM would have failed for want of one.
+ */
+export async function chooseWebLLMLikeBackend(): Promise<AutoChoice> {
+  const adapter = await webgpuAdapter();
+  return typeof adapter === 'string' ? { backend: 'cpu', reason: adapter } : { backend: 'webchuan', reason: 'WebGPU offers an adapter' };
+}
+
+export async function chooseBackend(): Promise<AutoChoice> {
+  const adapter = await webgpuAdapter();
+  if (typeof adapter === 'string') return { backend: 'cpu', reason: adapter };
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   if (isSoftwareAdapter({ limits: {}, features: [], vendor: info.vendor, architecture: info.architecture, description: info.description, isFallbackAdapter: info.isFallbackAdapter })) {
     return { backend: 'cpu', reason: `the only WebGPU adapter is a software one (${[info.vendor, info.architecture, info.description].filter(Boolean).join(' ')})` };

@@ -3,7 +3,7 @@
  * an OpenAI-style API over it. Nothing here touches the GPU, so the page's main thread stays free.
  */
 import { proxy, type Remote } from 'comlink';
-import { AbortError, WebGPUUnavailableError } from '../errors.js';
+import { AbortError, InvalidRequestError, WebGPUUnavailableError } from '../errors.js';
 import { modelId } from '../model/identity.js';
 import type { CachedModelSummary } from '../store/cache.js';
 import type { DownloadProgress } from '../store/progress.js';
@@ -11,20 +11,32 @@ import type { Session } from '../worker/engine-hub.js';
 import { chooseBackend } from './auto-backend.js';
 import { backendFor } from './backends.js';
 import { defaultChatTemplate, type ChatTemplate } from './chat-template.js';
+import { templateMessages } from './messages.js';
 import type {
   BackendChoice,
   BackendName,
   ChatCompletion,
   ChatCompletionChunk,
-  ChatCompletionCreateParams,
+  ChatCompletionChunkChoice,
+  ChatCompletionMessageParam,
+  ChatCompletionRequestBase,
+  ChatCompletionRequestNonStreaming,
+  ChatCompletionRequestStreaming,
+  ChatCompletionTokenLogprob,
   Completion,
   CompletionChunk,
-  CompletionCreateParams,
+  CompletionLogprobs,
+  CompletionCreateParamsBase,
+  CompletionCreateParamsNonStreaming,
+  CompletionCreateParamsStreaming,
   LoadOptions,
   ModelInfo,
-  WorkerCompletionRequest,
+  TemplateMessage,
+  WorkerDelta,
   WorkerKind,
 } from './protocol.js';
+import { checkStreamFields } from './request-fields.js';
+import { parseToolCalls, toolGrammar, toolOffer } from './tools.js';
 import type { WorkerConnection } from './worker-start.js';
 
 export interface CreateEngineOptions extends LoadOptions {
@@ -54,11 +66,14 @@ export interface CreateEngineOptions extends LoadOptions {
   backend?: BackendChoice;
 }
 
-/** A completion as the chat API sends it: with the template's own stop strings. */
-type RequestParams = CompletionCreateParams & Pick<WorkerCompletionRequest, 'template_stop'>;
+/** Starts one request in the worker under `id`, passing streamed pieces to `onDelta`. */
+type Run = (id: string, onDelta?: (delta: WorkerDelta) => void) => Promise<Completion>;
 
-/** Starts one request in the worker under `id`, passing streamed text to `onText`. */
-type Run = (id: string, onText?: (text: string) => void) => Promise<Completion>;
+/** A chat request ready to run: how to start it, and whether its reply answers a tool offer. */
+interface ChatRun {
+  run: Run;
+  tools: boolean;
+}
 
 let nextRequest = 0;
 const requestId = () => `${Date.now().toString(36)}-${(nextRequest++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -97,6 +112,29 @@ async function start(name: BackendName, id: string, options: CreateEngineOptions
     throw error;
   }
   return engine;
+}
+
+/** A chat template's message in the form the model's own template (WebLLM) takes. */
+function asMessageParam(m: TemplateMessage): ChatCompletionMessageParam {
+  if (m.role === 'tool') return { role: 'tool', content: m.content, tool_call_id: m.tool_call_id ?? '' };
+  if (m.role === 'assistant') return { role: 'assistant', content: m.content, ...(m.tool_calls ? { tool_calls: m.tool_calls } : {}) };
+  return { role: m.role, content: m.content };
+}
+
+/** A chunk's tokens in both of a completion's logprobs shapes (offsets from the choice's start). */
+function chunkLogprobs(content: ChatCompletionTokenLogprob[], at: number): CompletionLogprobs {
+  let offset = at;
+  return {
+    tokens: content.map((t) => t.token),
+    token_logprobs: content.map((t) => t.logprob),
+    top_logprobs: content.map((t) => Object.fromEntries(t.top_logprobs.map((a) => [a.token, a.logprob]))),
+    text_offset: content.map((t) => {
+      const start = offset;
+      offset += t.token.length;
+      return start;
+    }),
+    content,
+  };
 }
 
 export class Engine {
@@ -144,34 +182,55 @@ export class Engine {
     return this.model;
   }
 
-  /** OpenAI-style text completions. */
+  /**
+   * OpenAI-style text completions: a Promise of the completion, or with `stream: true` an async
+   * iterable of chunks. A request field that is not a field of a request (or a bad value) throws
+   * InvalidRequestError: `stream` and `stream_options` at once, the rest from the promise or the
+   * stream's first step.
+   */
   readonly completions = {
-    create: ((params: CompletionCreateParams) => (params.stream ? this.streamCompletion(params) : this.completion(params))) as {
-      (params: CompletionCreateParams & { stream: true }): AsyncIterable<CompletionChunk>;
-      (params: CompletionCreateParams & { stream?: false }): Promise<Completion>;
+    create: ((params: CompletionCreateParamsBase) => {
+      const { stream, includeUsage } = checkStreamFields(params);
+      const { signal, stream: _stream, stream_options: _options, ...rest } = params;
+      const run: Run = (id, onDelta) => this.service.complete(this.model.url, { ...rest, requestId: id }, onDelta && proxy(onDelta));
+      return stream ? this.stream(run, signal, includeUsage) : this.run(run, signal);
+    }) as {
+      (params: CompletionCreateParamsStreaming): AsyncIterable<CompletionChunk>;
+      (params: CompletionCreateParamsNonStreaming): Promise<Completion>;
+      (params: CompletionCreateParamsBase): AsyncIterable<CompletionChunk> | Promise<Completion>;
     },
   };
 
-  /** OpenAI-style chat completions, through the engine's chat template. */
+  /** OpenAI-style chat completions, through the engine's chat template; chunks carry `delta`. */
   readonly chat = {
     completions: {
-      create: ((params: ChatCompletionCreateParams) => {
-        const { messages, template, signal, stream: _stream, ...rest } = params;
-        let run: Run;
-        if (!template && !this.chatTemplate && this.model.chatTemplate === 'model') {
-          // The engine applies the model's own template (and keeps its KV cache across turns).
-          run = (id, onText) => this.service.chat(this.model.url, { ...rest, messages, requestId: id }, onText && proxy(onText));
-        } else {
-          const { prompt, stop } = (template ?? this.chatTemplate ?? defaultChatTemplate)(messages);
-          run = (id, onText) => this.service.complete(this.model.url, { ...rest, prompt, template_stop: stop, requestId: id }, onText && proxy(onText));
-        }
-        return params.stream ? this.streamChat(run, signal) : this.chatCompletion(run, signal);
+      create: ((params: ChatCompletionRequestBase) => {
+        const { stream, includeUsage } = checkStreamFields(params);
+        const chat = this.chatRun(params);
+        return stream ? this.streamChat(chat, params.signal, includeUsage) : this.completeChat(chat, params.signal);
       }) as {
-        (params: ChatCompletionCreateParams & { stream: true }): AsyncIterable<ChatCompletionChunk>;
-        (params: ChatCompletionCreateParams & { stream?: false }): Promise<ChatCompletion>;
+        (params: ChatCompletionRequestStreaming): AsyncIterable<ChatCompletionChunk>;
+        (params: ChatCompletionRequestNonStreaming): Promise<ChatCompletion>;
+        (params: ChatCompletionRequestBase): AsyncIterable<ChatCompletionChunk> | Promise<ChatCompletion>;
       },
     },
   };
+
+  /** WebLLM's name for `chat.completions.create`, as WebLLM returns it: always a Promise (of the stream, with `stream: true`). */
+  async chatCompletion(params: ChatCompletionRequestStreaming): Promise<AsyncIterable<ChatCompletionChunk>>;
+  async chatCompletion(params: ChatCompletionRequestNonStreaming): Promise<ChatCompletion>;
+  async chatCompletion(params: ChatCompletionRequestBase): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion>;
+  async chatCompletion(params: ChatCompletionRequestBase): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
+    return this.chat.completions.create(params);
+  }
+
+  /** WebLLM's name for `completions.create`, as WebLLM returns it: always a Promise. */
+  async completion(params: CompletionCreateParamsStreaming): Promise<AsyncIterable<CompletionChunk>>;
+  async completion(params: CompletionCreateParamsNonStreaming): Promise<Completion>;
+  async completion(params: CompletionCreateParamsBase): Promise<AsyncIterable<CompletionChunk> | Completion>;
+  async completion(params: CompletionCreateParamsBase): Promise<AsyncIterable<CompletionChunk> | Completion> {
+    return this.completions.create(params);
+  }
 
   /** The model's tokenizer (no BOS/EOS added). */
   readonly tokenizer = {
@@ -211,14 +270,32 @@ export class Engine {
     return this.service.loseDevice(this.model.url);
   }
 
-  private completion(params: RequestParams): Promise<Completion> {
-    const { signal, stream: _stream, ...rest } = params;
-    return this.run((id) => this.service.complete(this.model.url, { ...rest, requestId: id }), signal);
+  /** Cancels every request this page has running or queued (WebLLM's `interruptGenerate`). */
+  interruptAll(): void {
+    this.onPageHide();
   }
 
-  private streamCompletion(params: RequestParams): AsyncGenerator<CompletionChunk> {
-    const { signal, stream: _stream, ...rest } = params;
-    return this.stream((id, onText) => this.service.complete(this.model.url, { ...rest, requestId: id }, onText && proxy(onText)), signal);
+  /** How a chat request runs: through the page's template (tools offered by it), or the model's own (WebLLM). */
+  private chatRun(params: ChatCompletionRequestBase): ChatRun {
+    const { messages, template, tools, tool_choice, signal: _signal, stream: _stream, stream_options: _options, ...rest } = params;
+    const list = templateMessages(messages);
+    const useModelTemplate = !template && !this.chatTemplate && this.model.chatTemplate === 'model';
+    if (useModelTemplate) {
+      // The engine applies the model's own template (and keeps its KV cache across turns); tools are its to offer.
+      const request = { ...rest, messages: list.map(asMessageParam), ...(tools !== undefined ? { tools } : {}), ...(tool_choice !== undefined ? { tool_choice } : {}) };
+      return { run: (id, onDelta) => this.service.chat(this.model.url, { ...request, requestId: id }, onDelta && proxy(onDelta)), tools: false };
+    }
+    const apply = template ?? this.chatTemplate ?? defaultChatTemplate;
+    const offer = toolOffer(tools, tool_choice);
+    if (offer && !apply.tools) {
+      throw new InvalidRequestError('tools', 'tools: this chat template does not say how to offer tools to the model; give a chatTemplate with `tools: true` that takes the offer as its second argument (the default template does).');
+    }
+    if (offer && rest.response_format !== undefined && rest.response_format !== null) throw new InvalidRequestError('response_format', 'response_format: cannot be combined with tools: a tool call is already held to its JSON.');
+    const { prompt, stop } = apply(list, offer);
+    const { parallel_tool_calls: parallel, ...fields } = rest as typeof rest & { parallel_tool_calls?: boolean | null };
+    if (parallel !== undefined && parallel !== null && !offer) throw new InvalidRequestError('parallel_tool_calls', 'parallel_tool_calls: applies to requests that offer tools.');
+    const request = { ...fields, prompt, template_stop: stop, ...(offer ? { grammar: toolGrammar(offer, parallel !== false), ...(parallel !== undefined && parallel !== null ? { parallel_tool_calls: parallel } : {}) } : {}) };
+    return { run: (id, onDelta) => this.service.complete(this.model.url, { ...request, requestId: id }, onDelta && proxy(onDelta)), tools: offer !== undefined };
   }
 
   /** Runs one request to its end; aborting `signal` cancels it in the worker and rejects with AbortError. */
@@ -238,16 +315,20 @@ export class Engine {
     }
   }
 
-  /** Streams one request as chunks; the last carries finish_reason and usage. Aborting ends it before the next chunk. */
-  private async *stream(start: Run, signal: AbortSignal | undefined): AsyncGenerator<CompletionChunk> {
+  /**
+   * Streams one request as chunks: each choice's pieces, then a chunk with each choice's
+   * finish_reason; usage on the last of those, or (`includeUsage`) in a chunk of its own with
+   * `choices: []`, or (`includeUsage: false`) nowhere. Aborting ends it before the next chunk.
+   */
+  private async *stream(start: Run, signal: AbortSignal | undefined, includeUsage: boolean | undefined): AsyncGenerator<CompletionChunk> {
     if (signal?.aborted) throw new AbortError();
     const id = requestId();
     this.inFlight.add(id);
-    const pieces: string[] = [];
+    const pieces: WorkerDelta[] = [];
     let wake: (() => void) | undefined;
     let settled = false;
-    const done = start(id, (text: string) => {
-      pieces.push(text);
+    const done = start(id, (delta) => {
+      pieces.push(delta);
       wake?.();
     });
     done.then(() => (settled = true), () => (settled = true)).finally(() => wake?.());
@@ -257,14 +338,25 @@ export class Engine {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     const created = Math.floor(Date.now() / 1000);
-    let sent = '';
+    /** Text and tokens of each choice streamed so far: where the next chunk's tokens begin (text_offset). */
+    const streamed = new Map<number, { text: string; tokens: number }>();
+    const chunk = (d: WorkerDelta, chunkId = `cmpl-${id}`, model = this.model.url): CompletionChunk => {
+      const sent = streamed.get(d.choice) ?? { text: '', tokens: 0 };
+      const at = sent.text.length;
+      streamed.set(d.choice, { text: sent.text + d.text, tokens: sent.tokens + (d.logprobs?.length ?? 0) });
+      return {
+        id: chunkId,
+        object: 'text_completion',
+        created,
+        model,
+        choices: [{ index: d.choice, text: d.text, finish_reason: null, ...(d.logprobs ? { logprobs: chunkLogprobs(d.logprobs, at) } : {}) }],
+      };
+    };
     try {
       for (;;) {
         if (signal?.aborted) throw new AbortError();
         while (pieces.length > 0) {
-          const text = pieces.shift()!;
-          sent += text;
-          yield { id: `cmpl-${id}`, object: 'text_completion', created, model: this.model.url, choices: [{ index: 0, text, finish_reason: null }] };
+          yield chunk(pieces.shift()!);
           if (signal?.aborted) throw new AbortError();
         }
         if (settled) break;
@@ -272,18 +364,27 @@ export class Engine {
         wake = undefined;
       }
       const final = await done;
-      while (pieces.length > 0) {
-        const text = pieces.shift()!;
-        sent += text;
-        yield { id: final.id, object: 'text_completion', created, model: final.model, choices: [{ index: 0, text, finish_reason: null }] };
-      }
+      while (pieces.length > 0) yield chunk(pieces.shift()!, final.id, final.model);
       // The pieces travel through their own message channel and the result through another: a last
-      // piece may still be on its way when the result arrives. The result holds all the text.
-      const whole = final.choices[0]!.text;
-      if (whole.length > sent.length && whole.startsWith(sent)) {
-        yield { id: final.id, object: 'text_completion', created, model: final.model, choices: [{ index: 0, text: whole.slice(sent.length), finish_reason: null }] };
+      // piece may still be on its way when the result arrives. The result holds all of each choice.
+      for (const c of final.choices) {
+        const sent = streamed.get(c.index) ?? { text: '', tokens: 0 };
+        if (c.text.length <= sent.text.length || !c.text.startsWith(sent.text)) continue;
+        const logprobs = c.logprobs?.content.slice(sent.tokens);
+        yield chunk({ choice: c.index, text: c.text.slice(sent.text.length), ...(logprobs?.length ? { logprobs } : {}) }, final.id, final.model);
       }
-      yield { id: final.id, object: 'text_completion', created, model: final.model, choices: [{ index: 0, text: '', finish_reason: final.choices[0]!.finish_reason }], usage: final.usage };
+      for (const [i, c] of final.choices.entries()) {
+        const last = i === final.choices.length - 1;
+        yield {
+          id: final.id,
+          object: 'text_completion',
+          created,
+          model: final.model,
+          choices: [{ index: c.index, text: '', finish_reason: c.finish_reason }],
+          ...(last && includeUsage === undefined ? { usage: final.usage } : {}),
+        };
+      }
+      if (includeUsage) yield { id: final.id, object: 'text_completion', created, model: final.model, choices: [], usage: final.usage };
     } finally {
       this.inFlight.delete(id);
       signal?.removeEventListener('abort', onAbort);
@@ -291,36 +392,65 @@ export class Engine {
     }
   }
 
-  private async chatCompletion(start: Run, signal: AbortSignal | undefined): Promise<ChatCompletion> {
-    const c = await this.run(start, signal);
+  private async completeChat(chat: ChatRun, signal: AbortSignal | undefined): Promise<ChatCompletion> {
+    const c = await this.run(chat.run, signal);
     return {
       id: c.id.replace('cmpl-', 'chatcmpl-'),
       object: 'chat.completion',
       created: c.created,
       model: c.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: c.choices[0]!.text.trimStart() }, finish_reason: c.choices[0]!.finish_reason }],
+      choices: c.choices.map((choice) => {
+        const text = choice.text.trimStart();
+        const calls = chat.tools && choice.finish_reason === 'stop' ? parseToolCalls(text) : undefined;
+        return {
+          index: choice.index,
+          message: calls ? { role: 'assistant' as const, content: null, tool_calls: calls } : { role: 'assistant' as const, content: text },
+          finish_reason: calls ? 'tool_calls' : choice.finish_reason,
+          logprobs: choice.logprobs ? { content: choice.logprobs.content } : null,
+        };
+      }),
       usage: c.usage,
     };
   }
 
-  private async *streamChat(start: Run, signal: AbortSignal | undefined): AsyncGenerator<ChatCompletionChunk> {
-    let first = true;
-    for await (const chunk of this.stream(start, signal)) {
-      const choice = chunk.choices[0]!;
-      let content = choice.text;
+  /**
+   * The chat form of a stream: deltas with the role first, the template's leading space trimmed. A
+   * reply to a tool offer that begins with `{` is held back and comes whole, as `tool_calls`, with
+   * the choice's finish_reason.
+   */
+  private async *streamChat(chat: ChatRun, signal: AbortSignal | undefined, includeUsage: boolean | undefined): AsyncGenerator<ChatCompletionChunk> {
+    const started = new Set<number>();
+    const held = new Map<number, string>();
+    for await (const chunk of this.stream(chat.run, signal, includeUsage)) {
+      const base = { id: chunk.id.replace('cmpl-', 'chatcmpl-'), object: 'chat.completion.chunk' as const, created: chunk.created, model: chunk.model };
+      if (chunk.choices.length === 0) {
+        yield { ...base, choices: [], ...(chunk.usage ? { usage: chunk.usage } : {}) };
+        continue;
+      }
+      const c = chunk.choices[0]!;
+      let content = c.text;
+      const first = !started.has(c.index);
       if (first && content) {
         content = content.trimStart();
-        if (!content) continue;
+        if (!content && !c.logprobs) continue;
       }
+      let delta: ChatCompletionChunkChoice['delta'] = first ? { role: 'assistant', content } : { content };
+      let finish = c.finish_reason;
+      if (chat.tools && (held.has(c.index) || (first && content.startsWith('{')))) {
+        held.set(c.index, (held.get(c.index) ?? '') + content);
+        if (!finish) continue;
+        const calls = finish === 'stop' ? parseToolCalls(held.get(c.index)!) : undefined;
+        delta = calls
+          ? { role: 'assistant', content: null, tool_calls: calls.map((call, index) => ({ index, ...call })) }
+          : { role: 'assistant', content: held.get(c.index)! }; // held from its first piece: the role was not sent yet
+        if (calls) finish = 'tool_calls';
+      }
+      if (content || c.logprobs || finish || first) started.add(c.index);
       yield {
-        id: chunk.id.replace('cmpl-', 'chatcmpl-'),
-        object: 'chat.completion.chunk',
-        created: chunk.created,
-        model: chunk.model,
-        choices: [{ index: 0, delta: first ? { role: 'assistant', content } : { content }, finish_reason: choice.finish_reason }],
-        usage: chunk.usage,
+        ...base,
+        choices: [{ index: c.index, delta, finish_reason: finish, ...(c.logprobs ? { logprobs: { content: c.logprobs.content } } : {}) }],
+        ...(chunk.usage ? { usage: chunk.usage } : {}),
       };
-      if (content) first = false;
     }
   }
 }

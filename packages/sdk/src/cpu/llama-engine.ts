@@ -13,7 +13,7 @@
  * (byte-escapes.ts), and the CPU path has no `logprobs` (they would carry the raw bytes).
  */
 import { Wllama, WllamaError, type RawCompletionParams } from '@wllama/wllama';
-import type { Completion, FinishReason, LoadOptions, ModelInfo, Usage, WorkerCompletionRequest } from '../client/protocol.js';
+import type { Completion, CompletionChoice, FinishReason, LoadOptions, ModelInfo, Usage, WorkerCompletionRequest, WorkerDelta } from '../client/protocol.js';
 import { AbortError, BadArtifactError, ContextOverflowError, CpuUnavailableError, InvalidRequestError, TokenizerError, WebchuanError } from '../errors.js';
 import { CHAT_CONFIG_FILE, openArtifact, parseChatConfig, type OpenedArtifact } from '../model/artifact.js';
 import { cachedArtifactSource, downloadModel } from '../store/cache.js';
@@ -22,15 +22,16 @@ import type { DownloadProgress } from '../store/progress.js';
 import type { TokenizerRuntime } from '../tokenizer/runtime.js';
 import { TextTokenizer, TokenizerCrashError, tokenizerFormat } from '../tokenizer/tokenizer.js';
 import { JoinedLoad } from '../worker/joined-load.js';
-import { checkRequest, type CheckedRequest } from '../worker/request.js';
+import { replyRoom, type CheckedRequest } from '../worker/request.js';
 import { RequestQueue } from '../worker/request-queue.js';
 import { StopStringMatcher } from '../worker/stop-strings.js';
+import { checkModelField } from '../worker/usage.js';
 import type { WorkerEngine } from '../worker/worker-engine.js';
 import { cpuCapabilities, cpuThreads, type CpuCapabilities } from './capabilities.js';
 import { ByteEscapes } from './byte-escapes.js';
 import { buildGgufFiles } from './gguf-files.js';
 import { CPU_BATCH_TOKENS, cpuContextWindow, cpuKvDtype } from './memory.js';
-import { llamaCompletionBody } from './request.js';
+import { checkCpuRequest, llamaCompletionBody } from './request.js';
 import { wllamaCompatGlue, wllamaCompatWasm, wllamaWasm } from './wllama-assets.js';
 import { wllamaVersion } from './wllama-files.js';
 
@@ -187,16 +188,22 @@ export class LlamaCppEngine implements WorkerEngine {
     this.queue.cancel(requestId);
   }
 
-  complete(raw: WorkerCompletionRequest, onText?: (text: string) => void): Promise<Completion> {
+  complete(raw: WorkerCompletionRequest, onDelta?: (delta: WorkerDelta) => void): Promise<Completion> {
     return this.queue.request(raw.requestId, async (signal) => {
+      const received = performance.now();
       const l = await this.ready();
       await l.tokenizer.revive();
-      const request = checkRequest(raw, l.info.vocabSize);
-      if (request.logprobs) throw new InvalidRequestError('logprobs', "logprobs: the 'cpu' backend does not return them: llama.cpp's server fails on a token that is part of a character (a byte of UTF-8). Use the 'webchuan' backend for logprobs.");
+      const request = checkCpuRequest(raw, l.info.vocabSize);
+      checkModelField(request.model, this.id);
       const prompt = this.fitPrompt(l, request);
-      const none = { prompt_tokens: prompt.ids.length, completion_tokens: 0, total_tokens: prompt.ids.length, prompt_tokens_details: { cached_tokens: 0 }, extra: { prefill_tokens_per_s: 0, decode_tokens_per_s: 0, time_to_first_token_s: 0 } };
-      if (request.max_tokens === 0) return this.completion(request, '', 'length', null, none);
-      return this.generate(l, request, prompt, signal, onText);
+      // WebLLM's default: until a stop, or the end of the context window.
+      const maxTokens = request.max_tokens ?? l.contextWindow - prompt.ids.length;
+      const choices: CompletionChoice[] = [];
+      const counts: LlamaCounts = { computed: prompt.ids.length, cached: 0, decoded: 0, prefillMs: 0, decodeMs: 0 };
+      for (let index = 0; index < request.n; index++) {
+        choices.push(await this.generate(l, request, prompt, maxTokens, index, signal, counts, onDelta));
+      }
+      return this.completion(request, choices, usageOfCounts(counts, received));
     });
   }
 
@@ -208,14 +215,15 @@ export class LlamaCppEngine implements WorkerEngine {
    */
   private fitPrompt(l: Loaded, r: CheckedRequest): { text: string; ids: number[] } {
     const prefix = l.opened.info.config.promptPrefixTokenIds;
-    const room = l.contextWindow - r.max_tokens - prefix.length;
-    if (room <= 0) throw new ContextOverflowError(prefix.length, r.max_tokens, l.contextWindow, 'max_tokens alone');
+    const reply = replyRoom(r, l.contextWindow);
+    const room = l.contextWindow - reply - prefix.length;
+    if (room <= 0) throw new ContextOverflowError(prefix.length, reply, l.contextWindow, 'max_tokens alone');
     const left = r.truncation === 'left';
     let text = r.prompt;
     const boundUnits = 2 * l.tokenizer.maxCharsPerToken * l.contextWindow;
     if (text.length > boundUnits) {
       // The lower bound itself (n units make at least n / (2 · longest piece) tokens), not a multiple of the window.
-      if (!left) throw new ContextOverflowError(prefix.length + Math.ceil(text.length / (2 * l.tokenizer.maxCharsPerToken)), r.max_tokens, l.contextWindow, 'at least');
+      if (!left) throw new ContextOverflowError(prefix.length + Math.ceil(text.length / (2 * l.tokenizer.maxCharsPerToken)), reply, l.contextWindow, 'at least');
       let start = text.length - boundUnits;
       if (/[\uDC00-\uDFFF]/.test(text[start]!)) start++;
       text = text.slice(start);
@@ -223,7 +231,7 @@ export class LlamaCppEngine implements WorkerEngine {
     const ids = this.encode(l, text);
     if (prefix.length + ids.length === 0) throw new InvalidRequestError('prompt', 'prompt: it is empty and this model adds no BOS token: give some text.');
     if (ids.length <= room && text === r.prompt) return { text, ids: [...prefix, ...ids] };
-    if (!left) throw new ContextOverflowError(prefix.length + ids.length, r.max_tokens, l.contextWindow);
+    if (!left) throw new ContextOverflowError(prefix.length + ids.length, reply, l.contextWindow);
     const kept = ids.slice(Math.max(1, ids.length - room + 1));
     const cut = l.tokenizer.decode(kept);
     return { text: cut, ids: [...prefix, ...this.encode(l, cut)] };
@@ -239,12 +247,23 @@ export class LlamaCppEngine implements WorkerEngine {
   }
 
   /**
-   * Streams one request to its end. llama.cpp sends text (it holds back a character split across
+   * Streams one choice to its end. llama.cpp sends text (it holds back a character split across
    * tokens until it is whole) and, with `timings_per_token`, its counts with every piece: tokens
    * decoded so far, prompt tokens computed and reused. Stop strings are matched here, as on the WebGPU
-   * engine, and end llama.cpp's request at once; the counts of the last piece are the usage.
+   * engine, and end llama.cpp's request at once; the counts of the last piece go into `counts`.
+   * Choices after the first reuse the prompt from llama.cpp's cache (`cache_prompt`); with a seed,
+   * choice i samples with seed + i, so the choices differ and the request reproduces.
    */
-  private async generate(l: Loaded, request: CheckedRequest, prompt: { text: string; ids: number[] }, signal: AbortSignal, onText?: (text: string) => void): Promise<Completion> {
+  private async generate(
+    l: Loaded,
+    request: CheckedRequest,
+    prompt: { text: string; ids: number[] },
+    maxTokens: number,
+    index: number,
+    signal: AbortSignal,
+    counts: LlamaCounts,
+    onDelta?: (delta: WorkerDelta) => void,
+  ): Promise<CompletionChoice> {
     const matcher = new StopStringMatcher(request.stops);
     const escapes = new ByteEscapes();
     let text = '';
@@ -255,15 +274,20 @@ export class LlamaCppEngine implements WorkerEngine {
     const emit = (piece: string) => {
       if (!piece) return;
       text += piece;
-      onText?.(piece);
+      onDelta?.({ choice: index, text: piece });
     };
+    // echo: the prompt before the generated text, streamed first, not subject to stop strings.
+    if (request.echo) emit(request.prompt);
+    if (maxTokens === 0) return { index, text, finish_reason: 'length', logprobs: null };
     // Our own stop ends llama.cpp's request through this controller, and so does the caller's signal.
     const stop = new AbortController();
     const forward = () => stop.abort();
     signal.addEventListener('abort', forward);
+    const seed = request.seed === undefined ? undefined : request.seed + index;
     try {
       // wllama passes the body to llama-server as JSON; its own type covers fewer fields than the server reads.
-      const body = { ...llamaCompletionBody(request, prompt.text, l.contextWindow), abortSignal: stop.signal } as unknown as RawCompletionParams;
+      const fields = llamaCompletionBody({ ...request, ...(seed === undefined ? {} : { seed }) }, prompt.text, maxTokens, l.contextWindow);
+      const body = { ...fields, abortSignal: stop.signal } as unknown as RawCompletionParams;
       const chunks = await l.wllama.createCompletion({ ...body, stream: true });
       for await (const chunk of chunks) {
         timings = (chunk as { timings?: LlamaTimings }).timings ?? timings;
@@ -285,7 +309,7 @@ export class LlamaCppEngine implements WorkerEngine {
       }
     } catch (error) {
       if (signal.aborted) throw new AbortError();
-      if (!stoppedByString) throw this.failed(l, error, request);
+      if (!stoppedByString) throw this.failed(l, error, maxTokens);
     } finally {
       signal.removeEventListener('abort', forward);
     }
@@ -296,28 +320,23 @@ export class LlamaCppEngine implements WorkerEngine {
       if (tail.stopped) finish = 'stop';
     }
     const decoded = Math.max(0, (timings?.predicted_n ?? 0) - (endedByModel ? 1 : 0));
-    const computed = timings?.prompt_n ?? prompt.ids.length;
-    const cached = timings?.cache_n ?? 0;
-    return this.completion(request, text, finish, null, {
-      prompt_tokens: computed + cached,
-      completion_tokens: decoded,
-      total_tokens: computed + cached + decoded,
-      prompt_tokens_details: { cached_tokens: cached },
-      extra: {
-        prefill_tokens_per_s: finite(timings?.prompt_per_second),
-        decode_tokens_per_s: decoded > 1 ? finite(timings?.predicted_per_second) : 0,
-        time_to_first_token_s: (timings?.prompt_ms ?? 0) / 1000,
-      },
-    });
+    if (index === 0) {
+      counts.computed = timings?.prompt_n ?? prompt.ids.length;
+      counts.cached = timings?.cache_n ?? 0;
+      counts.prefillMs = timings?.prompt_ms ?? 0;
+    }
+    counts.decoded += decoded;
+    counts.decodeMs += timings?.predicted_ms ?? 0;
+    return { index, text, finish_reason: finish, logprobs: null };
   }
 
   /**
    * A failed request as a typed error. A failure inside llama.cpp's runtime leaves its wasm unusable:
    * the model is unloaded then, and the next request loads it again (as after a lost GPU device).
    */
-  private failed(l: Loaded, error: unknown, request: CheckedRequest): Error {
+  private failed(l: Loaded, error: unknown, maxTokens: number): Error {
     if (error instanceof WebchuanError) return error;
-    if (error instanceof WllamaError && error.type === 'kv_cache_full') return new ContextOverflowError(l.contextWindow, request.max_tokens, l.contextWindow, 'at least');
+    if (error instanceof WllamaError && error.type === 'kv_cache_full') return new ContextOverflowError(l.contextWindow, maxTokens, l.contextWindow, 'at least');
     if ((error as Error)?.name === 'AbortError') return new AbortError();
     if (this.loaded === l) {
       this.crashed = l.options;
@@ -326,13 +345,13 @@ export class LlamaCppEngine implements WorkerEngine {
     return new CpuUnavailableError(`llama.cpp failed on this request (${(error as Error)?.message ?? String(error)}); the next request loads the model again.`);
   }
 
-  private completion(request: CheckedRequest, text: string, finish: FinishReason, logprobs: Completion['choices'][number]['logprobs'], usage: Usage): Completion {
+  private completion(request: CheckedRequest, choices: CompletionChoice[], usage: Usage): Completion {
     return {
       id: `cmpl-${request.requestId}`,
       object: 'text_completion',
       created: Math.floor(Date.now() / 1000),
       model: this.id,
-      choices: [{ index: 0, text, finish_reason: finish, logprobs }],
+      choices,
       usage,
     };
   }
@@ -373,7 +392,35 @@ interface LlamaTimings {
   prompt_ms?: number;
   prompt_per_second?: number;
   predicted_n?: number;
-  predicted_per_second?: number;
+  predicted_ms?: number;
 }
 
-const finite = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : 0);
+/** What llama.cpp counted over one request's choices. */
+interface LlamaCounts {
+  /** Prompt tokens the first choice computed, and those it reused from llama.cpp's cache. */
+  computed: number;
+  cached: number;
+  prefillMs: number;
+  /** Tokens decoded over all choices (the end-of-text token not counted), and their time. */
+  decoded: number;
+  decodeMs: number;
+}
+
+/** OpenAI's counts and WebLLM's figures from llama.cpp's (the first token of a choice comes out of its prefill). */
+function usageOfCounts(c: LlamaCounts, received: number): Usage {
+  const prompt = c.computed + c.cached;
+  const decodeRate = c.decoded > 1 && c.decodeMs > 0 ? (c.decoded / c.decodeMs) * 1000 : 0;
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: c.decoded,
+    total_tokens: prompt + c.decoded,
+    prompt_tokens_details: { cached_tokens: c.cached },
+    extra: {
+      e2e_latency_s: (performance.now() - received) / 1000,
+      prefill_tokens_per_s: c.prefillMs > 0 ? (c.computed / c.prefillMs) * 1000 : 0,
+      decode_tokens_per_s: decodeRate,
+      time_to_first_token_s: c.prefillMs / 1000,
+      time_per_output_token_s: decodeRate > 0 ? 1 / decodeRate : 0,
+    },
+  };
+}

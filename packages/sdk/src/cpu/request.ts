@@ -15,7 +15,9 @@
  * Each streamed piece carries llama.cpp's counts (`timings_per_token`): tokens decoded, prompt tokens
  * computed and reused from its cache (`cache_prompt`), which become the usage figures.
  */
-import type { CheckedRequest } from '../worker/request.js';
+import type { WorkerCompletionRequest } from '../client/protocol.js';
+import { InvalidRequestError } from '../errors.js';
+import { checkRequest, refuseEnableThinking, type CheckedRequest } from '../worker/request.js';
 
 /** The body of one llama-server completion request (the fields webchuan sets). */
 export interface LlamaCompletionBody {
@@ -34,14 +36,16 @@ export interface LlamaCompletionBody {
   logit_bias: [number, number][];
   samplers: string[];
   seed?: number;
+  /** Keep generating past the end-of-text token (`ignore_eos`). */
+  ignore_eos?: boolean;
   timings_per_token: boolean;
   cache_prompt: boolean;
 }
 
-export function llamaCompletionBody(request: CheckedRequest, prompt: string, contextWindow: number): LlamaCompletionBody {
+export function llamaCompletionBody(request: CheckedRequest, prompt: string, maxTokens: number, contextWindow: number): LlamaCompletionBody {
   return {
     prompt,
-    max_tokens: request.max_tokens,
+    max_tokens: maxTokens,
     temperature: request.temperature,
     top_k: request.top_k ?? 0,
     top_p: request.top_p ?? 1,
@@ -54,6 +58,7 @@ export function llamaCompletionBody(request: CheckedRequest, prompt: string, con
     logit_bias: Object.entries(request.logit_bias ?? {}).map(([id, bias]): [number, number] => [Number(id), bias]),
     samplers: ['penalties', 'temperature', 'top_k', 'top_p'],
     ...(request.seed === undefined ? {} : { seed: llamaSeed(request.seed) }),
+    ...(request.ignore_eos ? { ignore_eos: true } : {}),
     timings_per_token: true,
     cache_prompt: true,
   };
@@ -63,4 +68,32 @@ export function llamaCompletionBody(request: CheckedRequest, prompt: string, con
 function llamaSeed(seed: number): number {
   const u = seed >>> 0;
   return u === 0xffffffff ? 0xfffffffe : u;
+}
+
+/**
+ * A request checked as on every backend, then what the CPU path cannot honour refused, naming the
+ * field (nothing is quietly dropped):
+ *
+ * - `logprobs`/`top_logprobs`: llama-server's JSON writer fails on a token that is part of a
+ *   character (a byte of UTF-8), so the CPU path does not ask for them;
+ * - structured output (`response_format`, and `tools`, whose replies are held to a JSON schema):
+ *   llama.cpp samples inside wllama, so XGrammar's mask (what the other backends apply) cannot reach
+ *   it, and llama.cpp's own GBNF engine would misread this GGUF: its byte-fallback pieces are written
+ *   as the text `<0xNN>` (see byte-escapes.ts), so a grammar needing `{` finds no token for it in a
+ *   vocabulary that has `{` only as a byte, as the poetry model's does.
+ */
+export function checkCpuRequest(raw: WorkerCompletionRequest, vocabSize: number): CheckedRequest {
+  const request = checkRequest(raw, vocabSize);
+  refuseEnableThinking(request);
+  if (request.logprobs) {
+    throw new InvalidRequestError('logprobs', "logprobs: the 'cpu' backend does not return them: llama.cpp's server fails on a token that is part of a character (a byte of UTF-8). Use the 'webchuan' backend for logprobs.");
+  }
+  if (request.grammar) {
+    const field = raw.response_format !== undefined && raw.response_format !== null ? 'response_format' : 'tools';
+    throw new InvalidRequestError(
+      field,
+      `${field}: the 'cpu' backend does not hold replies to a grammar (llama.cpp's grammars are not XGrammar's, which the other backends use). Load the model with backend 'webchuan' (WebGPU) for ${field === 'tools' ? 'tools' : 'structured output'}.`,
+    );
+  }
+  return request;
 }

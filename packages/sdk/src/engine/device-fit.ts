@@ -11,7 +11,7 @@ import type { CpuCapabilities } from '../cpu/capabilities.js';
 import { cpuCapabilities, cpuThreads } from '../cpu/capabilities.js';
 import { cpuContextWindow, cpuDecodeBytesPerToken } from '../cpu/memory.js';
 import { cpuSecondsPerToken, probeCpuBytesPerSecond } from '../cpu/probe.js';
-import { DEFAULT_LIMITS, type AdapterCapabilities, type LimitName } from '../gpu/limits.js';
+import { DEFAULT_LIMITS, type AdapterCapabilities, type LimitName, type SplitMatrix } from '../gpu/limits.js';
 import { parseChatConfig, type ChatConfigJson } from '../model/artifact.js';
 import { CpuUnavailableError, formatBytes, InvalidRequestError } from '../errors.js';
 import { engineFit } from './requirements.js';
@@ -60,6 +60,11 @@ interface Figures {
    * says so too.
    */
   unchecked: string[];
+  /**
+   * Weight matrices larger than this GPU binds at once, which the engine holds as bands of rows (a
+   * float32 Baichuan-7B's 1 GB embedding on a phone's 128 MiB bindings); empty when none is.
+   */
+  split: SplitMatrix[];
 }
 
 /**
@@ -156,7 +161,10 @@ function webgpuVerdict(model: ModelFacts, device: DeviceFacts): DeviceVerdict {
     const what = name === 'maxStorageBufferBindingSize' || name === 'maxBufferSize' ? `a ${formatBytes(needed)} buffer` : `${needed}`;
     return `${name} (this browser reports ${shown(adapter?.limits?.[name])}; the model needs ${what})`;
   });
-  const figures: Figures = { gpuBytes: needs.totalBytes, downloadBytes: model.downloadBytes, unchecked };
+  const figures: Figures = { gpuBytes: needs.totalBytes, downloadBytes: model.downloadBytes, unchecked, split: fit.ok ? fit.split : [] };
+  const bindingLimit = capabilities.limits.maxStorageBufferBindingSize ?? DEFAULT_LIMITS.maxStorageBufferBindingSize!;
+  const splitNote =
+    figures.split.length === 0 ? '' : ` (${figures.split.length} of its weight tensors are split into bands to fit this GPU's ${Math.floor(bindingLimit / 2 ** 20)} MiB buffer bindings)`;
   if (adapter === undefined) return { ...figures, kind: 'no-webgpu', path: null, summary: 'This browser has no WebGPU: use a recent Chrome, Edge or Safari with hardware acceleration on.' };
   if (adapter === null) return { ...figures, kind: 'no-webgpu', path: null, summary: 'WebGPU is here, but the browser offers no GPU adapter (a blocklisted GPU or driver).' };
   const reasons = fit.ok ? [] : fit.problems.map((p) => p.message);
@@ -168,9 +176,9 @@ function webgpuVerdict(model: ModelFacts, device: DeviceFacts): DeviceVerdict {
   if (isSoftwareAdapter(adapter)) {
     const weights = needs.buffers.filter((b) => b.scales === 'weights').reduce((n, b) => n + b.bytes * b.count, 0);
     const secondsPerToken = softwareSecondsPerToken(weights);
-    return { ...figures, kind: 'software', path: 'webgpu', secondsPerToken, summary: `Runs, but on a software GPU (the CPU emulating one): expect about ${seconds(secondsPerToken)} per token.${notChecked(unchecked)}` };
+    return { ...figures, kind: 'software', path: 'webgpu', secondsPerToken, summary: `Runs${splitNote}, but on a software GPU (the CPU emulating one): expect about ${seconds(secondsPerToken)} per token.${notChecked(unchecked)}` };
   }
-  return { ...figures, kind: 'runs', path: 'webgpu', summary: unchecked.length ? `Runs on this GPU.${notChecked(unchecked)}` : 'Runs here.' };
+  return { ...figures, kind: 'runs', path: 'webgpu', summary: unchecked.length ? `Runs on this GPU${splitNote}.${notChecked(unchecked)}` : `Runs here${splitNote}.` };
 }
 
 /**
@@ -193,7 +201,7 @@ function storageCheck(model: ModelFacts, device: DeviceFacts): { problem?: strin
 /** The CPU path's verdict: its memory check, the storage, and the decode speed the probe predicts. */
 function cpuVerdict(model: ModelFacts, device: DeviceFacts, cpu: CpuFacts, gpu: DeviceVerdict, why: string): DeviceVerdict {
   const unchecked: string[] = [];
-  const figures: Figures = { gpuBytes: gpu.gpuBytes, downloadBytes: model.downloadBytes, unchecked };
+  const figures: Figures = { gpuBytes: gpu.gpuBytes, downloadBytes: model.downloadBytes, unchecked, split: [] };
   const reasons: string[] = [];
   if (!cpu.wasm) reasons.push("this browser's WebAssembly lacks SIMD or exception handling, which llama.cpp needs");
   const info = parseChatConfig(model.chatConfig);

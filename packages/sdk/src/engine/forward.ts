@@ -17,15 +17,16 @@ import type { ModelConfig } from '../model/config.js';
 import { classifierName, EMBED_NAME, FINAL_NORM_NAME, layerParamNames } from '../model/params.js';
 import { ropeTables } from '../model/rope.js';
 import { readbackBuffer, storageBuffer, storageBufferWith, uniformBuffer } from '../gpu/buffers.js';
-import { KernelCache, type CompileCounts, type Dispatch, type StepShape } from '../gpu/kernel.js';
+import { KernelCache, type CompileCounts, type Dispatch, type KernelDescriptor, type StepShape } from '../gpu/kernel.js';
 import { argmax } from '../gpu/kernels/argmax.js';
 import { DEFAULT_CHUNK } from '../gpu/kernels/attention_split.js';
 import type { KvDtype } from '../gpu/kernels/formats.js';
 import { ADJUSTMENT_BYTES, LOGIT_PARAMS_BYTES, logitProcessor } from '../gpu/kernels/logit_processor.js';
 import { STEP_BYTES, stepData } from '../gpu/kernels/step.js';
+import { maskWords, tokenMask } from '../gpu/kernels/token_mask.js';
 import { runStateSizes } from '../gpu/limits.js';
 import { chooseKernels, type KernelChoice } from '../gpu/variants.js';
-import type { GpuMatrix, GpuWeights } from '../gpu/weights.js';
+import type { GpuWeights } from '../gpu/weights.js';
 import { compileOp, type Op, type OpContext } from './ops.js';
 import type { SamplingParams, TokenAdjustment } from './sampler.js';
 
@@ -50,10 +51,16 @@ export interface ForwardOptions {
 /** What a step reads back: the greedy next token, the last position's logits, or every position's. */
 export type StepOutput = 'argmax' | 'logits' | 'all-logits';
 
-/** Penalties and biases applied to the last position's logits on the GPU, before argmax or readback. */
+/** Penalties, biases and a grammar's mask applied to the last position's logits on the GPU, before argmax or readback. */
 export interface LogitAdjustments {
   list: readonly TokenAdjustment[];
   params: SamplingParams;
+  /**
+   * The tokens allowed next (a TokenConstraint's bitmask). Called once the step's forward pass is
+   * submitted, so the CPU works out the mask while the GPU computes the logits; the mask is uploaded
+   * and applied (token_mask.wgsl) in a second submission before argmax or readback.
+   */
+  mask?: () => Promise<Uint32Array>;
 }
 
 /** The GPU time of one dispatch of a profiled step. */
@@ -89,22 +96,19 @@ export interface StepBuffers {
 }
 
 /** llama2.c's RunState: the step buffers, the step uniform and the argmax result. */
-interface RunState extends StepBuffers {
+export interface RunState extends StepBuffers {
   step: GPUBuffer;
   argmax: GPUBuffer;
 }
 
-/** Where the steps find the model's parameters: the uploaded weights, or a sample's scratch matrices (engine/model-sample.ts). */
-export interface ParamSource {
-  matrix(name: string): GpuMatrix;
-  vector(name: string): GPUBuffer;
-}
+/** Where the steps find the model's parameters: the uploaded weights, or stand-ins of the right shapes (engine/model-sample.ts, engine/kernel-variants.ts). */
+export type StepWeights = Pick<GpuWeights, 'matrix' | 'vector'>;
 
 /**
  * The forward pass, in order: the body (embedding, then `layers` decoder layers) that runs for every
  * token, and the head (final norm and classifier) that runs on the last token only.
  */
-export function forwardSteps(c: ModelConfig, s: StepBuffers, w: ParamSource, layers = c.numLayers): { body: Op[]; head: Op[] } {
+export function forwardSteps(c: ModelConfig, w: StepWeights, s: StepBuffers, layers = c.numLayers): { body: Op[]; head: Op[] } {
   const body: Op[] = [{ name: 'embed', op: 'embed', ids: s.tokenIds, table: w.matrix(EMBED_NAME), out: s.x }];
   for (let l = 0; l < layers; l++) {
     const p = layerParamNames(c, l);
@@ -192,6 +196,14 @@ export function lastToken(shape: StepShape): StepShape {
   return { tokens: 1, startPos: shape.startPos + shape.tokens - 1 };
 }
 
+/** Norm + classifier over every position into `out` ([tokens, vocab]), for tests and scoring. */
+export function allLogitsSteps(c: ModelConfig, w: StepWeights, s: StepBuffers, out: GPUBuffer): Op[] {
+  return [
+    { name: 'final norm (all)', op: 'rmsnorm', x: s.x, weight: w.vector(FINAL_NORM_NAME), out: s.xb },
+    { name: 'classifier (all)', op: 'matmul', x: s.xb, w: w.matrix(classifierName(c)), out },
+  ];
+}
+
 export class ForwardPass {
   readonly contextWindow: number;
   readonly kvDtype: KvDtype;
@@ -218,6 +230,7 @@ export class ForwardPass {
    */
   compileWaitMs = 0;
   private processor?: { params: GPUBuffer; list: GPUBuffer; capacity: number; dispatch: Dispatch };
+  private masker?: { mask: GPUBuffer; dispatch: Dispatch };
 
   constructor(
     private readonly device: GPUDevice,
@@ -269,10 +282,15 @@ export class ForwardPass {
       attentionPartials: buf(size.attentionPartials, 'attention partials'),
     };
 
-    const { body, head } = forwardSteps(c, s, weights);
+    const { body, head } = forwardSteps(c, weights, s);
     this.body = body.map((op) => this.compile(op));
     this.lastTokenHead = head.map((op) => this.compile(op));
     this.argmax = this.kernels.compile(argmax, { vocab: c.vocabSize }).bind({ logits: s.logits, result: s.argmax }, 'argmax');
+  }
+
+  /** Every kernel this pass has bound, with its parameters (its pipelines compile on first use). */
+  get assembledKernels(): { descriptor: KernelDescriptor<unknown, string>; params: unknown }[] {
+    return this.kernels.specialisations;
   }
 
   private compile(op: Op): Compiled {
@@ -458,7 +476,42 @@ export class ForwardPass {
     }
     this.record(pass, this.lastTokenHead, lastToken(shape));
     if (adjust && adjust.list.length > 0) this.encodeAdjustments(pass, adjust);
+    if (adjust?.mask) {
+      // The logits are on their way; the grammar's mask is worked out meanwhile, then applied.
+      pass.end();
+      this.device.queue.submit([encoder.finish()]);
+      return this.maskedOutput(output, await adjust.mask());
+    }
     if (output === 'argmax') this.argmax.encode(pass, shape);
+    pass.end();
+    if (output === 'argmax') {
+      encoder.copyBufferToBuffer(this.s.argmax, 0, this.argmaxRead, 0, 4);
+      this.device.queue.submit([encoder.finish()]);
+      await this.argmaxRead.mapAsync(GPUMapMode.READ);
+      const id = new Uint32Array(this.argmaxRead.getMappedRange())[0]!;
+      this.argmaxRead.unmap();
+      return id;
+    }
+    encoder.copyBufferToBuffer(this.s.logits, 0, this.logitsRead, 0, V * 4);
+    this.device.queue.submit([encoder.finish()]);
+    return this.readFloats(this.logitsRead, V);
+  }
+
+  /** The second submission of a masked step: upload the mask, apply it, then argmax or read back the logits. */
+  private async maskedOutput(output: 'argmax' | 'logits', mask: Uint32Array): Promise<number | Float32Array> {
+    const V = this.config.vocabSize;
+    const words = maskWords(V);
+    if (mask.length !== words) throw new Error(`forward: a token mask of ${mask.length} words for a vocabulary of ${V} (needs ${words})`);
+    if (!this.masker) {
+      const buffer = this.own(storageBuffer(this.device, words * 4, 'token mask'));
+      this.masker = { mask: buffer, dispatch: this.kernels.compile(tokenMask, { vocab: V }).bind({ mask: buffer, logits: this.s.logits }, 'token mask') };
+    }
+    this.device.queue.writeBuffer(this.masker.mask, 0, mask as Uint32Array<ArrayBuffer>);
+    const encoder = this.device.createCommandEncoder({ label: 'token mask' });
+    const pass = encoder.beginComputePass();
+    const one = { tokens: 1, startPos: 0 };
+    this.masker.dispatch.encode(pass, one);
+    if (output === 'argmax') this.argmax.encode(pass, one);
     pass.end();
     if (output === 'argmax') {
       encoder.copyBufferToBuffer(this.s.argmax, 0, this.argmaxRead, 0, 4);
@@ -559,12 +612,7 @@ export class ForwardPass {
       const bytes = this.maxBatchTokens * c.vocabSize * 4;
       const buffer = this.own(storageBuffer(this.device, bytes, 'all logits'));
       const read = this.own(readbackBuffer(this.device, bytes, 'all logits read'));
-      const s = this.s;
-      const head: Op[] = [
-        { name: 'final norm (all)', op: 'rmsnorm', x: s.x, weight: this.weights.vector(FINAL_NORM_NAME), out: s.xb },
-        { name: 'classifier (all)', op: 'matmul', x: s.xb, w: this.weights.matrix(classifierName(c)), out: buffer },
-      ];
-      this.allLogits = { buffer, read, head: head.map((op) => this.compile(op)) };
+      this.allLogits = { buffer, read, head: allLogitsSteps(c, this.weights, this.s, buffer).map((op) => this.compile(op)) };
     }
     return this.allLogits;
   }
@@ -575,5 +623,6 @@ export class ForwardPass {
     this.owned.length = 0;
     this.processor?.list.destroy();
     this.processor = undefined;
+    this.masker = undefined;
   }
 }

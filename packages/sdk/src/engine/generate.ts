@@ -1,24 +1,40 @@
 /**
  * The generation loop: prefill the prompt as one batch (skipping positions already in the KV
- * cache), then one command submission per token. Greedy decoding applies penalties and biases and
- * takes the argmax on the GPU, reading back 4 bytes; sampling reads the adjusted logits back.
+ * cache), then one command submission per token. Greedy decoding applies penalties, biases and a
+ * grammar's mask and takes the argmax on the GPU, reading back 4 bytes; sampling reads the adjusted
+ * logits back.
  */
-import { argmax, logSoftmaxAt } from '../model/arrays.js';
+import type { TokenConstraint } from '../grammar/constraint.js';
+import { argmax, logSoftmaxAt, topLogSoftmax } from '../model/arrays.js';
 import type { ForwardPass } from './forward.js';
 import { adjustments, Sampler, samplingDistribution, type SamplingParams } from './sampler.js';
 
+/** A chosen token's log-probability, and the most likely alternatives at its position (with `topLogprobs`). */
+export interface TokenLogprob {
+  logprob: number;
+  top: { id: number; logprob: number }[];
+}
+
 export interface GenerateOptions extends SamplingParams {
-  /** Most tokens to generate. */
+  /** Most tokens to generate (Infinity: until a stop or the end of the context window). */
   maxTokens: number;
   /** Generation ends (without emitting it) at any of these. */
   stopTokenIds?: readonly number[];
+  /** Generate past the stop tokens (they are emitted like any other token). */
+  ignoreEos?: boolean;
   /** Leading positions of the prompt whose keys and values are already in the cache. */
   cachedTokens?: number;
-  /** Called with each generated id; returning false ends generation (a stop string matched). */
-  onToken?: (id: number) => boolean | void;
+  /** Called with each generated id (and its log-probability, with `logprobs`); returning false ends generation (a stop string matched). */
+  onToken?: (id: number, logprob?: TokenLogprob) => boolean | void;
   signal?: AbortSignal;
   /** Also return each chosen token's log-probability (reads the logits back even when greedy). */
   logprobs?: boolean;
+  /** With `logprobs`: this many most likely tokens at each position too. */
+  topLogprobs?: number;
+  /** Holds every token to a grammar: its mask is applied on the GPU before the choice. */
+  constraint?: TokenConstraint;
+  /** Draws the sampled tokens (default: a new one seeded with `seed`); several choices of one request share one. */
+  sampler?: Sampler;
 }
 
 export interface GenerateResult {
@@ -39,28 +55,30 @@ export interface GenerateResult {
   /** The tokens whose keys and values the KV cache now holds, at positions 0…: reusable by the next request. */
   kvTokens: number[];
   /** log p(chosen token) under the adjusted logits, when `logprobs` was asked for. */
-  tokenLogprobs?: number[];
+  tokenLogprobs?: TokenLogprob[];
 }
 
 /** Runs `prompt` (with any BOS already in it) and generates after it. */
 export async function generate(forward: ForwardPass, prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult> {
   if (prompt.length === 0) throw new Error('generate: the prompt has no tokens');
   const greedy = (options.temperature ?? 1) === 0;
-  const sampler = greedy ? undefined : new Sampler(options.seed);
-  const stop = new Set(options.stopTokenIds ?? []);
+  const sampler = greedy ? undefined : (options.sampler ?? new Sampler(options.seed));
+  const stop = new Set(options.ignoreEos ? [] : (options.stopTokenIds ?? []));
+  const constraint = options.constraint;
   // At least the last prompt token runs, because its logits choose the first new token.
   const cached = Math.max(0, Math.min(options.cachedTokens ?? 0, prompt.length - 1));
   const context = [...prompt];
   const ids: number[] = [];
   const t0 = performance.now();
   const compiled0 = forward.compileWaitMs;
-  const tokenLogprobs: number[] | undefined = options.logprobs ? [] : undefined;
+  const tokenLogprobs: TokenLogprob[] | undefined = options.logprobs ? [] : undefined;
+  const mask = constraint ? () => constraint.allowedTokens() : undefined;
   const step = async (tokens: readonly number[], pos: number): Promise<number> => {
-    const adjust = { list: adjustments(options, context, ids), params: options };
+    const adjust = { list: adjustments(options, context, ids), params: options, ...(mask ? { mask } : {}) };
     if (greedy && !tokenLogprobs) return forward.run(tokens, pos, 'argmax', adjust);
     const logits = await forward.run(tokens, pos, 'logits', adjust);
     const id = greedy ? argmax(logits) : sampler!.sample(samplingDistribution(logits, options));
-    tokenLogprobs?.push(logSoftmaxAt(logits, id));
+    tokenLogprobs?.push({ logprob: logSoftmaxAt(logits, id), top: topLogSoftmax(logits, options.topLogprobs ?? 0) });
     return id;
   };
   const aborted = () => options.signal?.aborted === true;
@@ -85,9 +103,10 @@ export async function generate(forward: ForwardPass, prompt: readonly number[], 
       finishReason = 'stop';
       break;
     }
+    if (constraint && !constraint.accept(next)) throw new Error(`generate: the grammar refused token ${next} (generated token ${ids.length}), which its own mask allowed`);
     ids.push(next);
     context.push(next);
-    if (options.onToken?.(next) === false) {
+    if (options.onToken?.(next, tokenLogprobs?.[ids.length - 1]) === false) {
       finishReason = 'stop';
       break;
     }

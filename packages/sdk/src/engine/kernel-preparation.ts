@@ -62,7 +62,7 @@ export class KernelPreparation {
     private readonly device: GPUDevice,
     readonly options: KernelPreparationOptions,
   ) {
-    this.cache = new KernelCache(device, options.compileAhead);
+    this.cache = new KernelCache(device, { compileAhead: options.compileAhead });
   }
 
   /** The options of each step kind on this device for this model. */

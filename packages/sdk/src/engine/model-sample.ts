@@ -23,7 +23,7 @@ import { STEP_BYTES, stepData } from '../gpu/kernels/step.js';
 import { runStateSizes } from '../gpu/limits.js';
 import type { KernelChoice } from '../gpu/variants.js';
 import type { GpuMatrix } from '../gpu/weights.js';
-import { activeDispatches, forwardSteps, lastToken, type ParamSource, type StepBuffers } from './forward.js';
+import { activeDispatches, forwardSteps, lastToken, type StepWeights, type StepBuffers } from './forward.js';
 import { compileOp, type Op } from './ops.js';
 
 /** The model a sample stands for: its shapes, formats and the run-time sizes a load uses. */
@@ -98,7 +98,7 @@ export class ModelSample {
       const heldRows = sampled && timed.has(spec.name) ? Math.min(rows, Math.max(256, Math.floor(SAMPLE_BYTES / rowBytes(format, cols))) + TILE_SLACK_ROWS) : 0;
       const weights = format === 'f32' ? heldRows * cols * 4 : heldRows * wordsPerRow(cols) * 4;
       const scales = format === 'f32' ? undefined : buf(heldRows * groupsPerRow(cols) * (format === 'q4f16' ? 2 : 4), `${spec.name} scales`);
-      this.matrices.set(spec.name, { name: spec.name, format, rows, cols, heldRows, weights: buf(weights, spec.name), scales });
+      this.matrices.set(spec.name, { name: spec.name, format, rows, cols, heldRows, bands: [{ row0: 0, rows, weights: buf(weights, spec.name), scales }] });
     }
     // Activations for the prefill timing's tokens at the model's full widths (outputs are indexed by
     // token × rows); the caches only up to the positions timed.
@@ -134,7 +134,7 @@ export class ModelSample {
     return buffer;
   }
 
-  private get params(): ParamSource {
+  private get params(): StepWeights {
     return {
       matrix: (name) => {
         const m = this.matrices.get(name);
@@ -164,7 +164,7 @@ export class ModelSample {
       ropeSin: this.fixed.ropeSin,
       attentionPartials: this.fixed.partials,
     };
-    const { body, head } = forwardSteps(m.config, this.buffers, this.params, 1);
+    const { body, head } = forwardSteps(m.config, this.params, this.buffers, 1);
     const compile = (op: Op): SampleStep => ({ op, dispatches: compileOp(op, context) });
     return { body: body.map(compile), head: head.map(compile) };
   }

@@ -1,6 +1,6 @@
 /** A model ready to run: its artifact's metadata, its weights on the GPU and a forward pass. */
 import { openArtifact, readTensors, type ArtifactInfo, type ArtifactSource, type NamedTensor } from '../model/artifact.js';
-import { GpuWeights } from '../gpu/weights.js';
+import { GpuWeights, type WeightOptions } from '../gpu/weights.js';
 import type { KernelPreference } from '../gpu/variants.js';
 import { defaultKvDtype } from '../model/quant.js';
 import { firstRequestStepSizes, ForwardPass, type ForwardOptions } from './forward.js';
@@ -16,7 +16,7 @@ export interface LoadedModel {
   dispose(): void;
 }
 
-export interface LoadModelOptions extends Omit<ForwardOptions, 'kernels' | 'kernelCache'> {
+export interface LoadModelOptions extends Omit<ForwardOptions, 'kernels' | 'kernelCache'>, WeightOptions {
   tensors?: AsyncIterable<NamedTensor>;
   /** `auto` (default): measured on this device for this model; `fast` or `baseline`: fixed sets. */
   kernels?: KernelPreference;
@@ -97,7 +97,7 @@ export async function loadModel(device: GPUDevice, source: ArtifactSource, optio
   // The pipelines compile while the weights upload (or already did, during the download).
   const compiling = warm ? preparation.compile(kernels.choice, first) : Promise.resolve();
   compiling.catch(() => undefined); // awaited below, after the upload
-  const weights = await GpuWeights.upload(device, info.config, options.tensors ?? readTensors(source, cache));
+  const weights = await GpuWeights.upload(device, info.config, options.tensors ?? readTensors(source, cache), { maxBindingBytes: options.maxBindingBytes });
   let forward: ForwardPass | undefined;
   try {
     // Whatever is still compiling now is what the page waits for: report it.

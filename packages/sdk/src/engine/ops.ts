@@ -5,7 +5,7 @@
  */
 import type { ModelConfig } from '../model/config.js';
 import type { Dispatch, Kernel, KernelCache, StepShape } from '../gpu/kernel.js';
-import type { GpuMatrix } from '../gpu/weights.js';
+import type { GpuMatrix, GpuMatrixBand } from '../gpu/weights.js';
 import type { KernelChoice } from '../gpu/variants.js';
 import type { KvDtype } from '../gpu/kernels/formats.js';
 import { attention } from '../gpu/kernels/attention.js';
@@ -60,8 +60,12 @@ export function compileOp(op: Op, ctx: OpContext): Dispatch[] {
   const heads: HeadParams = { headDim: c.headDim, numHeads: c.numHeads, numKvHeads: c.numKvHeads, kvDtype: ctx.kvDtype };
   switch (op.op) {
     case 'embed': {
+      // One dispatch per band of a split table; each writes the tokens whose rows it holds.
       const t = op.table;
-      return [kernels.compile(embedding, { format: t.format, cols: t.cols }).bind({ ids: op.ids, out: op.out, weights: t.weights, scales: t.scales, step }, op.name)];
+      return t.bands.map((b) => {
+        const params = t.bands.length === 1 ? { format: t.format, cols: t.cols } : { format: t.format, cols: t.cols, band: { row0: b.row0, rows: b.rows } };
+        return kernels.compile(embedding, params).bind({ ids: op.ids, out: op.out, weights: b.weights, scales: b.scales, step }, op.name);
+      });
     }
     case 'rmsnorm':
       return [
@@ -91,13 +95,29 @@ export function compileOp(op: Op, ctx: OpContext): Dispatch[] {
 }
 
 /**
- * y (+)= W·x by batch size: the decode matvec for one token, the batched matvec for 2–8 tokens
- * (weights read once for all), a tiled matrix product beyond. All share one bind group.
+ * y (+)= W·x: one set of dispatches per band of rows of W (one band unless W is larger than the
+ * device binds at once), each writing its rows of y.
  */
 function linear(w: GpuMatrix, x: GPUBuffer, y: GPUBuffer, residual: boolean, name: string, ctx: OpContext): Dispatch[] {
+  if (w.bands.length === 1) {
+    const only = w.bands[0]!;
+    return linearBand({ format: w.format, rows: w.rows, cols: w.cols, accumulate: residual }, only, x, y, name, ctx);
+  }
+  return w.bands.flatMap((band) => {
+    const p: LinearParams = { format: w.format, rows: band.rows, cols: w.cols, accumulate: residual, outRows: w.rows };
+    // The band's outputs start at its first row: y bound from there (band rows are multiples of 64, so
+    // the offset is a multiple of 256 bytes, the largest offset alignment WebGPU allows).
+    return linearBand(p, band, x, { buffer: y, offset: band.row0 * 4 }, `${name} [rows ${band.row0}..]`, ctx);
+  });
+}
+
+/**
+ * y (+)= W·x for one band of W by batch size: the decode matvec for one token, the batched matvec for
+ * 2–8 tokens (weights read once for all), a tiled matrix product beyond. All share one bind group.
+ */
+function linearBand(p: LinearParams, w: GpuMatrixBand, x: GPUBuffer, y: GPUBuffer | GPUBufferBinding, name: string, ctx: OpContext): Dispatch[] {
   const { kernels, choice } = ctx;
-  const p: LinearParams = { format: w.format, rows: w.rows, cols: w.cols, accumulate: residual };
-  const fast: SubgroupMatvecParams = { ...p, arithmetic: choice.f16Arithmetic && w.format === 'q4f16' ? 'f16' : 'f32' };
+  const fast: SubgroupMatvecParams = { ...p, arithmetic: choice.f16Arithmetic && p.format === 'q4f16' ? 'f16' : 'f32' };
   const decode = choice.decodeMatvec === 'subgroup' && subgroupMatvecFits(fast) ? kernels.compile(matvecSubgroup, fast) : kernels.compile(matvec, p);
   const group = decode.bindGroup({ x, y, weights: w.weights, scales: w.scales, step: ctx.step }, name);
   const shared = (k: Pick<Kernel<unknown, string>, 'layoutKey' | 'descriptor' | 'with'>, when: (s: StepShape) => boolean): Dispatch => {

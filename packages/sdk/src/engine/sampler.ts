@@ -5,6 +5,7 @@
  */
 import { InvalidRequestError } from '../errors.js';
 import { mulberry32 } from '../model/random.js';
+import { MASKED_LOGIT } from '../reference/kernels.js';
 
 export interface SamplingParams {
   /** 0 = greedy. Default 1. */
@@ -91,8 +92,12 @@ export function applyAdjustments(logits: Float32Array, list: readonly TokenAdjus
 /** The probabilities sampling draws from, after temperature, top-k and top-p (zero elsewhere). */
 export function samplingDistribution(logits: Float32Array, p: SamplingParams): Float64Array {
   const temperature = p.temperature ?? 1;
-  const n = logits.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
+  // Tokens a grammar masked out (token_mask.wgsl gives them the lowest float) never take part: with
+  // a grammar, most of the vocabulary is masked, and sorting only the rest keeps a step cheap.
+  const candidates: number[] = [];
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > MASKED_LOGIT) candidates.push(i);
+  const order = (candidates.length > 0 ? candidates : Array.from({ length: logits.length }, (_, i) => i)).sort((a, b) => logits[b]! - logits[a]! || a - b);
+  const n = order.length;
   let keep = n;
   const topK = p.top_k ?? 0;
   if (topK > 0 && topK < n) {
@@ -102,7 +107,7 @@ export function samplingDistribution(logits: Float32Array, p: SamplingParams): F
     while (keep < n && logits[order[keep]!]! === kth) keep++;
   }
   const max = logits[order[0]!]!;
-  const weights = new Float64Array(n);
+  const weights = new Float64Array(logits.length);
   let sum = 0;
   for (let r = 0; r < keep; r++) {
     const i = order[r]!;
@@ -124,7 +129,7 @@ export function samplingDistribution(logits: Float32Array, p: SamplingParams): F
     sum = 0;
     for (let s = 0; s < keep; s++) sum += weights[order[s]!]!;
   }
-  for (let i = 0; i < n; i++) weights[i]! /= sum;
+  for (let r = 0; r < n; r++) weights[order[r]!]! /= sum;
   return weights;
 }
 

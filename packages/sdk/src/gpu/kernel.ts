@@ -137,16 +137,19 @@ export class Kernel<P, B extends string> {
     return this.compiled.prepare(needed);
   }
 
-  /** A bind group over `buffers`, named as the descriptor names them. */
-  bindGroup(buffers: Partial<Record<B, GPUBuffer>>, label?: string): GPUBindGroup {
+  /**
+   * A bind group over `buffers`, named as the descriptor names them: whole buffers, or a range of one
+   * (a band of a split matrix writes its outputs at an offset of the output buffer).
+   */
+  bindGroup(buffers: Partial<Record<B, GPUBuffer | GPUBufferBinding>>, label?: string): GPUBindGroup {
     const slots = this.descriptor.bindings(this.params) as Partial<Record<string, Binding>>;
-    const given = buffers as Partial<Record<string, GPUBuffer>>;
+    const given = buffers as Partial<Record<string, GPUBuffer | GPUBufferBinding>>;
     const entries: GPUBindGroupEntry[] = [];
     for (const [name, binding] of Object.entries(slots)) {
       const buffer = given[name];
       if (!binding) continue;
       if (!buffer) throw new Error(`${this.descriptor.name}: no buffer for binding "${name}"`);
-      entries.push({ binding: binding.slot, resource: { buffer } });
+      entries.push({ binding: binding.slot, resource: 'buffer' in buffer ? buffer : { buffer } });
     }
     return this.device.createBindGroup({ label: label ?? this.descriptor.name, layout: this.layout, entries });
   }
@@ -163,7 +166,7 @@ export class Kernel<P, B extends string> {
   }
 
   /** This kernel bound to `buffers` once, dispatched every step (or those `when` accepts). */
-  bind(buffers: Partial<Record<B, GPUBuffer>>, label?: string, when?: (step: StepShape) => boolean): Dispatch {
+  bind(buffers: Partial<Record<B, GPUBuffer | GPUBufferBinding>>, label?: string, when?: (step: StepShape) => boolean): Dispatch {
     return this.with(this.bindGroup(buffers, label), when);
   }
 
@@ -192,15 +195,22 @@ export class KernelCache {
   readonly compiles: CompileCounts = { ahead: 0, late: 0 };
 
   /**
-   * `compileAhead`: how prepare() compiles. `async` (default): createComputePipelineAsync, which
-   * leaves the thread free (in a browser the GPU process compiles beside the uploads); `blocking`:
-   * createComputePipeline at once, for Node, where Dawn's asynchronous creation measured 2.3× slower
-   * than the blocking one on SwiftShader (27 pipelines of the poetry model: 82 s against 36 s).
+   * `listing`: the cache only lists kernels (engine/kernel-variants.ts), so one needing a feature the
+   * device lacks is listed rather than refused; nothing it lists can be dispatched on that device.
+   * `compileAhead`: how prepare() compiles. `async` (default): createComputePipelineAsync; `blocking`:
+   * createComputePipeline, which in a browser returns at once while the GPU process compiles in order
+   * (measured faster on SwiftShader in Chromium), and in Node compiles at once (Dawn's asynchronous
+   * creation measured 2.3× slower on SwiftShader: 27 pipelines of the poetry model, 82 s against 36 s).
    */
   constructor(
     readonly device: GPUDevice,
-    private readonly compileAhead: 'async' | 'blocking' = 'async',
+    private readonly options: { listing?: boolean; compileAhead?: 'async' | 'blocking' } = {},
   ) {}
+
+  /** Every (descriptor, parameters) pair compiled so far: the kernels a forward pass assembled. */
+  get specialisations(): { descriptor: KernelDescriptor<unknown, string>; params: unknown }[] {
+    return [...this.kernels.values()].map((k) => ({ descriptor: k.descriptor, params: k.params }));
+  }
 
   private layoutFor(bindings: Partial<Record<string, Binding>>): { layout: GPUBindGroupLayout; key: string } {
     const entries = Object.values(bindings)
@@ -231,12 +241,12 @@ export class KernelCache {
     let compiled = this.pipelines.get(pipelineKey);
     if (!compiled) {
       for (const feature of descriptor.features?.(params) ?? []) {
-        if (!this.device.features.has(feature)) throw new Error(`${descriptor.name}: the device lacks the ${feature} feature`);
+        if (!this.device.features.has(feature) && !this.options.listing) throw new Error(`${descriptor.name}: the device lacks the ${feature} feature`);
       }
       const { layout, key: layoutKey } = this.layoutFor(bindings);
       const device = this.device;
       const counts = this.compiles;
-      const blocking = this.compileAhead === 'blocking';
+      const blocking = this.options.compileAhead === 'blocking';
       const describe = (): GPUComputePipelineDescriptor => ({
         label: descriptor.name,
         layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),

@@ -27,6 +27,8 @@ export type LimitName =
 /** Adapter features the engine uses when present. */
 export type OptionalFeature = 'subgroups' | 'shader-f16';
 
+const align4 = (bytes: number) => Math.max(4, Math.ceil(bytes / 4) * 4);
+
 /** One kind of GPU buffer the model needs: `count` buffers of `bytes` each. */
 export interface GpuBufferNeed {
   name: string;
@@ -34,6 +36,48 @@ export interface GpuBufferNeed {
   count: number;
   /** What the size depends on, for advice when it does not fit. */
   scales: 'weights' | 'context' | 'batch' | 'fixed';
+  /**
+   * Weight matrices only: the bytes of one row (of the matrix's larger buffer, its 4-bit codes). A
+   * matrix larger than a binding may hold is split into bands of rows, each in its own buffers
+   * (splitRows), so it needs only SPLIT_ROW_ALIGN rows' worth of binding.
+   */
+  rowBytes?: number;
+  /** Weight matrices only: their rows. */
+  rows?: number;
+}
+
+/**
+ * Bands of a split matrix start at multiples of this many rows: a band's outputs are bound at an
+ * offset of its first row × 4 bytes, and 256 bytes is the largest minStorageBufferOffsetAlignment
+ * WebGPU allows an adapter.
+ */
+export const SPLIT_ROW_ALIGN = 64;
+
+/** A band of consecutive rows of a matrix: rows row0 … row0 + rows − 1. */
+export interface RowBand {
+  row0: number;
+  rows: number;
+}
+
+/**
+ * How a [rows, …] matrix with `rowBytes` per row is held in buffers of at most `maxBytes`: one band
+ * when it fits, else the fewest bands of near-equal size (multiples of SPLIT_ROW_ALIGN rows, the last
+ * one shorter). Throws when not even SPLIT_ROW_ALIGN rows fit.
+ */
+export function splitRows(rows: number, rowBytes: number, maxBytes: number): RowBand[] {
+  if (align4(rows * rowBytes) <= maxBytes) return [{ row0: 0, rows }];
+  const maxRows = Math.floor(maxBytes / rowBytes / SPLIT_ROW_ALIGN) * SPLIT_ROW_ALIGN;
+  if (maxRows === 0) throw new RangeError(`a band of ${SPLIT_ROW_ALIGN} rows of ${rowBytes} bytes exceeds the ${maxBytes}-byte buffer limit`);
+  const count = Math.ceil(rows / maxRows);
+  const band = Math.ceil(rows / count / SPLIT_ROW_ALIGN) * SPLIT_ROW_ALIGN;
+  const bands: RowBand[] = [];
+  for (let row0 = 0; row0 < rows; row0 += band) bands.push({ row0, rows: Math.min(band, rows - row0) });
+  return bands;
+}
+
+/** The bytes a buffer needs at the least: all of it, or for a weight matrix one band of SPLIT_ROW_ALIGN rows. */
+function leastBytes(b: GpuBufferNeed): number {
+  return b.rowBytes === undefined ? b.bytes : Math.min(b.bytes, SPLIT_ROW_ALIGN * b.rowBytes);
 }
 
 export interface RequirementOptions {
@@ -56,8 +100,14 @@ export interface ModelGpuRequirements {
   maxBatchTokens: number;
   kvDtype: KvDtype;
   buffers: GpuBufferNeed[];
-  /** The largest single buffer: what maxBufferSize and maxStorageBufferBindingSize must allow. */
+  /** The largest single buffer (a weight matrix larger than the adapter allows is split by rows). */
   largestBuffer: GpuBufferNeed;
+  /**
+   * The buffer that sets the least maxBufferSize and maxStorageBufferBindingSize the model can run
+   * with: the largest that cannot be split (KV cache, activations, tables), or one band of the
+   * widest weight matrix's rows where that is larger.
+   */
+  bindingNeed: GpuBufferNeed;
   /** Sum of every buffer: the GPU memory the loaded model occupies. */
   totalBytes: number;
   /** Limits beyond buffer sizes, at their needed values. */
@@ -66,23 +116,31 @@ export interface ModelGpuRequirements {
   optionalFeatures: OptionalFeature[];
 }
 
-const align4 = (bytes: number) => Math.max(4, Math.ceil(bytes / 4) * 4);
-
-/** The GPU buffers of each stored tensor, by name: what GpuWeights.upload creates. */
-export function weightBuffers(config: ModelConfig, quantization: Quantization): { name: string; bytes: number }[] {
-  const out: { name: string; bytes: number }[] = [];
+/**
+ * The GPU buffers of each stored tensor, by name, as GpuWeights.upload creates them before any split;
+ * a matrix's buffers carry the row bytes of its widest buffer, by which all of them split alike.
+ */
+export function weightBuffers(config: ModelConfig, quantization: Quantization): { name: string; bytes: number; rowBytes?: number; rows?: number }[] {
+  const out: { name: string; bytes: number; rowBytes?: number; rows?: number }[] = [];
   for (const spec of paramSpecs(config)) {
     const count = spec.shape.reduce((a, b) => a * b, 1);
+    const [rows, cols] = spec.shape as [number, number | undefined];
     if (!spec.quantizable || !isQuantized(quantization)) {
-      out.push({ name: spec.name, bytes: align4(count * 4) }); // float tensors are widened to float32
+      // Float tensors are widened to float32.
+      out.push({ name: spec.name, bytes: align4(count * 4), ...(cols === undefined ? {} : { rowBytes: matrixRowBytes('f32', cols), rows }) });
       continue;
     }
-    const [rows, cols] = spec.shape as [number, number];
     const names = quantizedNames(spec.name);
-    out.push({ name: names.qWeight, bytes: rows * wordsPerRow(cols) * 4 });
-    out.push({ name: names.qScale, bytes: align4(rows * groupsPerRow(cols) * (quantization === 'q4f16_1' ? 2 : 4)) });
+    const rowBytes = matrixRowBytes('q4', cols!);
+    out.push({ name: names.qWeight, bytes: rows * wordsPerRow(cols!) * 4, rowBytes, rows });
+    out.push({ name: names.qScale, bytes: align4(rows * groupsPerRow(cols!) * (quantization === 'q4f16_1' ? 2 : 4)), rowBytes, rows });
   }
   return out;
+}
+
+/** Bytes of one row of a matrix's widest buffer: float32 values, or 4-bit codes (wider than their scales). */
+export function matrixRowBytes(storage: 'f32' | 'q4', cols: number): number {
+  return storage === 'f32' ? cols * 4 : wordsPerRow(cols) * 4;
 }
 
 /** Byte sizes of the forward pass's own buffers (activations, KV cache, tables), by role. */
@@ -161,6 +219,8 @@ export function modelGpuRequirements(config: ModelConfig, quantization: Quantiza
   add('logit adjustments', s.logitAdjustments, 'fixed');
   if (options.allLogits) add('all logits (+ readback)', s.allLogits, 'batch', 2);
   const largestBuffer = buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const bindingNeed = buffers.reduce((a, b) => (leastBytes(b) > leastBytes(a) ? b : a));
+  const bindingBytes = leastBytes(bindingNeed);
   const workgroupStorage = Math.max(
     (GEMM_TILE_N + GEMM_TILE_T) * 8 * 16, // gemm.wgsl's staged group (32-token tiles)
     (2 * c.headDim + 2 * 64) * 4, // attention.wgsl
@@ -175,10 +235,11 @@ export function modelGpuRequirements(config: ModelConfig, quantization: Quantiza
     kvDtype,
     buffers,
     largestBuffer,
+    bindingNeed: bindingBytes === bindingNeed.bytes ? bindingNeed : { ...bindingNeed, name: `${SPLIT_ROW_ALIGN} rows of ${bindingNeed.name}`, bytes: bindingBytes },
     totalBytes: buffers.reduce((n, b) => n + b.bytes * b.count, 0),
     limits: {
-      maxStorageBufferBindingSize: largestBuffer.bytes,
-      maxBufferSize: largestBuffer.bytes,
+      maxStorageBufferBindingSize: bindingBytes,
+      maxBufferSize: bindingBytes,
       maxStorageBuffersPerShaderStage: 6, // rope.wgsl: q|k|v, q, k cache, v cache, cos, sin
       maxComputeWorkgroupStorageSize: workgroupStorage,
       maxComputeInvocationsPerWorkgroup: 256, // argmax.wgsl
@@ -209,8 +270,22 @@ export interface LimitProblem {
   message: string;
 }
 
+/** A weight matrix held in several buffers because the device binds less than all of it at once. */
+export interface SplitMatrix {
+  /** The tensor's name as stored (`lm_head.weight`, `lm_head.q_weight`). */
+  name: string;
+  bytes: number;
+  bands: number;
+}
+
 export type AdapterFit =
-  | { ok: true; requiredLimits: Record<string, number>; features: OptionalFeature[] }
+  | {
+      ok: true;
+      requiredLimits: Record<string, number>;
+      features: OptionalFeature[];
+      /** Weight matrices larger than the requested binding size: each is split into bands of rows. */
+      split: SplitMatrix[];
+    }
   | { ok: false; problems: LimitProblem[]; /** Settings that would fit, when changing them can help. */ suggestion: { contextWindow?: number; maxBatchTokens?: number } };
 
 /** WebGPU's default limits for the ones we check: a device gets these unless it asks for more. */
@@ -231,7 +306,7 @@ function problemsOf(needs: ModelGpuRequirements, adapter: AdapterCapabilities): 
     const allowed = adapter.limits[key] ?? DEFAULT_LIMITS[key] ?? 0;
     if (needed <= allowed) continue;
     const isBuffer = key === 'maxStorageBufferBindingSize' || key === 'maxBufferSize';
-    const what = isBuffer ? needs.largestBuffer.name : 'a kernel';
+    const what = isBuffer ? needs.bindingNeed.name : 'a kernel';
     const message = isBuffer
       ? `needs a ${MB(needed)} buffer (${what}), this GPU allows ${MB(allowed)} (${key})`
       : `needs ${key} ≥ ${needed}, this GPU allows ${allowed}`;
@@ -262,7 +337,17 @@ export function checkAdapter(needs: ModelGpuRequirements, adapter: AdapterCapabi
   if (problems.length === 0) {
     const requiredLimits: Record<string, number> = {};
     for (const [key, needed] of Object.entries(needs.limits)) requiredLimits[key] = Math.max(needed, DEFAULT_LIMITS[key as LimitName] ?? 0);
-    return { ok: true, requiredLimits, features: needs.optionalFeatures.filter((f) => features.has(f)) };
+    // Buffer limits: as much as helps, up to what the adapter allows — whole matrices where it can
+    // bind them, bands of rows where it cannot.
+    for (const key of ['maxStorageBufferBindingSize', 'maxBufferSize'] as const) {
+      const allowed = adapter.limits[key] ?? DEFAULT_LIMITS[key]!;
+      requiredLimits[key] = Math.max(requiredLimits[key]!, Math.min(needs.largestBuffer.bytes, allowed));
+    }
+    const bindable = Math.min(requiredLimits['maxStorageBufferBindingSize']!, requiredLimits['maxBufferSize']!);
+    const split = needs.buffers
+      .filter((b) => b.rowBytes !== undefined && b.rows !== undefined && b.bytes > bindable)
+      .map((b) => ({ name: b.name, bytes: b.bytes, bands: splitRows(b.rows!, b.rowBytes!, bindable).length }));
+    return { ok: true, requiredLimits, features: needs.optionalFeatures.filter((f) => features.has(f)), split };
   }
   const { config, quantization, kvDtype } = needs;
   const allLogits = needs.buffers.some((b) => b.name.startsWith('all logits'));
@@ -285,7 +370,7 @@ export function checkAdapter(needs: ModelGpuRequirements, adapter: AdapterCapabi
   ].filter(Boolean);
   for (const p of problems) {
     if (advice.length > 0) p.message += `; try ${advice.join(' and ')}`;
-    else if (needs.largestBuffer.scales === 'weights') p.message += '; no smaller setting helps (it is a weight tensor)';
+    else if (needs.bindingNeed.scales === 'weights') p.message += '; no smaller setting helps (it is a weight tensor)';
   }
   return { ok: false, problems, suggestion };
 }

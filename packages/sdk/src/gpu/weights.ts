@@ -5,6 +5,10 @@
  * the upload waits for the GPU to drain those staging copies — so neither JS nor the driver ever
  * holds a second copy of the whole model. Out-of-memory and validation errors during the upload
  * are caught with error scopes and become GpuUploadError, with everything uploaded so far freed.
+ *
+ * A matrix larger than the device binds at once (maxStorageBufferBindingSize: 128 MiB on many phones
+ * and on Mesa's lavapipe, where a float32 Baichuan-7B embedding is 1 GB) is held as bands of rows,
+ * each in its own buffers (limits.ts splitRows); the forward pass dispatches its kernels once per band.
  */
 import type { ModelConfig } from '../model/config.js';
 import { paramSpecs, quantizedNames, type ParamSpec } from '../model/params.js';
@@ -12,17 +16,31 @@ import { asFloat32, type NamedTensor } from '../model/artifact.js';
 import { groupsPerRow, isQuantized, wordsPerRow, type Quantization } from '../model/quant.js';
 import { align4, storageBuffer, uniformBuffer } from './buffers.js';
 import { KernelCache } from './kernel.js';
+import { matrixRowBytes, splitRows, type RowBand } from './limits.js';
 import { fillArgs, fillRandom } from './kernels/bench.js';
 import type { WeightFormat } from './kernels/formats.js';
 
-/** A [rows, cols] weight matrix on the GPU. `scales` is present for the 4-bit formats. */
+/** Rows row0 … row0 + rows − 1 of a matrix in their own buffers. `scales` is present for the 4-bit formats. */
+export interface GpuMatrixBand extends RowBand {
+  weights: GPUBuffer;
+  scales?: GPUBuffer;
+}
+
+/** A [rows, cols] weight matrix on the GPU: one band, or several where the device cannot bind it whole. */
 export interface GpuMatrix {
   name: string;
   format: WeightFormat;
   rows: number;
   cols: number;
-  weights: GPUBuffer;
-  scales?: GPUBuffer;
+  bands: GpuMatrixBand[];
+}
+
+export interface WeightOptions {
+  /**
+   * Most bytes one buffer of a matrix may hold (default: what the device binds at once, the lesser of
+   * maxStorageBufferBindingSize and maxBufferSize). Tests set it low to split tiny models.
+   */
+  maxBindingBytes?: number;
 }
 
 /** The GPU ran out of memory or rejected a buffer while the weights were uploading. */
@@ -53,16 +71,28 @@ export class GpuWeights {
   /** Every buffer created, including halves of a quantized pair still waiting for the other. */
   private readonly owned: GPUBuffer[] = [];
   private unflushed = 0;
+  /** Most bytes in one buffer of a matrix. */
+  private readonly maxBytes: number;
 
-  private constructor(private readonly device: GPUDevice) {}
+  private constructor(
+    private readonly device: GPUDevice,
+    options: WeightOptions,
+  ) {
+    this.maxBytes = Math.min(options.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  }
+
+  /** The bands a [rows, cols] matrix is held in, by the row bytes of its widest buffer. */
+  private bandsOf(rows: number, cols: number, storage: 'f32' | 'q4'): RowBand[] {
+    return splitRows(rows, matrixRowBytes(storage, cols), this.maxBytes);
+  }
 
   /**
    * Uploads every tensor the config needs from `tensors`, checking names and shapes against the
    * config; throws naming the first tensor that is missing, unexpected or of the wrong shape, or
    * GpuUploadError when the GPU fails. Nothing stays allocated after a failure.
    */
-  static async upload(device: GPUDevice, config: ModelConfig, tensors: AsyncIterable<NamedTensor>): Promise<GpuWeights> {
-    return GpuWeights.guarded(device, (weights) => weights.fill(config, tensors));
+  static async upload(device: GPUDevice, config: ModelConfig, tensors: AsyncIterable<NamedTensor>, options: WeightOptions = {}): Promise<GpuWeights> {
+    return GpuWeights.guarded(device, options, (weights) => weights.fill(config, tensors));
   }
 
   /**
@@ -70,8 +100,8 @@ export class GpuWeights {
    * benchmark: a 3.9 GB Baichuan-7B shape without a file or a CPU copy). 4-bit codes are uniform,
    * scales uniform in [0.5, 1.5]·scaleMagnitude, norm weights 1.
    */
-  static async random(device: GPUDevice, config: ModelConfig, quantization: Quantization, seed: number): Promise<GpuWeights> {
-    return GpuWeights.guarded(device, async (weights) => {
+  static async random(device: GPUDevice, config: ModelConfig, quantization: Quantization, seed: number, options: WeightOptions = {}): Promise<GpuWeights> {
+    return GpuWeights.guarded(device, options, async (weights) => {
       const kernels = new KernelCache(device);
       const args = uniformBuffer(device, 8, 'fill args');
       let n = 0;
@@ -95,19 +125,26 @@ export class GpuWeights {
         // Scales so that a row's dot product with a unit-variance input stays O(1).
         const scale = 1 / (4.3 * Math.sqrt(cols));
         if (!isQuantized(quantization)) {
-          const buffer = weights.own(storageBuffer(device, rows * cols * 4, spec.name));
-          fill(buffer, 'f32', -Math.sqrt(3 / cols), Math.sqrt(3 / cols));
-          weights.matrices.set(spec.name, { name: spec.name, format: 'f32', rows, cols, weights: buffer });
+          const bands = weights.bandsOf(rows, cols, 'f32').map((band) => {
+            const buffer = weights.own(storageBuffer(device, band.rows * cols * 4, bandLabel(spec.name, band, rows)));
+            fill(buffer, 'f32', -Math.sqrt(3 / cols), Math.sqrt(3 / cols));
+            return { ...band, weights: buffer };
+          });
+          weights.matrices.set(spec.name, { name: spec.name, format: 'f32', rows, cols, bands });
+          await weights.flushEvery(rows * cols * 4);
           continue;
         }
         const names = quantizedNames(spec.name);
-        const q = weights.own(storageBuffer(device, rows * wordsPerRow(cols) * 4, names.qWeight));
-        fill(q, 'bits', 0, 0);
         const f16 = quantization === 'q4f16_1';
-        const s = weights.own(storageBuffer(device, align4(rows * groupsPerRow(cols) * (f16 ? 2 : 4)), names.qScale));
-        fill(s, f16 ? 'f16' : 'f32', 0.5 * scale, 1.5 * scale);
-        weights.matrices.set(spec.name, { name: spec.name, format: f16 ? 'q4f16' : 'q4f32', rows, cols, weights: q, scales: s });
-        await weights.flushEvery(q.size + s.size);
+        const bands = weights.bandsOf(rows, cols, 'q4').map((band) => {
+          const q = weights.own(storageBuffer(device, band.rows * wordsPerRow(cols) * 4, bandLabel(names.qWeight, band, rows)));
+          fill(q, 'bits', 0, 0);
+          const s = weights.own(storageBuffer(device, align4(band.rows * groupsPerRow(cols) * (f16 ? 2 : 4)), bandLabel(names.qScale, band, rows)));
+          fill(s, f16 ? 'f16' : 'f32', 0.5 * scale, 1.5 * scale);
+          return { ...band, weights: q, scales: s };
+        });
+        weights.matrices.set(spec.name, { name: spec.name, format: f16 ? 'q4f16' : 'q4f32', rows, cols, bands });
+        await weights.flushEvery(bands.reduce((n, b) => n + b.weights.size + b.scales.size, 0));
       }
       await device.queue.onSubmittedWorkDone();
       args.destroy();
@@ -115,8 +152,8 @@ export class GpuWeights {
   }
 
   /** Runs `work` on fresh weights inside out-of-memory and validation error scopes. */
-  private static async guarded(device: GPUDevice, work: (weights: GpuWeights) => Promise<void>): Promise<GpuWeights> {
-    const weights = new GpuWeights(device);
+  private static async guarded(device: GPUDevice, options: WeightOptions, work: (weights: GpuWeights) => Promise<void>): Promise<GpuWeights> {
+    const weights = new GpuWeights(device, options);
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     let failure: unknown;
@@ -175,7 +212,7 @@ export class GpuWeights {
         byStoredName.set(q.qScale, { spec, part: 'q_scale' });
       }
     }
-    const pending = new Map<string, Partial<Record<'q_weight' | 'q_scale', { buffer: GPUBuffer; dtype: string }>>>();
+    const pending = new Map<string, Partial<Record<'q_weight' | 'q_scale', { buffers: GPUBuffer[]; dtype: string }>>>();
     for await (const { record, tensor } of tensors) {
       const target = byStoredName.get(record.name);
       if (!target) throw new Error(`artifact: unexpected tensor ${record.name} for a ${config.modelType} model`);
@@ -184,9 +221,17 @@ export class GpuWeights {
         if (!sameShape(record.shape, spec.shape)) {
           throw new Error(`artifact: ${record.name} has shape [${record.shape}], the config needs [${spec.shape}]`);
         }
-        const buffer = await this.upload(asFloat32(tensor, record.name), record.name);
-        if (spec.shape.length === 1) this.vectors.set(spec.name, buffer);
-        else this.matrices.set(spec.name, { name: spec.name, format: 'f32', rows: spec.shape[0]!, cols: spec.shape[1]!, weights: buffer });
+        const values = asFloat32(tensor, record.name);
+        if (spec.shape.length === 1) {
+          this.vectors.set(spec.name, await this.upload(values, record.name));
+          continue;
+        }
+        const [rows, cols] = spec.shape as [number, number];
+        const bands: GpuMatrixBand[] = [];
+        for (const band of this.bandsOf(rows, cols, 'f32')) {
+          bands.push({ ...band, weights: await this.upload(rowsOf(values, band, cols * 4), bandLabel(record.name, band, rows)) });
+        }
+        this.matrices.set(spec.name, { name: spec.name, format: 'f32', rows, cols, bands });
         continue;
       }
       const [rows, cols] = spec.shape as [number, number];
@@ -196,18 +241,22 @@ export class GpuWeights {
       }
       if (part === 'q_weight' && tensor.dtype !== 'uint32') throw new Error(`artifact: ${record.name} must be uint32, found ${record.dtype}`);
       if (part === 'q_scale' && tensor.dtype === 'uint32') throw new Error(`artifact: ${record.name} must be float16 or float32`);
-      const buffer = await this.upload(tensor.data, record.name);
+      // Codes and scales split at the same rows, chosen by the codes' (wider) rows.
+      const bands = this.bandsOf(rows, cols, 'q4');
+      const rowBytes = tensor.data.byteLength / rows;
+      const buffers: GPUBuffer[] = [];
+      for (const band of bands) buffers.push(await this.upload(rowsOf(tensor.data, band, rowBytes), bandLabel(record.name, band, rows)));
       const parts = pending.get(spec.name) ?? {};
-      parts[part] = { buffer, dtype: tensor.dtype };
+      parts[part] = { buffers, dtype: tensor.dtype };
       pending.set(spec.name, parts);
       if (parts.q_weight && parts.q_scale) {
+        const { q_weight: q, q_scale: s } = parts;
         this.matrices.set(spec.name, {
           name: spec.name,
-          format: parts.q_scale.dtype === 'float16' ? 'q4f16' : 'q4f32',
+          format: s.dtype === 'float16' ? 'q4f16' : 'q4f32',
           rows,
           cols,
-          weights: parts.q_weight.buffer,
-          scales: parts.q_scale.buffer,
+          bands: bands.map((band, i) => ({ ...band, weights: q.buffers[i]!, scales: s.buffers[i]! })),
         });
         pending.delete(spec.name);
       }
@@ -236,11 +285,16 @@ export class GpuWeights {
   bytesPerToken(embedName: string, vocabSize: number, tied: boolean): number {
     let bytes = 0;
     for (const m of this.matrices.values()) {
-      const size = m.weights.size + (m.scales?.size ?? 0);
+      const size = m.bands.reduce((n, b) => n + b.weights.size + (b.scales?.size ?? 0), 0);
       bytes += m.name === embedName ? size / vocabSize + (tied ? size : 0) : size;
     }
     for (const v of this.vectors.values()) bytes += v.size;
     return Math.round(bytes);
+  }
+
+  /** How many of the matrices are split into more than one band. */
+  get splitMatrices(): GpuMatrix[] {
+    return [...this.matrices.values()].filter((m) => m.bands.length > 1);
   }
 
   private own(buffer: GPUBuffer): GPUBuffer {
@@ -255,4 +309,14 @@ export class GpuWeights {
     this.matrices.clear();
     this.vectors.clear();
   }
+}
+
+/** The bytes of `band`'s rows of a row-major tensor with `rowBytes` per row. */
+function rowsOf(data: ArrayBufferView, band: RowBand, rowBytes: number): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset + band.row0 * rowBytes, band.rows * rowBytes);
+}
+
+/** A buffer's label: the tensor's name, with its rows when it holds a band of them. */
+function bandLabel(name: string, band: RowBand, rows: number): string {
+  return band.rows === rows ? name : `${name} [rows ${band.row0}..${band.row0 + band.rows - 1}]`;
 }

@@ -28,3 +28,24 @@ export function logSoftmaxAt(logits: Float32Array, id: number): number {
   for (const v of logits) sum += Math.exp(v - max);
   return logits[id]! - max - Math.log(sum);
 }
+
+/** The `k` most likely ids under softmax(logits), most likely first (lowest id among equals), with their log-probabilities. */
+export function topLogSoftmax(logits: Float32Array, k: number): { id: number; logprob: number }[] {
+  if (k <= 0) return [];
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  const logZ = max + Math.log(sum);
+  // One pass keeping the best k in order: k is at most 20, the vocabulary tens of thousands.
+  const best: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (best.length === k && v <= logits[best[k - 1]!]!) continue;
+    let at = best.length;
+    while (at > 0 && v > logits[best[at - 1]!]!) at--;
+    best.splice(at, 0, i);
+    if (best.length > k) best.pop();
+  }
+  return best.map((id) => ({ id, logprob: logits[id]! - logZ }));
+}

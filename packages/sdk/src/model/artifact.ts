@@ -80,6 +80,8 @@ export interface ArtifactInfo {
   quantization: Quantization;
   tokenizerFiles: string[];
   prefillChunkSize: number;
+  /** How the tokenizer's pieces become bytes (MLC's `tokenizer_info`), when the artifact says. */
+  tokenizerInfo?: { tokenPostprocMethod: string; prependSpaceInEncode: boolean };
 }
 
 function num(source: Record<string, unknown>, key: string): number | undefined {
@@ -126,6 +128,9 @@ export function parseChatConfig(json: ChatConfigJson): ArtifactInfo {
     quantization: json.quantization,
     tokenizerFiles: json.tokenizer_files ?? ['tokenizer.model'],
     prefillChunkSize: json.prefill_chunk_size ?? num(mc, 'prefill_chunk_size') ?? 2048,
+    ...(typeof json.tokenizer_info?.['token_postproc_method'] === 'string'
+      ? { tokenizerInfo: { tokenPostprocMethod: json.tokenizer_info['token_postproc_method'], prependSpaceInEncode: json.tokenizer_info['prepend_space_in_encode'] === true } }
+      : {}),
   };
 }
 

@@ -307,3 +307,13 @@ export function fillRandomWords(mode: 'bits' | 'f16' | 'f32', seed: number, lo: 
   }
   return out;
 }
+
+/** The logit token_mask.wgsl gives a disallowed token: the lowest finite float32. */
+export const MASKED_LOGIT = -3.4028234663852886e38;
+
+/** token_mask.wgsl: every token whose bit is clear in `mask` (bit id & 31 of word id >> 5) gets MASKED_LOGIT, in place. */
+export function applyTokenMask(logits: Float32Array, mask: Uint32Array): void {
+  for (let id = 0; id < logits.length; id++) {
+    if (((mask[id >>> 5]! >>> (id & 31)) & 1) === 0) logits[id] = MASKED_LOGIT;
+  }
+}

@@ -9,7 +9,8 @@
  * counts and cuts prompts and serves `tokenizer.encode/decode`.
  */
 import { MLCEngine, type ChatCompletionChunk, type ChatCompletionMessageParam, type Completion as WebLLMCompletion, type CompletionUsage } from '@mlc-ai/web-llm';
-import type { ChatMessage, Completion, FinishReason, LoadOptions, ModelInfo, Usage, WorkerChatRequest, WorkerCompletionRequest } from '../client/protocol.js';
+import { templateMessages } from '../client/messages.js';
+import type { ChatCompletionTokenLogprob, Completion, CompletionChoice, FinishReason, LoadOptions, ModelInfo, TemplateMessage, Usage, WorkerChatRequest, WorkerCompletionRequest, WorkerDelta } from '../client/protocol.js';
 import { AbortError, BadArtifactError, ContextOverflowError, InvalidRequestError, ModelNotFoundError, NetworkError, WebchuanError, WebGPUUnavailableError } from '../errors.js';
 import { artifactBytes, type ChatConfigJson } from '../model/artifact.js';
 import { describeModelLibMismatch, modelLibDifferences, readArtifactIndex, readModelLibMetadata } from '../model/model-lib.js';
@@ -17,15 +18,16 @@ import type { DownloadProgress } from '../store/progress.js';
 import type { TokenizerRuntime } from '../tokenizer/runtime.js';
 import { TextTokenizer, tokenizerFormat, type TokenizerFile } from '../tokenizer/tokenizer.js';
 import { JoinedLoad } from '../worker/joined-load.js';
-import { checkRequest, type CheckedRequest } from '../worker/request.js';
+import { checkRequest, replyRoom, type CheckedRequest } from '../worker/request.js';
 import { RequestQueue } from '../worker/request-queue.js';
 import { StopStringMatcher } from '../worker/stop-strings.js';
+import { checkModelField } from '../worker/usage.js';
 import type { WorkerEngine } from '../worker/worker-engine.js';
 import { artifactFileUrl, type ArtifactFetch } from './artifact-fetch.js';
 import { loadError, requestError } from './errors.js';
 import { appConfigFor, type WebLLMModels } from './models.js';
 import { webllmProgress } from './progress.js';
-import { webllmSampling, type WebLLMSampling } from './request.js';
+import { webllmSampling } from './request.js';
 
 export interface WebLLMHost {
   gpu(): GPU | undefined;
@@ -185,39 +187,68 @@ export class WebLLMEngine implements WorkerEngine {
     this.queue.cancel(requestId);
   }
 
-  complete(raw: WorkerCompletionRequest, onText?: (text: string) => void): Promise<Completion> {
+  complete(raw: WorkerCompletionRequest, onDelta?: (delta: WorkerDelta) => void): Promise<Completion> {
     return this.queue.request(raw.requestId, async (signal) => {
+      const received = performance.now();
       const l = this.ready();
       await l.tokenizer.revive();
       const request = checkRequest(raw, l.vocabSize);
+      checkModelField(request.model, this.id);
+      if (request.enable_thinking !== undefined) throw new InvalidRequestError('extra_body.enable_thinking', 'extra_body.enable_thinking: applies to chat through the model\'s own template only.');
+      if (request.grammar) throw refusedCompletionGrammar(raw);
       const sampling = webllmSampling(request);
       const prompt = this.fitPrompt(l, request);
-      if (request.max_tokens === 0) return this.completion(request.requestId, '', 'length', null, usageOf(undefined, prompt.tokens));
-      const run = (params: WebLLMSampling) =>
-        l.mlc.completions.create({ ...params, prompt: prompt.text, stream: true, stream_options: { include_usage: true } });
-      return this.generate(l, request, () => run(sampling), signal, onText);
+      const echo = request.echo ? request.prompt : '';
+      const choices: { choice: CompletionChoice; usage?: CompletionUsage }[] = [];
+      for (let index = 0; index < request.n; index++) {
+        if (request.max_tokens === 0) {
+          if (echo) onDelta?.({ choice: index, text: echo });
+          choices.push({ choice: { index, text: echo, finish_reason: 'length', logprobs: null } });
+          continue;
+        }
+        const params = { ...sampling, ...choiceSeed(request, index) };
+        const start = () => l.mlc.completions.create({ ...params, prompt: prompt.text, stream: true, stream_options: { include_usage: true } });
+        choices.push(await this.generate(request, index, start, signal, onDelta, echo));
+      }
+      return this.completion(request.requestId, choices, prompt.tokens, received);
     });
   }
 
-  chat(raw: WorkerChatRequest, onText?: (text: string) => void): Promise<Completion> {
+  chat(raw: WorkerChatRequest, onDelta?: (delta: WorkerDelta) => void): Promise<Completion> {
     return this.queue.request(raw.requestId, async (signal) => {
+      const received = performance.now();
       const l = this.ready();
       await l.tokenizer.revive();
-      let messages = checkMessages(raw.messages);
-      const request = checkRequest({ ...raw, prompt: '' }, l.vocabSize);
-      const sampling = webllmSampling(request);
-      const start = () => l.mlc.chat.completions.create({ ...sampling, messages: messages.map(toWebLLM), stream: true, stream_options: { include_usage: true } });
-      for (;;) {
-        try {
-          return await this.generate(l, request, start, signal, onText);
-        } catch (error) {
-          // The model's template decides the prompt's length, so WebLLM is the one to count it; with
-          // truncation 'left' the oldest turns (after a system message) go until the rest fits.
-          const firstTurn = messages.findIndex((m) => m.role !== 'system');
-          if (!(error instanceof ContextOverflowError) || request.truncation !== 'left' || firstTurn < 0 || firstTurn === messages.length - 1) throw error;
-          messages = messages.filter((_, i) => i !== firstTurn);
+      const { messages: rawMessages, tools, tool_choice: toolChoice, ...fields } = raw;
+      if ((tools !== undefined && tools !== null) || (toolChoice !== undefined && toolChoice !== null && toolChoice !== 'none')) {
+        throw new InvalidRequestError(
+          'tools',
+          "tools: the model's own template on the 'webllm' backend does not offer tools (WebLLM's function calling serves only its Hermes models); give the engine a chatTemplate with `tools: true` (the default template is one: createEngine({ chatTemplate: defaultChatTemplate })), or use the 'webchuan' backend.",
+        );
+      }
+      let messages = checkMessages(rawMessages);
+      const request = checkRequest({ ...fields, prompt: '' }, l.vocabSize);
+      checkModelField(request.model, this.id);
+      if (request.echo) throw new InvalidRequestError('echo', 'echo: applies to completions only.');
+      const sampling = { ...webllmSampling(request), ...(request.enable_thinking !== undefined ? { extra_body: { enable_thinking: request.enable_thinking } } : {}) };
+      const choices: { choice: CompletionChoice; usage?: CompletionUsage }[] = [];
+      for (let index = 0; index < request.n; index++) {
+        for (;;) {
+          const params = { ...sampling, ...choiceSeed(request, index) };
+          const start = () => l.mlc.chat.completions.create({ ...params, messages: messages.map(toWebLLM), stream: true, stream_options: { include_usage: true } });
+          try {
+            choices.push(await this.generate(request, index, start, signal, onDelta, ''));
+            break;
+          } catch (error) {
+            // The model's template decides the prompt's length, so WebLLM is the one to count it; with
+            // truncation 'left' the oldest turns (after a system message) go until the rest fits.
+            const firstTurn = messages.findIndex((m) => m.role !== 'system');
+            if (!(error instanceof ContextOverflowError) || request.truncation !== 'left' || firstTurn < 0 || firstTurn === messages.length - 1) throw error;
+            messages = messages.filter((_, i) => i !== firstTurn);
+          }
         }
       }
+      return this.completion(request.requestId, choices, 0, received);
     });
   }
 
@@ -227,15 +258,16 @@ export class WebLLMEngine implements WorkerEngine {
    * is decoded back to text, one token short of the room to spare a re-tokenized first piece.
    */
   private fitPrompt(l: Loaded, r: CheckedRequest): { text: string; tokens: number } {
-    const room = l.contextWindow - r.max_tokens;
-    if (room <= 0) throw new ContextOverflowError(0, r.max_tokens, l.contextWindow, 'max_tokens alone');
+    const reply = replyRoom(r, l.contextWindow);
+    const room = l.contextWindow - reply;
+    if (room <= 0) throw new ContextOverflowError(0, reply, l.contextWindow, 'max_tokens alone');
     const left = r.truncation === 'left';
     let text = r.prompt;
     // Bound the tokenizer's work first, as webchuan's engine does: a text of n UTF-16 units has at
     // least n / (2 · longest piece) tokens.
     const boundUnits = 2 * l.tokenizer.maxCharsPerToken * l.contextWindow;
     if (text.length > boundUnits) {
-      if (!left) throw new ContextOverflowError(Math.ceil(text.length / (2 * l.tokenizer.maxCharsPerToken)), r.max_tokens, l.contextWindow, 'at least');
+      if (!left) throw new ContextOverflowError(Math.ceil(text.length / (2 * l.tokenizer.maxCharsPerToken)), reply, l.contextWindow, 'at least');
       let start = text.length - boundUnits;
       if (/[\uDC00-\uDFFF]/.test(text[start]!)) start++;
       text = text.slice(start);
@@ -243,25 +275,34 @@ export class WebLLMEngine implements WorkerEngine {
     const ids = l.tokenizer.encode(text);
     if (ids.length === 0) throw new InvalidRequestError('prompt', 'prompt: it is empty: give some text.');
     if (ids.length <= room && text === r.prompt) return { text, tokens: ids.length };
-    if (!left) throw new ContextOverflowError(ids.length, r.max_tokens, l.contextWindow);
+    if (!left) throw new ContextOverflowError(ids.length, reply, l.contextWindow);
     const kept = ids.slice(Math.max(1, ids.length - room + 1));
     return { text: l.tokenizer.decode(kept), tokens: kept.length };
   }
 
-  /** Streams one WebLLM request to its end, with our stop strings, cancellation and usage. */
-  private async generate(l: Loaded, request: CheckedRequest, start: () => Promise<AsyncIterable<Chunk>>, signal: AbortSignal, onText?: (text: string) => void): Promise<Completion> {
+  /** Streams one choice of a WebLLM request to its end, with our stop strings, cancellation and logprobs. */
+  private async generate(
+    request: CheckedRequest,
+    index: number,
+    start: () => Promise<AsyncIterable<Chunk>>,
+    signal: AbortSignal,
+    onDelta: ((delta: WorkerDelta) => void) | undefined,
+    prefix: string,
+  ): Promise<{ choice: CompletionChoice; usage?: CompletionUsage }> {
+    const l = this.ready();
     const matcher = new StopStringMatcher(request.stops);
     let text = '';
     let stopped = false;
     let finish: FinishReason | null = null;
     let usage: CompletionUsage | undefined;
-    const tokens: string[] = [];
-    const logprobs: number[] = [];
-    const emit = (piece: string) => {
-      if (!piece) return;
+    const entries: ChatCompletionTokenLogprob[] = [];
+    const emit = (piece: string, logprobs: ChatCompletionTokenLogprob[]) => {
+      if (!piece && logprobs.length === 0) return;
       text += piece;
-      onText?.(piece);
+      entries.push(...logprobs);
+      onDelta?.({ choice: index, text: piece, ...(logprobs.length > 0 ? { logprobs } : {}) });
     };
+    if (prefix) emit(prefix, []);
     // WebLLM checks its interrupt flag before each decoding step, and clears it when a request
     // starts: so it is set on abort and again after every chunk of an aborted request.
     const interrupt = () => void l.mlc.interruptGenerate();
@@ -276,37 +317,43 @@ export class WebLLMEngine implements WorkerEngine {
         if (chunk.usage) usage = chunk.usage;
         if (!choice) continue;
         const piece = 'text' in choice ? choice.text : (choice.delta.content ?? '');
-        for (const lp of choice.logprobs?.content ?? []) {
-          tokens.push(lp.token);
-          logprobs.push(lp.logprob);
-        }
+        const logprobs = (choice.logprobs?.content ?? []).map((e) => ({ token: e.token, bytes: e.bytes, logprob: e.logprob, top_logprobs: e.top_logprobs ?? [] }));
         if (choice.finish_reason) finish = choice.finish_reason === 'abort' || choice.finish_reason === 'length' ? choice.finish_reason : 'stop';
-        if (stopped || !piece) continue;
+        if (stopped) continue;
         const found = matcher.push(piece);
-        emit(found.text);
+        emit(found.text, request.logprobs ? logprobs : []);
         if (found.stopped) {
           stopped = true;
           interrupt();
         }
       }
     } catch (error) {
-      throw requestError(error, request.max_tokens);
+      throw requestError(error, request.max_tokens ?? 0);
     } finally {
       signal.removeEventListener('abort', interrupt);
     }
     if (signal.aborted) throw new AbortError();
-    if (!stopped) emit(matcher.flush());
-    return this.completion(request.requestId, text, stopped ? 'stop' : (finish ?? 'stop'), request.logprobs ? { tokens, token_logprobs: logprobs } : null, usageOf(usage, 0));
+    if (!stopped) emit(matcher.flush(), []);
+    const logprobs = request.logprobs
+      ? {
+          tokens: entries.map((e) => e.token),
+          token_logprobs: entries.map((e) => e.logprob),
+          top_logprobs: entries.map((e) => Object.fromEntries(e.top_logprobs.map((t) => [t.token, t.logprob]))),
+          text_offset: [],
+          content: entries,
+        }
+      : null;
+    return { choice: { index, text, finish_reason: stopped ? 'stop' : (finish ?? 'stop'), logprobs }, ...(usage ? { usage } : {}) };
   }
 
-  private completion(requestId: string, text: string, finish: FinishReason, logprobs: Completion['choices'][number]['logprobs'], usage: Usage): Completion {
+  private completion(requestId: string, choices: { choice: CompletionChoice; usage?: CompletionUsage }[], promptTokens: number, received: number): Completion {
     return {
       id: `cmpl-${requestId}`,
       object: 'text_completion',
       created: Math.floor(Date.now() / 1000),
       model: this.id,
-      choices: [{ index: 0, text, finish_reason: finish, logprobs }],
-      usage,
+      choices: choices.map((c) => c.choice),
+      usage: usageOf(choices.map((c) => c.usage), promptTokens, received),
     };
   }
 
@@ -335,12 +382,15 @@ export class WebLLMEngine implements WorkerEngine {
   }
 }
 
-/** Our usage from WebLLM's (it reports what it prefilled this request; `prompt` when it ran nothing). */
-function usageOf(u: CompletionUsage | undefined, prompt: number): Usage {
-  const prefilled = u?.prompt_tokens ?? prompt;
+/** Our usage from WebLLM's, summed over the choices (WebLLM reports what it prefilled each time; `prompt` when it ran nothing). */
+function usageOf(usages: (CompletionUsage | undefined)[], prompt: number, received: number): Usage {
+  const ran = usages.filter((u): u is CompletionUsage => u !== undefined);
+  const prefilled = ran.length > 0 ? ran.reduce((n, u) => n + u.prompt_tokens, 0) : prompt;
   // WebLLM counts decoding steps; the first token comes out of the prefill, so a request that
   // prefilled generated one token more than it says.
-  const generated = u ? u.completion_tokens + (u.prompt_tokens > 0 ? 1 : 0) : 0;
+  const generated = ran.reduce((n, u) => n + u.completion_tokens + (u.prompt_tokens > 0 ? 1 : 0), 0);
+  const first = ran[0]?.extra;
+  const grammar = ran.some((u) => u.extra.grammar_init_s !== undefined);
   return {
     prompt_tokens: prefilled,
     completion_tokens: generated,
@@ -348,29 +398,49 @@ function usageOf(u: CompletionUsage | undefined, prompt: number): Usage {
     // WebLLM continues a chat from its KV cache without saying how many positions it kept.
     prompt_tokens_details: { cached_tokens: 0 },
     extra: {
-      prefill_tokens_per_s: finite(u?.extra.prefill_tokens_per_s),
-      decode_tokens_per_s: finite(u?.extra.decode_tokens_per_s),
-      time_to_first_token_s: finite(u?.extra.time_to_first_token_s),
+      e2e_latency_s: (performance.now() - received) / 1000,
+      prefill_tokens_per_s: finite(first?.prefill_tokens_per_s),
+      decode_tokens_per_s: finite(first?.decode_tokens_per_s),
+      time_to_first_token_s: finite(first?.time_to_first_token_s),
+      time_per_output_token_s: finite(first?.time_per_output_token_s),
+      ...(grammar
+        ? { grammar_init_s: ran.reduce((n, u) => n + finite(u.extra.grammar_init_s), 0), grammar_per_token_s: finite(first?.grammar_per_token_s) }
+        : {}),
     },
   };
+}
+
+/** Each choice's seed: the request's for the first, then the next integers, so choices differ and the request reproduces. */
+function choiceSeed(request: CheckedRequest, index: number): { seed?: number } {
+  return request.seed === undefined ? {} : { seed: request.seed + index };
 }
 
 /** WebLLM divides by zero for a request that decoded nothing; our figures are 0 then. */
 const finite = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : 0);
 
-function checkMessages(messages: unknown): ChatMessage[] {
-  if (!Array.isArray(messages) || messages.length === 0) throw new InvalidRequestError('messages', 'messages: give at least one message.');
-  for (const m of messages as ChatMessage[]) {
-    if (!m || !['system', 'user', 'assistant'].includes(m.role) || typeof m.content !== 'string') {
-      throw new InvalidRequestError('messages', "messages: each message needs a role ('system', 'user' or 'assistant') and a string content.");
-    }
-  }
-  const list = messages as ChatMessage[];
-  if (list.at(-1)!.role !== 'user') throw new InvalidRequestError('messages', "messages: on the 'webllm' backend the last message must be the user's (WebLLM's chat template answers it).");
+function checkMessages(messages: unknown): TemplateMessage[] {
+  const list = templateMessages(messages);
+  const last = list.at(-1)!.role;
+  if (last !== 'user' && last !== 'tool') throw new InvalidRequestError('messages', "messages: on the 'webllm' backend the last message must be the user's (WebLLM's chat template answers it).");
   if (list.some((m, i) => m.role === 'system' && i > 0)) throw new InvalidRequestError('messages', 'messages: a system message may only come first.');
   return list;
 }
 
-function toWebLLM(m: ChatMessage): ChatCompletionMessageParam {
+function toWebLLM(m: TemplateMessage): ChatCompletionMessageParam {
+  if (m.role === 'tool') return { role: 'tool', content: m.content, tool_call_id: m.tool_call_id ?? '' };
+  if (m.role === 'assistant') return { role: 'assistant', content: m.content, ...(m.tool_calls ? { tool_calls: m.tool_calls } : {}) };
   return { role: m.role, content: m.content };
+}
+
+/**
+ * WebLLM holds only chat replies to a grammar: its completions API drops `response_format` (0.2.79
+ * and 0.2.85 build the request's generation config without it), so a grammar-held completion (and a
+ * chat through a page's template, which runs as one) is refused here rather than run unheld.
+ */
+function refusedCompletionGrammar(raw: WorkerCompletionRequest): InvalidRequestError {
+  const field = raw.response_format !== undefined && raw.response_format !== null ? 'response_format' : 'tools';
+  return new InvalidRequestError(
+    field,
+    `${field}: on the 'webllm' backend only chat through the model's own template is held to a grammar (WebLLM's completions API drops response_format); use chat without a page chatTemplate, or the 'webchuan' backend.`,
+  );
 }

@@ -4,7 +4,7 @@
  * two models loaded side by side never answer each other's requests. Which engine runs a model
  * (ours, or WebLLM's) is the worker entry's choice: the hub only holds them.
  */
-import type { Completion, LoadOptions, ModelInfo, WorkerChatRequest, WorkerCompletionRequest } from '../client/protocol.js';
+import type { Completion, LoadOptions, ModelInfo, WorkerChatRequest, WorkerCompletionRequest, WorkerDelta } from '../client/protocol.js';
 import { InvalidRequestError } from '../errors.js';
 import { modelId } from '../model/identity.js';
 import type { CachedModelSummary } from '../store/cache.js';
@@ -66,15 +66,15 @@ export class Session {
     }
   }
 
-  complete(model: string, request: WorkerCompletionRequest, onText?: (text: string) => void): Promise<Completion> {
-    return this.hub.held(modelId(model), this).complete(request, onText);
+  complete(model: string, request: WorkerCompletionRequest, onDelta?: (delta: WorkerDelta) => void): Promise<Completion> {
+    return this.hub.held(modelId(model), this).complete(request, onDelta);
   }
 
   /** A chat through the model's own template, on engines that have one (the page applies its template otherwise). */
-  chat(model: string, request: WorkerChatRequest, onText?: (text: string) => void): Promise<Completion> {
+  chat(model: string, request: WorkerChatRequest, onDelta?: (delta: WorkerDelta) => void): Promise<Completion> {
     const engine = this.hub.held(modelId(model), this);
     if (!engine.chat) return Promise.reject(new InvalidRequestError('messages', 'messages: this engine takes chat as a prompt made by the page\'s chat template.'));
-    return engine.chat(request, onText);
+    return engine.chat(request, onDelta);
   }
 
   /** Cancels one of this page's requests, queued or running. */

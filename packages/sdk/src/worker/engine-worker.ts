@@ -7,13 +7,14 @@ import { installErrorTransfer } from './comlink-errors.js';
 import { EngineHub } from './engine-hub.js';
 import { ModelEngine, type EngineHost } from './model-engine.js';
 import { serve } from './serve.js';
-import { tokenizerRuntime } from './tokenizer-runtime.js';
+import { grammarRuntime, tokenizerRuntime } from './tokenizer-runtime.js';
 
 installErrorTransfer();
 
 const host: EngineHost = {
   gpu: () => (self.navigator as Navigator & { gpu?: GPU }).gpu,
   tokenizerRuntime,
+  grammarRuntime,
 };
 const hub = new EngineHub({ engine: (id) => new ModelEngine(id, host), store: artifactStore });
 serve(hub);

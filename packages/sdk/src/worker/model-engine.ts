@@ -4,9 +4,12 @@
  * interleave inside one KV cache. Each model has its own engine: a request names its model, and a
  * failure to load one model leaves every other model's callers untouched.
  */
-import type { Completion, FinishReason, LoadOptions, ModelInfo, ModelKernels, Usage, WorkerCompletionRequest } from '../client/protocol.js';
+import type { Completion, CompletionChoice, FinishReason, LoadOptions, ModelInfo, ModelKernels, WorkerCompletionRequest, WorkerDelta } from '../client/protocol.js';
 import { firstRequestStepSizes } from '../engine/forward.js';
 import { generate } from '../engine/generate.js';
+import { Sampler } from '../engine/sampler.js';
+import { ModelGrammars } from '../grammar/compiler.js';
+import type { TokenConstraint } from '../grammar/constraint.js';
 import type { KernelPreparation, PreparedKernels } from '../engine/kernel-preparation.js';
 import { loadModel, prepareKernels, type LoadedModel } from '../engine/model.js';
 import { BadArtifactError, ContextOverflowError, DeviceLostError, InvalidRequestError, TokenizerError, WebchuanError, WebGPUUnavailableError } from '../errors.js';
@@ -19,17 +22,19 @@ import { cachedArtifactSource, downloadModel } from '../store/cache.js';
 import { indexedDbChoiceStore } from '../store/kernel-choices.js';
 import type { DownloadProgress } from '../store/progress.js';
 import type { TokenizerRuntime } from '../tokenizer/runtime.js';
-import { StreamingDetokenizer, TextTokenizer, TokenizerCrashError, tokenizerFormat } from '../tokenizer/tokenizer.js';
+import { TextTokenizer, TokenizerCrashError, tokenizerFormat } from '../tokenizer/tokenizer.js';
+import { ChoiceText } from './choice-text.js';
 import { JoinedLoad } from './joined-load.js';
-import { checkRequest, type CheckedRequest } from './request.js';
+import { checkRequest, refuseEnableThinking, replyRoom, type CheckedRequest } from './request.js';
 import { RequestQueue } from './request-queue.js';
-import { StopStringMatcher } from './stop-strings.js';
+import { checkModelField, usageOf, type Timings } from './usage.js';
 import type { WorkerEngine } from './worker-engine.js';
 
-/** What an engine needs from its host: the GPU and the tokenizer's wasm runtime. */
+/** What an engine needs from its host: the GPU, the tokenizer's wasm runtime, and XGrammar's (started on first use). */
 export interface EngineHost {
   gpu(): GPU | undefined;
   tokenizerRuntime(): Promise<TokenizerRuntime>;
+  grammarRuntime(): Promise<void>;
 }
 
 interface Loaded {
@@ -40,6 +45,8 @@ interface Loaded {
   tokenizer: TextTokenizer;
   /** Tokens whose keys and values the KV cache holds, from position 0. */
   kvTokens: number[];
+  /** XGrammar's tables for this model's vocabulary, made by the first request with a grammar. */
+  grammars?: Promise<ModelGrammars>;
 }
 
 export class ModelEngine implements WorkerEngine {
@@ -213,63 +220,114 @@ export class ModelEngine implements WorkerEngine {
     this.queue.cancel(requestId);
   }
 
-  /** Runs a completion; `onText` receives each piece of text as it is decoded. */
-  complete(request: WorkerCompletionRequest, onText?: (text: string) => void): Promise<Completion> {
-    return this.queue.request(request.requestId, (signal) => this.completeNow(request, signal, onText));
+  /** Runs a completion; `onDelta` receives each piece of text as it is decoded. */
+  complete(request: WorkerCompletionRequest, onDelta?: (delta: WorkerDelta) => void): Promise<Completion> {
+    return this.queue.request(request.requestId, (signal) => this.completeNow(request, signal, onDelta));
   }
 
-  private async completeNow(raw: WorkerCompletionRequest, signal: AbortSignal, onText?: (text: string) => void): Promise<Completion> {
+  private async completeNow(raw: WorkerCompletionRequest, signal: AbortSignal, onDelta?: (delta: WorkerDelta) => void): Promise<Completion> {
+    const received = performance.now();
     const l = await this.ready();
     const config = l.model.info.config;
     const request = checkRequest(raw, config.vocabSize);
+    refuseEnableThinking(request);
+    checkModelField(request.model, this.id);
     const prompt = this.promptTokens(l, request);
+    const grammars = request.grammar ? await this.grammars(l) : undefined;
+    // One sampler for all choices: they differ from each other, and the request reproduces with its seed.
+    const sampler = new Sampler(request.seed);
+    const choices: CompletionChoice[] = [];
+    const timings: Timings = { received, prefillMs: 0, decodeMs: 0, compileMs: 0, prefillCompileMs: 0, cached: 0, completionTokens: 0, grammarInitS: 0, grammarS: 0, grammar: grammars !== undefined };
+    for (let index = 0; index < request.n; index++) {
+      let constraint: TokenConstraint | undefined;
+      if (grammars) {
+        const made = await grammars.constraint(request.grammar!);
+        constraint = made.constraint;
+        timings.grammarInitS += made.compileSeconds;
+      }
+      try {
+        choices.push(await this.generateChoice(l, request, prompt, index, sampler, constraint, signal, timings, onDelta));
+      } finally {
+        if (constraint) timings.grammarS += constraint.seconds;
+        constraint?.dispose();
+      }
+    }
+    return {
+      id: `cmpl-${request.requestId}`,
+      object: 'text_completion',
+      created: Math.floor(Date.now() / 1000),
+      model: this.id,
+      choices,
+      usage: usageOf(prompt.length, timings, request.n),
+    };
+  }
+
+  /** Generates one choice after `prompt`, reusing what the KV cache holds of it. */
+  private async generateChoice(
+    l: Loaded,
+    request: CheckedRequest,
+    prompt: number[],
+    index: number,
+    sampler: Sampler,
+    constraint: TokenConstraint | undefined,
+    signal: AbortSignal,
+    timings: Timings,
+    onDelta?: (delta: WorkerDelta) => void,
+  ): Promise<CompletionChoice> {
+    const config = l.model.info.config;
     let common = 0;
     while (common < l.kvTokens.length && common < prompt.length && l.kvTokens[common] === prompt[common]) common++;
-    const detok = new StreamingDetokenizer(l.tokenizer, prompt);
-    const matcher = new StopStringMatcher(request.stops);
-    let text = '';
-    let stoppedByString = false;
-    const emit = (piece: string) => {
-      if (!piece) return;
-      text += piece;
-      onText?.(piece);
-    };
+    const text = new ChoiceText(l.tokenizer, prompt, request.stops, index, onDelta, request.echo ? request.prompt : '');
     try {
       const result = await generate(l.model.forward, prompt, {
         ...request,
-        maxTokens: request.max_tokens,
+        maxTokens: request.max_tokens ?? Infinity,
         stopTokenIds: config.stopTokenIds,
+        ignoreEos: request.ignore_eos,
         cachedTokens: common,
         signal,
-        onToken: (id) => {
-          const { text: safe, stopped } = matcher.push(detok.push(id));
-          emit(safe);
-          if (stopped) stoppedByString = true;
-          return !stopped;
-        },
+        logprobs: request.logprobs,
+        topLogprobs: request.top_logprobs,
+        sampler,
+        ...(constraint ? { constraint } : {}),
+        onToken: (id, logprob) => text.push(id, logprob),
       });
       l.kvTokens = result.kvTokens;
-      if (!stoppedByString) emit(matcher.push(detok.flush()).text + matcher.flush());
-      const finish: FinishReason = stoppedByString ? 'stop' : result.finishReason;
-      return {
-        id: `cmpl-${request.requestId}`,
-        object: 'text_completion',
-        created: Math.floor(Date.now() / 1000),
-        model: this.id,
-        choices: [{
-          index: 0,
-          text,
-          finish_reason: finish,
-          logprobs: result.tokenLogprobs ? { tokens: result.ids.map((id) => l.tokenizer.idToToken(id)), token_logprobs: result.tokenLogprobs } : null,
-        }],
-        usage: usageOf(result.promptTokens, result.ids.length, result.cachedTokens, result.prefillMs, result.decodeMs, result.compileMs),
-      };
+      text.finish();
+      if (index === 0) {
+        timings.prefillMs = result.prefillMs;
+        timings.cached = result.cachedTokens;
+      }
+      timings.decodeMs += result.decodeMs;
+      timings.compileMs += result.compileMs.prefill + result.compileMs.decode;
+      if (index === 0) timings.prefillCompileMs = result.compileMs.prefill;
+      timings.completionTokens += result.ids.length;
+      const finish: FinishReason = text.stopped ? 'stop' : result.finishReason;
+      return { index, text: text.text, finish_reason: finish, logprobs: request.logprobs ? text.completionLogprobs() : null };
     } catch (error) {
       l.kvTokens = []; // the cache may hold part of this request: trust none of it
       if (this.lost) throw new DeviceLostError(this.lost.reason);
       if (error instanceof TokenizerCrashError) throw new TokenizerError(error.message, { cause: error });
       throw error;
     }
+  }
+
+  /** XGrammar's tables for the loaded model, made once (its runtime starts on the first request that needs it). */
+  private grammars(l: Loaded): Promise<ModelGrammars> {
+    l.grammars ??= (async () => {
+      await this.host.grammarRuntime();
+      const tokenizer = l.tokenizer;
+      const tokens = Array.from({ length: Math.min(tokenizer.vocabSize, l.model.info.config.vocabSize) }, (_, id) => tokenizer.idToToken(id));
+      const info = l.model.info.tokenizerInfo;
+      return ModelGrammars.create({
+        tokens,
+        vocabSize: l.model.info.config.vocabSize,
+        stopTokenIds: l.model.info.config.stopTokenIds,
+        ...(info ? { postproc: info.tokenPostprocMethod, prependSpace: info.prependSpaceInEncode } : {}),
+      });
+    })();
+    l.grammars.catch(() => (l.grammars = undefined));
+    return l.grammars;
   }
 
   /**
@@ -281,15 +339,16 @@ export class ModelEngine implements WorkerEngine {
     const config = l.model.info.config;
     const window = l.model.forward.contextWindow;
     const prefix = config.promptPrefixTokenIds;
-    const room = window - request.max_tokens - prefix.length;
+    const reply = replyRoom(request, window);
+    const room = window - reply - prefix.length;
     const left = request.truncation === 'left';
-    if (room <= 0) throw new ContextOverflowError(prefix.length, request.max_tokens, window, 'max_tokens alone');
+    if (room <= 0) throw new ContextOverflowError(prefix.length, reply, window, 'max_tokens alone');
     const boundUnits = 2 * l.tokenizer.maxCharsPerToken * window;
     let text = request.prompt;
     let cut = false;
     if (text.length > boundUnits) {
       // The lower bound itself (n units make at least n / (2 · longest piece) tokens), not a multiple of the window.
-      if (!left) throw new ContextOverflowError(prefix.length + Math.ceil(text.length / (2 * l.tokenizer.maxCharsPerToken)), request.max_tokens, window, 'at least');
+      if (!left) throw new ContextOverflowError(prefix.length + Math.ceil(text.length / (2 * l.tokenizer.maxCharsPerToken)), reply, window, 'at least');
       let start = text.length - boundUnits;
       if (/[\uDC00-\uDFFF]/.test(text[start]!)) start++; // do not split a surrogate pair
       text = text.slice(start);
@@ -299,7 +358,7 @@ export class ModelEngine implements WorkerEngine {
     if (cut) ids = ids.slice(1); // the first piece may be a fragment of what stood before the cut
     if (prefix.length + ids.length === 0) throw new InvalidRequestError('prompt', 'prompt: it is empty and this model adds no BOS token: give some text.');
     if (ids.length > room) {
-      if (!left) throw new ContextOverflowError(prefix.length + ids.length, request.max_tokens, window);
+      if (!left) throw new ContextOverflowError(prefix.length + ids.length, reply, window);
       ids = ids.slice(ids.length - room);
     }
     return [...prefix, ...ids];
@@ -337,6 +396,7 @@ export class ModelEngine implements WorkerEngine {
     l.model.dispose();
     l.tokenizer.dispose();
     l.device.destroy();
+    void l.grammars?.then((g) => g.dispose(), () => undefined);
   }
 
   /** Destroys the GPU device, as a driver reset would; the next request reloads. For tests. */
@@ -351,25 +411,5 @@ function modelKernels(k: PreparedKernels): ModelKernels {
     selection: selectionOf(k.choice),
     source: k.source,
     ...(k.record ? { measureMs: k.record.measureMs, estimatesMs: k.record.estimates } : {}),
-  };
-}
-
-function usageOf(prompt: number, completion: number, cached: number, prefillMs: number, decodeMs: number, compileMs: { prefill: number; decode: number }): Usage {
-  const computed = prompt - cached;
-  const waited = compileMs.prefill + compileMs.decode;
-  // The speeds are the model's: a wait for kernels compiling at their first use is reported apart.
-  const prefillRunMs = prefillMs - compileMs.prefill;
-  const decodeRunMs = decodeMs - compileMs.decode;
-  return {
-    prompt_tokens: prompt,
-    completion_tokens: completion,
-    total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: cached },
-    extra: {
-      prefill_tokens_per_s: prefillRunMs > 0 ? (computed / prefillRunMs) * 1000 : 0,
-      decode_tokens_per_s: completion > 1 && decodeRunMs > 0 ? ((completion - 1) / decodeRunMs) * 1000 : 0,
-      time_to_first_token_s: prefillMs / 1000,
-      ...(waited >= 1 ? { gpu_kernel_prepare_s: waited / 1000 } : {}),
-    },
   };
 }

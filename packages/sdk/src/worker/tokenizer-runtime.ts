@@ -1,5 +1,9 @@
-/** The tokenizer's wasm runtime, compiled once per worker; a failed fetch is retried by the next load. */
-import { loadTokenizerRuntime } from '../store/assets.js';
+/**
+ * The worker's wasm runtimes, each compiled once per worker: the tokenizer's (at the first load) and
+ * XGrammar's (at the first request with a grammar). A failed fetch is retried by the next call.
+ */
+import { startGrammarRuntime, xgrammarWasm } from '../grammar/runtime.js';
+import { cachedAsset, loadTokenizerRuntime } from '../store/assets.js';
 import type { TokenizerRuntime } from '../tokenizer/runtime.js';
 
 let runtime: Promise<TokenizerRuntime> | undefined;
@@ -8,4 +12,8 @@ export function tokenizerRuntime(): Promise<TokenizerRuntime> {
   runtime ??= loadTokenizerRuntime();
   runtime.catch(() => (runtime = undefined));
   return runtime;
+}
+
+export function grammarRuntime(): Promise<void> {
+  return startGrammarRuntime(() => cachedAsset(xgrammarWasm()));
 }

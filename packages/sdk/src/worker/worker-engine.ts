@@ -3,20 +3,20 @@
  * WebLLM's compiled model libraries (webllm/webllm-engine.ts). One engine per model; every call names
  * its request, so a hub can queue, cancel and route without knowing which engine it holds.
  */
-import type { Completion, LoadOptions, ModelInfo, WorkerChatRequest, WorkerCompletionRequest } from '../client/protocol.js';
+import type { Completion, LoadOptions, ModelInfo, WorkerChatRequest, WorkerCompletionRequest, WorkerDelta } from '../client/protocol.js';
 import type { CachedModelSummary } from '../store/cache.js';
 import type { DownloadProgress } from '../store/progress.js';
 
 export interface WorkerEngine {
   /** Downloads (or finds in the cache) and loads the model; joins a load already under way. */
   load(options: LoadOptions, onProgress?: (p: DownloadProgress) => void): Promise<ModelInfo>;
-  /** Runs a completion; `onText` receives each piece of text as it is decoded. */
-  complete(request: WorkerCompletionRequest, onText?: (text: string) => void): Promise<Completion>;
+  /** Runs a completion (all its choices); `onDelta` receives each piece of text as it is decoded. */
+  complete(request: WorkerCompletionRequest, onDelta?: (delta: WorkerDelta) => void): Promise<Completion>;
   /**
    * Chat through the model's own conversation template (an MLC model's `conv_template`). Absent
    * where the page turns messages into a prompt itself (webchuan's engine: `chatTemplate`).
    */
-  chat?(request: WorkerChatRequest, onText?: (text: string) => void): Promise<Completion>;
+  chat?(request: WorkerChatRequest, onDelta?: (delta: WorkerDelta) => void): Promise<Completion>;
   /** Cancels a request, queued or running; a running one stops before its next token. */
   cancel(requestId: string): void;
   encodeText(text: string): Promise<number[]>;

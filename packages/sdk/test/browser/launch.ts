@@ -30,8 +30,38 @@ export function chromiumArgs(webgpu = true): string[] {
   return webgpu ? [...FLAGS, '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader'] : [...FLAGS, '--disable-webgpu'];
 }
 
+let adapterPrinted = false;
+
 export async function launchChromium(webgpu = true): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs(webgpu) });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs(webgpu) });
+  if (webgpu && !adapterPrinted) {
+    adapterPrinted = true;
+    console.log(`[gpu] Chromium ${browser.version()}: ${await browserAdapter(browser)}`);
+  }
+  return browser;
+}
+
+/**
+ * The WebGPU adapter a page of `browser` gets, as one line (once per test file: every GPU test says
+ * what it ran on). The probe page is answered by the browser itself: WebGPU needs a secure origin,
+ * and http://localhost is one without a server.
+ */
+export async function browserAdapter(browser: Browser): Promise<string> {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.route('http://localhost/webgpu-probe', (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>probe</title>' }));
+    await page.goto('http://localhost/webgpu-probe');
+    return await page.evaluate(async () => {
+      const adapter = await navigator.gpu?.requestAdapter();
+      if (!adapter) return navigator.gpu ? 'WebGPU without an adapter' : 'no WebGPU';
+      const i = adapter.info;
+      const features = ['shader-f16', 'subgroups', 'timestamp-query'].map((f) => (adapter.features.has(f) ? f : `no ${f}`)).join(', ');
+      return `${i.description || i.architecture || 'unnamed adapter'} [${[i.vendor, i.architecture, i.isFallbackAdapter ? 'fallback' : ''].filter(Boolean).join(', ')}] · ${features}`;
+    });
+  } finally {
+    await context.close();
+  }
 }
 
 export interface Harness {

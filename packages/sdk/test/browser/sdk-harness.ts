@@ -4,7 +4,7 @@
  * `fast` kernels, each pipeline compiled when first used, unless a test asks otherwise: these tests
  * are about the API, and compiling every pipeline ahead would only make each load slower here.
  */
-import { createEngine, probeCpuBytesPerSecond, WebchuanError, type BackendChoice, type CompletionCreateParams, type CreateEngineOptions, type Engine } from 'webchuan';
+import { createEngine, CreateMLCEngine, probeCpuBytesPerSecond, WebchuanError, type BackendChoice, type CompletionCreateParams, type CreateEngineOptions, type Engine } from 'webchuan';
 
 const LAZY_FAST: Pick<CreateEngineOptions, 'kernels' | 'warm'> = { kernels: 'fast', warm: false };
 
@@ -56,6 +56,19 @@ const sdk = {
       const started = engines.get(name);
       if (!started) throw new Error(`no engine named ${name}`);
       return { result: await started.completions.create({ ...params, stream: false }) };
+    } catch (e) {
+      return { error: describe(e) };
+    }
+  },
+
+  /** WebLLM's way in: CreateMLCEngine on a record of `model`, one greedy completion, and which engine ran it. */
+  async mlc(model: string, prompt: string) {
+    try {
+      const mlc = await CreateMLCEngine('model', { appConfig: { model_list: [{ model, model_id: 'model' }] } });
+      const r = await mlc.completions.create({ prompt, max_tokens: 8, temperature: 0, stop: ['\n'] });
+      const backend = mlc.engineOf().backend;
+      await mlc.unload();
+      return { text: r.choices[0]!.text, backend };
     } catch (e) {
       return { error: describe(e) };
     }

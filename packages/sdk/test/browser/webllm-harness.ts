@@ -3,7 +3,7 @@
  * (`webchuan`, `webchuan/webllm`, `webchuan/elements`). `webchuan/webllm` is imported only when the
  * test asks, so the page can first show what happens without it.
  */
-import { createEngine, WebchuanError, type ChatMessage, type CompletionCreateParams, type DownloadProgress, type Engine } from 'webchuan';
+import { createEngine, WebchuanError, type ChatCompletionRequestBase, type ChatMessage, type CompletionCreateParams, type DownloadProgress, type Engine } from 'webchuan';
 import 'webchuan/elements';
 
 interface ErrorInfo {
@@ -47,6 +47,14 @@ const webllm = {
   async complete(params: Omit<CompletionCreateParams, 'signal' | 'stream'>) {
     try {
       return { result: await engine!.completions.create({ ...params, stream: false }) };
+    } catch (e) {
+      return { error: describe(e) };
+    }
+  },
+
+  async chat(params: Omit<ChatCompletionRequestBase, 'signal' | 'stream'>) {
+    try {
+      return { result: await engine!.chat.completions.create({ ...params, stream: false }) };
     } catch (e) {
       return { error: describe(e) };
     }

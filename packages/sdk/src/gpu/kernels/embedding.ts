@@ -1,4 +1,7 @@
-/** embedding.wgsl — hidden[t] = E[token[t]], dequantized as it is read; one thread per 8 values. */
+/**
+ * embedding.wgsl — hidden[t] = E[token[t]], dequantized as it is read; one thread per 8 values. A
+ * table split into bands of rows takes one dispatch per band, each writing the tokens in its rows.
+ */
 import { grid1D, type KernelDescriptor } from '../kernel.js';
 import { WEIGHTS_W8_WGSL, weightConstants, type WeightFormat } from './formats.js';
 import { STEP_BINDING, STEP_WGSL } from './step.js';
@@ -8,6 +11,11 @@ export interface EmbeddingParams {
   format: WeightFormat;
   /** Hidden size (the table's columns). */
   cols: number;
+  /**
+   * The table's rows this dispatch holds, when it is split into bands (limits.ts splitRows): tokens
+   * outside them are left to the other bands' dispatches. Default: all of them.
+   */
+  band?: { row0: number; rows: number };
 }
 
 const WG = 64;
@@ -22,6 +30,6 @@ export const embedding: KernelDescriptor<EmbeddingParams, 'ids' | 'out' | 'weigh
     ...(p.format === 'f32' ? {} : { scales: { slot: 3, kind: 'read' as const } }),
     step: STEP_BINDING,
   }),
-  constants: (p) => ({ ...weightConstants(p), K: p.cols, WG }),
+  constants: (p) => ({ ...weightConstants(p), K: p.cols, WG, ROW0: p.band?.row0 ?? 0, ROWS: p.band?.rows ?? 0xffffffff }),
   workgroups: (p, step) => grid1D(Math.ceil((step.tokens * Math.ceil(p.cols / 8)) / WG)),
 };

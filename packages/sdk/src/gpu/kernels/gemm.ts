@@ -5,7 +5,7 @@
  */
 import type { KernelDescriptor } from '../kernel.js';
 import { groupConstants, weightedBindings, weightsGroupWgsl, type WeightedBinding } from './formats.js';
-import type { LinearParams } from './matvec.js';
+import { yStride, type LinearParams } from './matvec.js';
 import { STEP_WGSL, wgslConsts } from './step.js';
 import body from './gemm.wgsl?raw';
 
@@ -26,6 +26,6 @@ export const gemm: KernelDescriptor<GemmParams, WeightedBinding> = {
   name: 'gemm',
   code: (p) => wgslConsts({ TILE_N: GEMM_TILE_N, TILE_T: p.tileTokens, TJ: p.tileTokens / 8 }) + weightsGroupWgsl(p.format, 'f32') + STEP_WGSL + body,
   bindings: (p) => weightedBindings(p.format),
-  constants: (p) => ({ ...groupConstants(p), K: p.cols, N: p.rows, ACCUMULATE: p.accumulate ? 1 : 0 }),
+  constants: (p) => ({ ...groupConstants(p), K: p.cols, N: p.rows, Y_STRIDE: yStride(p), ACCUMULATE: p.accumulate ? 1 : 0 }),
   workgroups: (p, step) => [Math.ceil(p.rows / GEMM_TILE_N), Math.ceil(step.tokens / p.tileTokens)],
 };

@@ -13,6 +13,7 @@
 
 override K: u32;
 override N: u32;
+override Y_STRIDE: u32;       // y's row stride: all the matrix's rows (N counts this band's, when it is split)
 override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
@@ -69,9 +70,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if (n < N && t < T) {
         var base = 0.0;
         if (ACCUMULATE) {
-          base = y[t * N + n];
+          base = y[t * Y_STRIDE + n];
         }
-        y[t * N + n] = base + acc[i][j];
+        y[t * Y_STRIDE + n] = base + acc[i][j];
       }
     }
   }

@@ -4,7 +4,7 @@
  */
 import type { KernelDescriptor } from '../kernel.js';
 import { WEIGHTS_W8_WGSL, weightConstants, weightedBindings, type WeightedBinding } from './formats.js';
-import type { LinearParams } from './matvec.js';
+import { yStride, type LinearParams } from './matvec.js';
 import { STEP_WGSL, wgslConsts } from './step.js';
 import body from './matmul.wgsl?raw';
 
@@ -15,6 +15,6 @@ export const matmul: KernelDescriptor<LinearParams, WeightedBinding> = {
   name: 'matmul',
   code: (p) => wgslConsts({ TILE: MATMUL_TILE }) + WEIGHTS_W8_WGSL[p.format] + STEP_WGSL + body,
   bindings: (p) => weightedBindings(p.format),
-  constants: (p) => ({ ...weightConstants(p), K: p.cols, N: p.rows, ACCUMULATE: p.accumulate ? 1 : 0 }),
+  constants: (p) => ({ ...weightConstants(p), K: p.cols, N: p.rows, Y_STRIDE: yStride(p), ACCUMULATE: p.accumulate ? 1 : 0 }),
   workgroups: (p, step) => [Math.ceil(p.rows / MATMUL_TILE), Math.ceil(step.tokens / MATMUL_TILE)],
 };

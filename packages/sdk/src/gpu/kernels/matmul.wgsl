@@ -5,6 +5,7 @@
 
 override K: u32;
 override N: u32;
+override Y_STRIDE: u32;       // y's row stride: all the matrix's rows (N counts this band's, when it is split)
 override ACCUMULATE: bool = false;
 
 // TILE (32: 8x8 threads, each a 4x4 block) is a const from matmul.ts; the step uniform comes
@@ -71,9 +72,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       if (t < T && n < N) {
         var base = 0.0;
         if (ACCUMULATE) {
-          base = y[t * N + n];
+          base = y[t * Y_STRIDE + n];
         }
-        y[t * N + n] = base + acc[i][j];
+        y[t * Y_STRIDE + n] = base + acc[i][j];
       }
     }
   }

@@ -14,6 +14,16 @@ export interface LinearParams {
   rows: number;
   cols: number;
   accumulate: boolean;
+  /**
+   * When the matrix is split into bands of rows (limits.ts splitRows) and these params are one
+   * band's: the whole matrix's rows, y's row stride. The band's y is bound at its first row.
+   */
+  outRows?: number;
+}
+
+/** The WGSL constant Y_STRIDE of the batched kernels: y's row stride. */
+export function yStride(p: LinearParams): number {
+  return p.outRows ?? p.rows;
 }
 
 /** Output rows per workgroup. */

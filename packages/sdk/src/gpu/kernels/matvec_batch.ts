@@ -4,7 +4,7 @@
  */
 import { grid1D, type KernelDescriptor } from '../kernel.js';
 import { WEIGHTS_W8_WGSL, weightConstants, weightedBindings, type WeightedBinding } from './formats.js';
-import { matvecWidth, type LinearParams } from './matvec.js';
+import { matvecWidth, yStride, type LinearParams } from './matvec.js';
 import { STEP_WGSL, wgslConsts } from './step.js';
 import body from './matvec_batch.wgsl?raw';
 
@@ -18,6 +18,6 @@ export const matvecBatch: KernelDescriptor<LinearParams, WeightedBinding> = {
   code: (p) => wgslConsts({ ROWS: BATCH_ROWS, TMAX: BATCH_TMAX }) + WEIGHTS_W8_WGSL[p.format] + STEP_WGSL + body,
   bindings: (p) => weightedBindings(p.format),
   // Its last step needs one thread per (row, token): at least ROWS × TMAX threads.
-  constants: (p) => ({ ...weightConstants(p), K: p.cols, N: p.rows, ACCUMULATE: p.accumulate ? 1 : 0, WG: Math.max(BATCH_ROWS * BATCH_TMAX, matvecWidth(p)) }),
+  constants: (p) => ({ ...weightConstants(p), K: p.cols, N: p.rows, Y_STRIDE: yStride(p), ACCUMULATE: p.accumulate ? 1 : 0, WG: Math.max(BATCH_ROWS * BATCH_TMAX, matvecWidth(p)) }),
   workgroups: (p) => grid1D(Math.ceil(p.rows / BATCH_ROWS)),
 };

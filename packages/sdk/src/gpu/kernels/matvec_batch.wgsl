@@ -7,6 +7,7 @@
 
 override K: u32;
 override N: u32;
+override Y_STRIDE: u32;       // y's row stride: all the matrix's rows (N counts this band's, when it is split)
 override ACCUMULATE: bool = false;
 override WG: u32 = 64;
 // ROWS (rows per workgroup) and TMAX (most tokens) are consts from matvec_batch.ts; the step
@@ -62,8 +63,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     var base = 0.0;
     if (ACCUMULATE) {
-      base = y[t * N + row];
+      base = y[t * Y_STRIDE + row];
     }
-    y[t * N + row] = base + sum;
+    y[t * Y_STRIDE + row] = base + sum;
   }
 }
