@@ -14,13 +14,13 @@
  */
 import { Wllama, WllamaError, type RawCompletionParams } from '@wllama/wllama';
 import type { Completion, CompletionChoice, FinishReason, LoadOptions, ModelInfo, Usage, WorkerCompletionRequest, WorkerDelta } from '../client/protocol.js';
-import { AbortError, BadArtifactError, ContextOverflowError, CpuUnavailableError, InvalidRequestError, TokenizerError, WebchuanError } from '../errors.js';
+import { AbortError, BadArtifactError, ContextOverflowError, CpuUnavailableError, InvalidRequestError, WebchuanError } from '../errors.js';
 import { CHAT_CONFIG_FILE, openArtifact, parseChatConfig, type OpenedArtifact } from '../model/artifact.js';
 import { cachedArtifactSource, downloadModel } from '../store/cache.js';
 import { cachedAsset } from '../store/assets.js';
 import type { DownloadProgress } from '../store/progress.js';
 import type { TokenizerRuntime } from '../tokenizer/runtime.js';
-import { TextTokenizer, TokenizerCrashError, tokenizerFormat } from '../tokenizer/tokenizer.js';
+import { TextTokenizer, encodeForRequest, tokenizerFormat } from '../tokenizer/tokenizer.js';
 import { JoinedLoad } from '../worker/joined-load.js';
 import { replyRoom, type CheckedRequest } from '../worker/request.js';
 import { RequestQueue } from '../worker/request-queue.js';
@@ -228,22 +228,13 @@ export class LlamaCppEngine implements WorkerEngine {
       if (/[\uDC00-\uDFFF]/.test(text[start]!)) start++;
       text = text.slice(start);
     }
-    const ids = this.encode(l, text);
+    const ids = encodeForRequest(l.tokenizer, text);
     if (prefix.length + ids.length === 0) throw new InvalidRequestError('prompt', 'prompt: it is empty and this model adds no BOS token: give some text.');
     if (ids.length <= room && text === r.prompt) return { text, ids: [...prefix, ...ids] };
     if (!left) throw new ContextOverflowError(prefix.length + ids.length, reply, l.contextWindow);
     const kept = ids.slice(Math.max(1, ids.length - room + 1));
     const cut = l.tokenizer.decode(kept);
-    return { text: cut, ids: [...prefix, ...this.encode(l, cut)] };
-  }
-
-  private encode(l: Loaded, text: string): number[] {
-    try {
-      return l.tokenizer.encode(text);
-    } catch (error) {
-      if (error instanceof TokenizerCrashError) throw new TokenizerError(`${error.message} The next request restarts it.`, { cause: error });
-      throw error;
-    }
+    return { text: cut, ids: [...prefix, ...encodeForRequest(l.tokenizer, cut)] };
   }
 
   /**
@@ -357,7 +348,7 @@ export class LlamaCppEngine implements WorkerEngine {
   }
 
   encodeText(text: string): Promise<number[]> {
-    return this.queue.exclusive(async () => this.encode(await this.ready(), text));
+    return this.queue.exclusive(async () => encodeForRequest((await this.ready()).tokenizer, text));
   }
 
   decodeIds(ids: number[]): Promise<string> {

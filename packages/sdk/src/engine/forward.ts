@@ -484,6 +484,11 @@ export class ForwardPass {
     }
     if (output === 'argmax') this.argmax.encode(pass, shape);
     pass.end();
+    return this.submitAndRead(encoder, output);
+  }
+
+  /** Submits `encoder` with the copy of the step's result, and reads it back: the argmax's id, or the logits. */
+  private async submitAndRead(encoder: GPUCommandEncoder, output: 'argmax' | 'logits'): Promise<number | Float32Array> {
     if (output === 'argmax') {
       encoder.copyBufferToBuffer(this.s.argmax, 0, this.argmaxRead, 0, 4);
       this.device.queue.submit([encoder.finish()]);
@@ -492,6 +497,7 @@ export class ForwardPass {
       this.argmaxRead.unmap();
       return id;
     }
+    const V = this.config.vocabSize;
     encoder.copyBufferToBuffer(this.s.logits, 0, this.logitsRead, 0, V * 4);
     this.device.queue.submit([encoder.finish()]);
     return this.readFloats(this.logitsRead, V);
@@ -513,17 +519,7 @@ export class ForwardPass {
     this.masker.dispatch.encode(pass, one);
     if (output === 'argmax') this.argmax.encode(pass, one);
     pass.end();
-    if (output === 'argmax') {
-      encoder.copyBufferToBuffer(this.s.argmax, 0, this.argmaxRead, 0, 4);
-      this.device.queue.submit([encoder.finish()]);
-      await this.argmaxRead.mapAsync(GPUMapMode.READ);
-      const id = new Uint32Array(this.argmaxRead.getMappedRange())[0]!;
-      this.argmaxRead.unmap();
-      return id;
-    }
-    encoder.copyBufferToBuffer(this.s.logits, 0, this.logitsRead, 0, V * 4);
-    this.device.queue.submit([encoder.finish()]);
-    return this.readFloats(this.logitsRead, V);
+    return this.submitAndRead(encoder, output);
   }
 
   /**

@@ -3,7 +3,7 @@
  * llama2.c models) or Hugging Face's `tokenizer.json` (WebLLM's LLaMA-family artifacts), both run by
  * the real C++ libraries compiled to wasm (see runtime.ts).
  */
-import { InvalidRequestError } from '../errors.js';
+import { InvalidRequestError, TokenizerError } from '../errors.js';
 import type { NativeTokenizer, TokenizerBinding, TokenizerRuntime } from './runtime.js';
 
 /** A tokenizer file: SentencePiece's `tokenizer.model`, or Hugging Face's `tokenizer.json`. */
@@ -20,6 +20,19 @@ export function tokenizerFormat(name: string): TokenizerFile['format'] {
 /** The wasm runtime trapped (it ran out of memory, most likely); the tokenizer restarts it before its next use. */
 export class TokenizerCrashError extends Error {
   override name = 'TokenizerCrashError';
+}
+
+/**
+ * `tokenizer.encode(text)` for a request: a trapped runtime becomes the typed TokenizerError the
+ * caller sees (the tokenizer restarts its runtime before the next request).
+ */
+export function encodeForRequest(tokenizer: TextTokenizer, text: string): number[] {
+  try {
+    return tokenizer.encode(text);
+  } catch (error) {
+    if (error instanceof TokenizerCrashError) throw new TokenizerError(`${error.message} The next request restarts it.`, { cause: error });
+    throw error;
+  }
 }
 
 export class TextTokenizer {

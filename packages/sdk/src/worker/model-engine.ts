@@ -22,7 +22,7 @@ import { cachedArtifactSource, downloadModel } from '../store/cache.js';
 import { indexedDbChoiceStore } from '../store/kernel-choices.js';
 import type { DownloadProgress } from '../store/progress.js';
 import type { TokenizerRuntime } from '../tokenizer/runtime.js';
-import { TextTokenizer, TokenizerCrashError, tokenizerFormat } from '../tokenizer/tokenizer.js';
+import { TextTokenizer, TokenizerCrashError, encodeForRequest, tokenizerFormat } from '../tokenizer/tokenizer.js';
 import { ChoiceText } from './choice-text.js';
 import { JoinedLoad } from './joined-load.js';
 import { checkRequest, refuseEnableThinking, replyRoom, type CheckedRequest } from './request.js';
@@ -354,7 +354,7 @@ export class ModelEngine implements WorkerEngine {
       text = text.slice(start);
       cut = true;
     }
-    let ids = this.encode(l, text);
+    let ids = encodeForRequest(l.tokenizer, text);
     if (cut) ids = ids.slice(1); // the first piece may be a fragment of what stood before the cut
     if (prefix.length + ids.length === 0) throw new InvalidRequestError('prompt', 'prompt: it is empty and this model adds no BOS token: give some text.');
     if (ids.length > room) {
@@ -364,17 +364,8 @@ export class ModelEngine implements WorkerEngine {
     return [...prefix, ...ids];
   }
 
-  private encode(l: Loaded, text: string): number[] {
-    try {
-      return l.tokenizer.encode(text);
-    } catch (error) {
-      if (error instanceof TokenizerCrashError) throw new TokenizerError(`${error.message} The next request restarts it.`, { cause: error });
-      throw error;
-    }
-  }
-
   encodeText(text: string): Promise<number[]> {
-    return this.exclusive(async () => this.encode(await this.ready(), text));
+    return this.exclusive(async () => encodeForRequest((await this.ready()).tokenizer, text));
   }
 
   decodeIds(ids: number[]): Promise<string> {
