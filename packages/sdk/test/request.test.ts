@@ -140,10 +140,10 @@ describe('checkSamplingParams', () => {
 
 describe('the page\'s stream fields', () => {
   it('stream: "yes" is refused, naming it (it quietly streamed)', () => {
-    rejects(() => checkStreamFields({ stream: 'yes' }), 'stream');
-    rejects(() => checkStreamFields({ stream: 1 }), 'stream');
-    expect(checkStreamFields({ stream: true })).toEqual({ stream: true, includeUsage: undefined });
-    expect(checkStreamFields({ stream: null })).toEqual({ stream: false, includeUsage: undefined });
+    rejects(() => checkStreamFields({ stream: 'yes' }, 'completion'), 'stream');
+    rejects(() => checkStreamFields({ stream: 1 }, 'completion'), 'stream');
+    expect(checkStreamFields({ stream: true }, 'completion')).toEqual({ stream: true, includeUsage: undefined });
+    expect(checkStreamFields({ stream: null }, 'completion')).toEqual({ stream: false, includeUsage: undefined });
   });
 
   it('create({ stream: "yes" }) throws at once, before anything reaches the worker (it used to stream)', () => {
@@ -166,11 +166,22 @@ describe('the page\'s stream fields', () => {
     rejects(() => engine.chat.completions.create({ messages, tools, response_format: { type: 'json_object' } }), 'response_format');
   });
 
+  it("the SDK's own worker fields are refused from a caller, naming each (a grammar slipped past response_format, template_stop past the 4-stop limit), and template on a completion", () => {
+    const unreachable = new Proxy({}, { get: () => { throw new Error('the worker was asked'); } });
+    const engine = new Engine({ service: unreachable, kind: 'dedicated', close: () => undefined } as unknown as WorkerConnection, undefined);
+    const messages = [{ role: 'user' as const, content: 'x' }];
+    rejects(() => engine.completions.create({ prompt: 'x', grammar: { kind: 'ebnf', grammar: 'root ::= "x"' } } as never), 'grammar');
+    rejects(() => engine.completions.create({ prompt: 'x', template_stop: ['a', 'b', 'c', 'd', 'e'] } as never), 'template_stop');
+    rejects(() => engine.completions.create({ prompt: 'x', requestId: 'mine' } as never), 'requestId');
+    rejects(() => engine.chat.completions.create({ messages, grammar: { kind: 'ebnf', grammar: 'root ::= "x"' } } as never), 'grammar');
+    rejects(() => engine.completions.create({ prompt: 'x', template: () => ({ prompt: 'x', stop: [] }) } as never), 'template');
+  });
+
   it('stream_options only with stream: true, include_usage a boolean', () => {
-    rejects(() => checkStreamFields({ stream_options: { include_usage: true } }), 'stream_options');
-    rejects(() => checkStreamFields({ stream: true, stream_options: { include_usage: 'yes' } }), 'stream_options.include_usage');
-    rejects(() => checkStreamFields({ stream: true, stream_options: { continuous_usage_stats: true } }), 'stream_options.continuous_usage_stats');
-    expect(checkStreamFields({ stream: true, stream_options: { include_usage: true } }).includeUsage).toBe(true);
+    rejects(() => checkStreamFields({ stream_options: { include_usage: true } }, 'completion'), 'stream_options');
+    rejects(() => checkStreamFields({ stream: true, stream_options: { include_usage: 'yes' } }, 'completion'), 'stream_options.include_usage');
+    rejects(() => checkStreamFields({ stream: true, stream_options: { continuous_usage_stats: true } }, 'completion'), 'stream_options.continuous_usage_stats');
+    expect(checkStreamFields({ stream: true, stream_options: { include_usage: true } }, 'completion').includeUsage).toBe(true);
   });
 });
 

@@ -190,7 +190,7 @@ export class Engine {
    */
   readonly completions = {
     create: ((params: CompletionCreateParamsBase) => {
-      const { stream, includeUsage } = checkStreamFields(params);
+      const { stream, includeUsage } = checkStreamFields(params, 'completion');
       const { signal, stream: _stream, stream_options: _options, ...rest } = params;
       const run: Run = (id, onDelta) => this.service.complete(this.model.url, { ...rest, requestId: id }, onDelta && proxy(onDelta));
       return stream ? this.stream(run, signal, includeUsage) : this.run(run, signal);
@@ -205,7 +205,7 @@ export class Engine {
   readonly chat = {
     completions: {
       create: ((params: ChatCompletionRequestBase) => {
-        const { stream, includeUsage } = checkStreamFields(params);
+        const { stream, includeUsage } = checkStreamFields(params, 'chat');
         const chat = this.chatRun(params);
         return stream ? this.streamChat(chat, params.signal, includeUsage) : this.completeChat(chat, params.signal);
       }) as {

@@ -17,8 +17,18 @@ const fail = (param: string, message: string): never => {
   throw new InvalidRequestError(param, `${param}: ${message}`);
 };
 
-export function checkStreamFields(params: { stream?: unknown; stream_options?: unknown; signal?: unknown; template?: unknown }): StreamFields {
+/**
+ * Fields the SDK itself puts on a request on its way to the worker. A caller's would slip past the
+ * checks of the public ones (a grammar without `response_format`, stop strings past the limit of 4).
+ */
+const SDK_OWN_FIELDS = ['requestId', 'template_stop', 'grammar'];
+
+export function checkStreamFields(params: { stream?: unknown; stream_options?: unknown; signal?: unknown; template?: unknown }, kind: 'chat' | 'completion'): StreamFields {
   if (params === null || typeof params !== 'object') fail('request', 'must be an object');
+  for (const key of SDK_OWN_FIELDS) {
+    if (Object.hasOwn(params, key)) fail(key, 'is not a request field (webchuan sets it itself on the way to the worker); see the README for the fields a request takes');
+  }
+  if (kind === 'completion' && Object.hasOwn(params, 'template')) fail('template', 'is a chat request\'s field (chat.completions.create): a completion\'s prompt is already text');
   const { stream, stream_options: options, signal, template } = params;
   if (stream !== undefined && stream !== null && typeof stream !== 'boolean') fail('stream', `must be true or false, got ${JSON.stringify(stream)}`);
   if (signal !== undefined && !(typeof AbortSignal !== 'undefined' && signal instanceof AbortSignal)) fail('signal', 'must be an AbortSignal');
