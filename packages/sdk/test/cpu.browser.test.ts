@@ -26,6 +26,8 @@ describe.skipIf(!haveChromium())('the CPU path in Chromium without WebGPU', () =
   let browser: Browser;
   let page: Page;
   let modelUrl: string;
+  /** Uncaught errors of the page and its workers: an ended request must leave none behind. */
+  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     // The converter's default output (q4f16_1) of the checkpoint the poetry model was trained as, and its float32 twin.
@@ -35,6 +37,7 @@ describe.skipIf(!haveChromium())('the CPU path in Chromium without WebGPU', () =
     modelUrl = `${harness.origin}/artifacts/poetry/`;
     browser = await launchChromium(false);
     page = await (await browser.newContext()).newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(`${harness.origin}/sdk.html`);
     await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'ready');
   }, 180_000);
@@ -80,6 +83,9 @@ describe.skipIf(!haveChromium())('the CPU path in Chromium without WebGPU', () =
     const stopped = await page.evaluate((prompt) => window.sdk.complete({ prompt, max_tokens: 12, temperature: 0, stop: ['，'] }), '长恨歌->白居易\n');
     expect(stopped.result!.choices[0]!.finish_reason).toBe('stop');
     expect(whole.result!.choices[0]!.text.startsWith(`${stopped.result!.choices[0]!.text}，`)).toBe(true);
+    // Stopping llama.cpp's stream on a stop string left its next piece rejecting with nobody listening.
+    await page.waitForTimeout(500);
+    expect(pageErrors).toEqual([]);
 
     const aborted = await page.evaluate((prompt) => window.sdk.stream({ prompt, max_tokens: 40, temperature: 0 }, 2), '长恨歌->白居易\n');
     expect(aborted.error?.name).toBe('AbortError');

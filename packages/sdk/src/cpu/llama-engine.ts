@@ -281,6 +281,9 @@ export class LlamaCppEngine implements WorkerEngine {
       const body = { ...fields, abortSignal: stop.signal } as unknown as RawCompletionParams;
       const chunks = await l.wllama.createCompletion({ ...body, stream: true });
       for await (const chunk of chunks) {
+        // After our own stop, the stream is read to its end (wllama's abort error) rather than left:
+        // a stream left unread rejects its next piece with nobody listening, an unhandled error.
+        if (stoppedByString) continue;
         timings = (chunk as { timings?: LlamaTimings }).timings ?? timings;
         const choice = chunk.choices[0];
         if (!choice) continue;
@@ -290,7 +293,7 @@ export class LlamaCppEngine implements WorkerEngine {
           stoppedByString = true;
           finish = 'stop';
           stop.abort();
-          break;
+          continue;
         }
         if (choice.finish_reason) {
           // 'stop' from llama.cpp: the end-of-text token, which it counted among the decoded tokens.
