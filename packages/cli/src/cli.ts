@@ -177,6 +177,11 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     const { values: o, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h' || o.help) {
+      // Asked for: the usage on stdout, and success.
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
     if (o.gpu) process.env['WEBCHUAN_GPU'] = o.gpu; // read by nodeAdapter, and by any child process
     switch (command) {
       case 'import-llama2c': {
@@ -307,8 +312,8 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        process.stderr.write(`${USAGE}\n`);
-        return command === undefined || command === 'help' || o.help ? 0 : 2;
+        process.stderr.write(`webchuan: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`);
+        return 2;
     }
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
