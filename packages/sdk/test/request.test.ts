@@ -11,7 +11,7 @@ import { checkStreamFields } from '../src/client/request-fields.js';
 import { templateMessages } from '../src/client/messages.js';
 import { parseToolCalls, toolCallSchema, toolOffer } from '../src/client/tools.js';
 import { defaultChatTemplate } from '../src/client/chat-template.js';
-import { Engine } from '../src/client/engine.js';
+import { createEngine, Engine, type CreateEngineOptions } from '../src/client/engine.js';
 import type { WorkerConnection } from '../src/client/worker-start.js';
 
 const VOCAB = 100;
@@ -233,5 +233,17 @@ describe('tools', () => {
     expect(calls[0]).toMatchObject({ type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } });
     expect(calls[0]!.id).toMatch(/^call_/);
     expect(parseToolCalls('It is sunny.')).toBeUndefined();
+  });
+});
+
+describe('createEngine options', () => {
+  it('a misspelt option or a bad number is refused, naming it, before any worker starts', async () => {
+    const param = (options: unknown) => createEngine(options as CreateEngineOptions).then(() => 'started', (e: unknown) => (e instanceof InvalidRequestError ? e.param : String(e)));
+    expect(await param({ model: '/m/', contextwindow: 64 })).toBe('contextwindow');
+    expect(await param({ model: '/m/', contextWindow: 'big' })).toBe('contextWindow');
+    expect(await param({ model: '/m/', contextWindow: 0 })).toBe('contextWindow');
+    expect(await param({ model: '/m/', firstPromptTokens: -3 })).toBe('firstPromptTokens');
+    expect(await param({ model: '/m/', onProgress: 'log' })).toBe('onProgress');
+    expect(await param(null)).toBe('options');
   });
 });

@@ -82,7 +82,24 @@ const requestId = () => `${Date.now().toString(36)}-${(nextRequest++).toString(3
 const pageUrl = () => globalThis.location?.href;
 
 /** Starts the engine and loads `options.model` (downloading it once; later visits read IndexedDB). */
+/** Every option createEngine takes: another (a typo such as `contextwindow`) is refused, not dropped. */
+const ENGINE_OPTIONS: readonly string[] = ['model', 'onProgress', 'shared', 'chatTemplate', 'backend', 'contextWindow', 'modelLib', 'kernels', 'warm', 'firstPromptTokens', 'threads'] satisfies readonly (keyof CreateEngineOptions)[];
+
+/** The options every backend reads, checked before any of them starts: each bad one named. */
+function checkEngineOptions(options: CreateEngineOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidRequestError('options', 'options: createEngine takes an object such as { model: \'/models/poetry-q4f32_1/\' }.');
+  for (const key of Object.keys(options)) {
+    if (!ENGINE_OPTIONS.includes(key)) throw new InvalidRequestError(key, `${key}: not an option of createEngine (${ENGINE_OPTIONS.join(', ')}).`);
+  }
+  for (const key of ['contextWindow', 'firstPromptTokens'] as const) {
+    const value: unknown = options[key];
+    if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 1)) throw new InvalidRequestError(key, `${key}: must be a positive integer, got ${JSON.stringify(value)}.`);
+  }
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new InvalidRequestError('onProgress', 'onProgress: must be a function.');
+}
+
 export async function createEngine(options: CreateEngineOptions): Promise<Engine> {
+  checkEngineOptions(options);
   const id = modelId(options.model, pageUrl());
   const choice = options.backend ?? 'auto';
   if (choice !== 'auto') return start(backendFor(choice).name, id, options);

@@ -180,7 +180,7 @@ export class LlamaCppEngine implements WorkerEngine {
   /** The loaded model, loading it again first when llama.cpp's runtime failed on an earlier request. */
   private async ready(): Promise<Loaded> {
     if (!this.loaded && this.crashed) await this.loadNow(this.crashed, () => undefined);
-    if (!this.loaded) throw new BadArtifactError(`${this.id} is not loaded: call load() first.`);
+    if (!this.loaded) throw new BadArtifactError(`${this.id} is not loaded: load it again with engine.reload() or createEngine().`);
     return this.loaded;
   }
 

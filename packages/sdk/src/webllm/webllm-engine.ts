@@ -179,7 +179,7 @@ export class WebLLMEngine implements WorkerEngine {
   }
 
   private ready(): Loaded {
-    if (!this.loaded) throw new BadArtifactError(`${this.id} is not loaded: call load() first.`);
+    if (!this.loaded) throw new BadArtifactError(`${this.id} is not loaded: load it again with engine.reload() or createEngine().`);
     return this.loaded;
   }
 

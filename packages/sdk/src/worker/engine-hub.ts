@@ -32,7 +32,7 @@ export class EngineHub {
   /** The engine of a model `holder` holds. */
   held(id: string, holder: Session): WorkerEngine {
     const entry = this.engines.get(id);
-    if (!entry?.holders.has(holder)) throw new InvalidRequestError('model', `model: ${id} is not loaded on this page: call load() first.`);
+    if (!entry?.holders.has(holder)) throw new InvalidRequestError('model', `model: ${id} is not loaded on this page (it was unloaded): load it again with engine.reload() or createEngine().`);
     return entry.engine;
   }
 

@@ -210,7 +210,7 @@ export class ModelEngine implements WorkerEngine {
   /** The loaded model, reloading it first when the device was lost. */
   private async ready(): Promise<Loaded> {
     if (!this.loaded && this.lost) await this.loadNow(this.lost.options, () => undefined);
-    if (!this.loaded) throw new BadArtifactError(`${this.id} is not loaded: call load() first.`);
+    if (!this.loaded) throw new BadArtifactError(`${this.id} is not loaded: load it again with engine.reload() or createEngine().`);
     await this.loaded.tokenizer.revive(); // a runtime that trapped on an earlier request starts afresh
     return this.loaded;
   }
