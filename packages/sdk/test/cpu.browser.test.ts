@@ -90,6 +90,11 @@ describe.skipIf(!haveChromium())('the CPU path in Chromium without WebGPU', () =
     const aborted = await page.evaluate((prompt) => window.sdk.stream({ prompt, max_tokens: 40, temperature: 0 }, 2), '长恨歌->白居易\n');
     expect(aborted.error?.name).toBe('AbortError');
     expect(aborted.afterAbort).toBe(0);
+    // interruptAll(): the request ends with what it had and finish_reason 'abort', as on the WebGPU engine.
+    const interrupted = await page.evaluate((prompt) => window.sdk.interrupted({ prompt, max_tokens: 40, temperature: 0 }), '长恨歌->白居易\n');
+    expect(interrupted.error).toBeUndefined();
+    expect(interrupted.finish).toBe('abort');
+    expect(whole.result!.choices[0]!.text.startsWith(interrupted.text!)).toBe(true);
 
     const sampled = { prompt: '春晓->', max_tokens: 10, temperature: 1.2, top_k: 50, top_p: 0.95, repetition_penalty: 1.1, seed: 5 };
     const a = await page.evaluate((p) => window.sdk.complete(p), sampled);

@@ -270,6 +270,8 @@ export class LlamaCppEngine implements WorkerEngine {
     // echo: the prompt before the generated text, streamed first, not subject to stop strings.
     if (request.echo) emit(request.prompt);
     if (maxTokens === 0) return { index, text, finish_reason: 'length', logprobs: null };
+    // Interrupted before this choice began (interruptAll during an earlier one): it ends at once, as on the WebGPU engine.
+    if (signal.aborted) return { index, text, finish_reason: 'abort', logprobs: null };
     // Our own stop ends llama.cpp's request through this controller, and so does the caller's signal.
     const stop = new AbortController();
     const forward = () => stop.abort();
@@ -302,17 +304,18 @@ export class LlamaCppEngine implements WorkerEngine {
         }
       }
     } catch (error) {
-      if (signal.aborted) throw new AbortError();
-      if (!stoppedByString) throw this.failed(l, error, maxTokens);
+      if (!signal.aborted && !stoppedByString) throw this.failed(l, error, maxTokens);
     } finally {
       signal.removeEventListener('abort', forward);
     }
-    if (signal.aborted) throw new AbortError();
     if (!stoppedByString) {
       const tail = matcher.push(escapes.flush());
       emit(tail.text + (tail.stopped ? '' : matcher.flush()));
       if (tail.stopped) finish = 'stop';
     }
+    // Cancelled in the worker (the caller's signal, or interruptAll): the text so far ends with 'abort',
+    // as the WebGPU engine ends it; where the caller's own signal fired, the page rejects with AbortError.
+    if (signal.aborted && !stoppedByString) finish = 'abort';
     const decoded = Math.max(0, (timings?.predicted_n ?? 0) - (endedByModel ? 1 : 0));
     if (index === 0) {
       counts.computed = timings?.prompt_n ?? prompt.ids.length;

@@ -61,6 +61,24 @@ const sdk = {
     }
   },
 
+  /** A request interrupted by interruptAll() once its first piece has arrived: its result, or its error. */
+  async interrupted(params: Omit<CompletionCreateParams, 'signal' | 'stream'>) {
+    try {
+      const e = engine!;
+      const pending = e.completions.create({ ...params, stream: true });
+      const texts: string[] = [];
+      let finish: string | null = null;
+      for await (const chunk of pending) {
+        if (texts.length === 0 && chunk.choices[0]?.text) e.interruptAll();
+        texts.push(chunk.choices[0]?.text ?? '');
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+      }
+      return { text: texts.join(''), finish };
+    } catch (e) {
+      return { error: describe(e) };
+    }
+  },
+
   /** WebLLM's way in: CreateMLCEngine on a record of `model`, one greedy completion, and which engine ran it. */
   async mlc(model: string, prompt: string) {
     try {
