@@ -247,3 +247,15 @@ describe('createEngine options', () => {
     expect(await param(null)).toBe('options');
   });
 });
+
+describe('a disposed engine', () => {
+  it('answers every call with a typed error naming the engine, not the worker bridge\'s own', async () => {
+    const quiet = new Proxy({}, { get: () => () => Promise.resolve() });
+    const engine = new Engine({ service: quiet, kind: 'dedicated', close: () => undefined } as unknown as WorkerConnection, undefined);
+    engine.model = { url: 'http://localhost/m/' } as typeof engine.model;
+    await engine.dispose();
+    const error = await engine.completions.create({ prompt: 'x', max_tokens: 1 }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as InvalidRequestError).param).toBe('engine');
+  });
+});

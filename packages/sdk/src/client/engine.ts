@@ -82,6 +82,12 @@ const requestId = () => `${Date.now().toString(36)}-${(nextRequest++).toString(3
 const pageUrl = () => globalThis.location?.href;
 
 /** Starts the engine and loads `options.model` (downloading it once; later visits read IndexedDB). */
+/** What an engine's calls reach after dispose(): a typed error, not Comlink's "Proxy has been released". */
+function disposedService(): Remote<Session> {
+  const fail = () => Promise.reject(new InvalidRequestError('engine', 'engine: it was disposed; create another with createEngine().'));
+  return new Proxy({}, { get: () => fail }) as Remote<Session>;
+}
+
 /** Every option createEngine takes: another (a typo such as `contextwindow`) is refused, not dropped. */
 const ENGINE_OPTIONS: readonly string[] = ['model', 'onProgress', 'shared', 'chatTemplate', 'backend', 'contextWindow', 'modelLib', 'kernels', 'warm', 'firstPromptTokens', 'threads'] satisfies readonly (keyof CreateEngineOptions)[];
 
@@ -159,7 +165,7 @@ export class Engine {
   model!: ModelInfo;
   /** Requests of this page still running, cancelled if the page goes away (the engine may be shared). */
   private readonly inFlight = new Set<string>();
-  private readonly service: Remote<Session>;
+  private service: Remote<Session>;
   private readonly onPageHide = () => {
     for (const id of this.inFlight) void this.service.cancel(this.model.url, id);
   };
@@ -280,6 +286,7 @@ export class Engine {
     globalThis.removeEventListener?.('pagehide', this.onPageHide);
     await this.service.unload(this.model.url).catch(() => undefined);
     this.connection.close();
+    this.service = disposedService();
   }
 
   /** Destroys the GPU device, as a driver reset would; the next request reloads the model. For tests of recovery. */
