@@ -82,6 +82,21 @@ export function prepareKernels(device: GPUDevice, info: ArtifactInfo, options: L
 }
 
 /**
+ * The load's kernel progress as a page shows it: the compile, then the forward pass's own
+ * preparation and first run each count the same pipelines from 0, and "16 of 19" must not be
+ * followed by "8 of 19". A count of a stage and total already passed is left out.
+ */
+function neverBackwards(report: ((p: KernelProgress) => void) | undefined): ((p: KernelProgress) => void) | undefined {
+  if (!report) return undefined;
+  let last: KernelProgress | undefined;
+  return (p) => {
+    if (last && p.stage === last.stage && p.total === last.total && p.done <= last.done) return;
+    last = p;
+    report(p);
+  };
+}
+
+/**
  * Uploads an artifact's weights to `device` and prepares the forward pass. The kernel choice is made
  * before the upload (measuring, for `auto`, while the GPU has nothing else to do), the first request's
  * pipelines compile during it and have run once before this resolves; the others compile after.
@@ -92,7 +107,8 @@ export async function loadModel(device: GPUDevice, source: ArtifactSource, optio
   const warm = options.warm !== false;
   const first = firstRequestStepSizes(sizes.maxBatchTokens, options.firstPromptTokens);
   const preparation = options.preparation ?? kernelPreparation(device, info, options);
-  if (!preparation.chosenYet) options.onKernels?.({ stage: 'measuring', done: 0, total: 1 });
+  const onKernels = neverBackwards(options.onKernels);
+  if (!preparation.chosenYet) onKernels?.({ stage: 'measuring', done: 0, total: 1 });
   const kernels = await preparation.choose();
   // The pipelines compile while the weights upload (or already did, during the download).
   const compiling = warm ? preparation.compile(kernels.choice, first) : Promise.resolve();
@@ -101,11 +117,11 @@ export async function loadModel(device: GPUDevice, source: ArtifactSource, optio
   let forward: ForwardPass | undefined;
   try {
     // Whatever is still compiling now is what the page waits for: report it.
-    if (warm) await preparation.compile(kernels.choice, first, options.onKernels);
+    if (warm) await preparation.compile(kernels.choice, first, onKernels);
     forward = new ForwardPass(device, info.config, weights, { ...options, ...sizes, kernels: kernels.choice, kernelCache: preparation.cache });
     if (warm) {
-      await forward.prepare(first, options.onKernels);
-      await forward.warm(first, options.onKernels);
+      await forward.prepare(first, onKernels);
+      await forward.warm(first, onKernels);
       // The other prompt sizes compile now, beside the first requests (createComputePipelineAsync
       // leaves the thread free); where compiling blocks (Node) each waits for its first use instead.
       if (options.compileAhead !== 'blocking') forward.prepare().catch(() => undefined);
